@@ -1,0 +1,27 @@
+# The whole test suite: `make test`. CI runs it through .ci/run.
+# Each target installs what it needs; `go test ./...` alone also works on a
+# machine with only Go.
+
+GO ?= go
+
+.PHONY: test vet race fuzz bench
+
+test: vet race
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+race:
+	$(GO) test -race -count=1 ./...
+
+# Run every fuzz target for FUZZTIME each (default 1m): make fuzz FUZZTIME=5m
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test ./internal/xmlscan -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzCharset$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan

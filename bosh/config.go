@@ -1,0 +1,216 @@
+package bosh
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/html/charset"
+
+	"github.com/httpbind/httpbind/internal/clock"
+)
+
+// Config tunes a Handler. Zero fields mean the defaults given; NewHandler
+// copies it and reports invalid values as an error rather than clamping them.
+type Config struct {
+	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2: the
+	// session's wait is the lower of the two); it is also the wait of a
+	// client that asks for none. Default 60s (checklist C-20: below the
+	// idle timeouts of common proxies); 1s to 65535s.
+	MaxWait time.Duration
+	// MaxHold caps 'hold' (§7.2); requests is always hold+1. Default 1,
+	// range 1 to 16. A client asking for hold='0' gets a polling session.
+	MaxHold int
+	// Inactivity is the longest a session may have no request held before
+	// it ends silently (§10); polling sessions get 2×Polling more (§12).
+	// Default 60s; 1s to 65535s.
+	Inactivity time.Duration
+	// Polling is the shortest interval allowed between empty requests
+	// (§11, §12); faster clients get policy-violation. Default 2s; up to
+	// 65535s. NoPolling turns the rule off.
+	Polling time.Duration
+	// NoPolling omits 'polling' and allows requests at any rate (§11, §12).
+	NoPolling bool
+	// MaxPause is the longest pause a client may ask for (§10); a longer
+	// one gets policy-violation. Default 120s; 1s to 65535s. NoPause turns
+	// pausing off: 'maxpause' is not advertised and 'pause' is ignored.
+	MaxPause time.Duration
+	// NoPause: see MaxPause.
+	NoPause bool
+	// ReportAfter is how long a response may go unacknowledged by a
+	// client that uses acks before the session reports it (§9.2). Default
+	// 2s.
+	ReportAfter time.Duration
+	// MaxBodySize is the largest request body, compressed or not; a larger
+	// one is refused with policy-violation (HTTP 403 for legacy clients)
+	// before it is read whole. Default 256 KiB; at least 1 KiB.
+	MaxBodySize int64
+	// MaxDepth is the deepest element nesting in a request, <body/> being
+	// 1; deeper requests get policy-violation. Default 32; 2 to 1024.
+	MaxDepth int
+	// MaxAttrs is the most attributes on one element; more get
+	// policy-violation. Default 64; 8 to 1024.
+	MaxAttrs int
+	// MaxSessions is the most sessions at once; further creation requests
+	// get policy-violation. Default 100000.
+	MaxSessions int
+	// MaxQueue is the most payloads queued for one client; a session whose
+	// upstream queues more ends with policy-violation, and the queued
+	// payloads go back to the upstream (Closing.Undelivered). Default 1000.
+	MaxQueue int
+	// AllowOrigins are the origins whose browser pages may use the handler
+	// across origins (CORS): exact origins such as
+	// "https://chat.example.com", answered with credentials allowed, or
+	// "*" for any origin without credentials. Empty: no CORS headers, and
+	// the Origin header is ignored (§5: headers BOSH does not define).
+	// With a list, a request from an origin not on it and not the
+	// handler's own host is refused with policy-violation (HTTP 403).
+	AllowOrigins []string
+	// Charsets are the request charsets, besides UTF-8, that the handler
+	// converts (§7.2 'charsets'), by any name golang.org/x/net/html/charset
+	// knows, for example "ISO-8859-1". They are advertised on every
+	// creation response. Responses are always UTF-8.
+	Charsets []string
+	// Routes are the 'route' values (proto:host:port, §7.1) that clients
+	// may ask for; any other route gets host-unknown (checklist C-17).
+	// Empty: 'route' is ignored.
+	Routes []string
+	// MultipleStreams lets clients open several streams in one session
+	// (§16). Default off: 'to' and 'route' on later requests are ignored
+	// (§16.3).
+	MultipleStreams bool
+	// CompressMin is the smallest response body that is compressed when
+	// the client accepts gzip or deflate (§5). Default 512 bytes.
+	CompressMin int
+	// Logger receives the handler's logs; nil means slog.Default().
+	Logger *slog.Logger
+
+	clock clock.Clock // tests only; nil means the real clock
+}
+
+// Defaults.
+const (
+	DefaultMaxWait     = 60 * time.Second
+	DefaultMaxHold     = 1
+	DefaultInactivity  = 60 * time.Second
+	DefaultPolling     = 2 * time.Second
+	DefaultMaxPause    = 120 * time.Second
+	DefaultReportAfter = 2 * time.Second
+	DefaultMaxBodySize = 256 << 10
+	DefaultMaxDepth    = 32
+	DefaultMaxAttrs    = 64
+	DefaultMaxSessions = 100000
+	DefaultMaxQueue    = 1000
+	DefaultCompressMin = 512
+)
+
+const maxUnsignedShort = 65535 * time.Second
+
+// withDefaults returns a copy of c with defaults filled in, or an error for
+// an invalid value.
+func (c Config) withDefaults() (Config, error) {
+	dur := func(v *time.Duration, def, lo, hi time.Duration, name string) error {
+		if *v == 0 {
+			*v = def
+		}
+		if *v < lo || *v > hi {
+			return fmt.Errorf("bosh: Config.%s %v out of range [%v, %v]", name, *v, lo, hi)
+		}
+		return nil
+	}
+	num := func(v *int, def, lo, hi int, name string) error {
+		if *v == 0 {
+			*v = def
+		}
+		if *v < lo || *v > hi {
+			return fmt.Errorf("bosh: Config.%s %d out of range [%d, %d]", name, *v, lo, hi)
+		}
+		return nil
+	}
+	errs := []error{
+		dur(&c.MaxWait, DefaultMaxWait, time.Second, maxUnsignedShort, "MaxWait"),
+		num(&c.MaxHold, DefaultMaxHold, 1, 16, "MaxHold"),
+		dur(&c.Inactivity, DefaultInactivity, time.Second, maxUnsignedShort, "Inactivity"),
+		dur(&c.Polling, DefaultPolling, 0, maxUnsignedShort, "Polling"),
+		dur(&c.MaxPause, DefaultMaxPause, time.Second, maxUnsignedShort, "MaxPause"),
+		dur(&c.ReportAfter, DefaultReportAfter, time.Millisecond, time.Hour, "ReportAfter"),
+		num(&c.MaxDepth, DefaultMaxDepth, 2, 1024, "MaxDepth"),
+		num(&c.MaxAttrs, DefaultMaxAttrs, 8, 1024, "MaxAttrs"),
+		num(&c.MaxSessions, DefaultMaxSessions, 1, 1<<30, "MaxSessions"),
+		num(&c.MaxQueue, DefaultMaxQueue, 1, 1<<30, "MaxQueue"),
+		num(&c.CompressMin, DefaultCompressMin, 1, 1<<30, "CompressMin"),
+	}
+	if c.MaxBodySize == 0 {
+		c.MaxBodySize = DefaultMaxBodySize
+	}
+	if c.MaxBodySize < 1<<10 {
+		errs = append(errs, fmt.Errorf("bosh: Config.MaxBodySize %d below 1024", c.MaxBodySize))
+	}
+	for _, e := range errs {
+		if e != nil {
+			return c, e
+		}
+	}
+	if err := c.checkLists(); err != nil {
+		return c, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.clock == nil {
+		c.clock = clock.Real
+	}
+	c.AllowOrigins = append([]string(nil), c.AllowOrigins...)
+	c.Charsets = append([]string(nil), c.Charsets...)
+	c.Routes = append([]string(nil), c.Routes...)
+	return c, nil
+}
+
+func (c Config) checkLists() error {
+	for _, o := range c.AllowOrigins {
+		if o != "*" && (!strings.Contains(o, "://") || strings.HasSuffix(o, "/")) {
+			return fmt.Errorf("bosh: Config.AllowOrigins: %q is not an origin like https://host[:port] or *", o)
+		}
+	}
+	for _, cs := range c.Charsets {
+		if e, _ := charset.Lookup(cs); e == nil || strings.ContainsAny(cs, " \t") {
+			return fmt.Errorf("bosh: Config.Charsets: unknown charset %q", cs)
+		}
+	}
+	for _, r := range c.Routes {
+		if _, err := parseRoute(r); err != nil {
+			return fmt.Errorf("bosh: Config.Routes: %w", err)
+		}
+	}
+	return nil
+}
+
+// parseRoute parses proto:host:port (§7.1). It is not a URI: there is no
+// percent-decoding and no authority syntax (§7.1 footnote). An IPv6 host is
+// written in brackets.
+func parseRoute(s string) (*Route, error) {
+	proto, rest, ok := strings.Cut(s, ":")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok || i < 0 || proto == "" {
+		return nil, fmt.Errorf("route %q is not proto:host:port", s)
+	}
+	host, portStr := rest[:i], rest[i+1:]
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 || portStr[0] == '+' {
+		return nil, fmt.Errorf("route %q has no valid port", s)
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if host == "" || strings.ContainsAny(host, "/@?#[] \t") {
+		return nil, fmt.Errorf("route %q has no valid host", s)
+	}
+	for _, r := range proto {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return nil, fmt.Errorf("route %q has no valid proto", s)
+		}
+	}
+	return &Route{Proto: strings.ToLower(proto), Host: strings.ToLower(host), Port: port}, nil
+}

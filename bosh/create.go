@@ -1,0 +1,242 @@
+package bosh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/httpbind/httpbind/internal/ids"
+	"github.com/httpbind/httpbind/session"
+)
+
+// Version is the XEP-0124 version the handler implements.
+const Version = "1.11"
+
+const contentDefault = "text/xml; charset=utf-8" // §7.1
+
+// infoFor returns the response settings for a request whose session is not
+// known yet: a creation request's 'content' and legacy status (§7.1,
+// §17.1), or those of the session named by 'sid'.
+func (h *Handler) infoFor(b *body) *info {
+	if len(b.sid) > 0 {
+		if s := h.reg.Get(string(b.sid)); s != nil {
+			return s.Tag().(*info)
+		}
+		return nil
+	}
+	inf := &info{legacy: len(b.ver) == 0, content: contentDefault}
+	if c, err := checkContent(b.content); err == nil && c != "" {
+		inf.content = c
+	}
+	return inf
+}
+
+// checkContent validates a 'content' attribute as a media type (§7.1).
+func checkContent(v []byte) (string, error) {
+	if len(v) == 0 {
+		return "", nil
+	}
+	s := string(v)
+	if _, _, err := mime.ParseMediaType(s); err != nil || strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("bosh: content %q is not a media type", s)
+	}
+	return s, nil
+}
+
+// negotiate computes the session's parameters from the creation request
+// (§7.1, §7.2, §12).
+func (h *Handler) negotiate(b *body) (session.Params, string, error) {
+	c := &h.cfg
+	ver, err := negotiateVersion(b.ver)
+	if err != nil {
+		return session.Params{}, "", err
+	}
+	p := session.Params{
+		Wait:        c.MaxWait,
+		Hold:        1,
+		Inactivity:  c.Inactivity,
+		ReportAfter: c.ReportAfter,
+		MultiStream: c.MultipleStreams,
+		MaxQueue:    c.MaxQueue,
+		ClientAcks:  b.ack == 1,
+	}
+	if b.wait >= 0 {
+		p.Wait = min(time.Duration(b.wait)*time.Second, c.MaxWait)
+	}
+	if b.hold >= 0 {
+		p.Hold = int(min(b.hold, int64(c.MaxHold)))
+	}
+	if p.Wait == 0 {
+		p.Hold = 0 // §12: a polling session holds nothing
+	}
+	p.Requests = p.Hold + 1 // §7.2 RECOMMENDED
+	if !c.NoPolling {
+		p.Polling = c.Polling
+	}
+	if p.Polls() {
+		p.Inactivity += 2 * p.Polling // §12: longer for polling sessions
+	}
+	if !c.NoPause {
+		p.MaxPause = c.MaxPause
+	}
+	return p, ver, nil
+}
+
+// negotiateVersion returns the lower of the client's 'ver' and ours,
+// comparing major and minor numbers as integers (§7.2).
+func negotiateVersion(v []byte) (string, error) {
+	if len(v) == 0 {
+		return Version, nil
+	}
+	maj, minor, ok := strings.Cut(string(v), ".")
+	a, err1 := strconv.ParseUint(maj, 10, 16)
+	b, err2 := strconv.ParseUint(minor, 10, 16)
+	if !ok || err1 != nil || err2 != nil {
+		return "", newError(BadRequest, fmt.Errorf("bosh: ver %q is not major.minor", v))
+	}
+	if a < 1 || (a == 1 && b < 11) {
+		return strconv.FormatUint(a, 10) + "." + strconv.FormatUint(b, 10), nil
+	}
+	return Version, nil
+}
+
+// create handles a session creation request (§7.1) and writes the session
+// creation response (§7.2).
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
+	inf := h.infoFor(b)
+	inf.secure = r.TLS != nil
+	fail := func(err error) { h.fail(w, r, inf, err) }
+	if h.shutting.Load() {
+		fail(SystemShutdown)
+		return
+	}
+	if _, err := checkContent(b.content); err != nil {
+		fail(newError(BadRequest, err))
+		return
+	}
+	if len(b.to) == 0 {
+		fail(newError(ImproperAddressing, errors.New("bosh: no 'to'"))) // §7.1
+		return
+	}
+	route, err := h.route(b.route)
+	if err != nil {
+		fail(err)
+		return
+	}
+	p, ver, err := h.negotiate(b)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if n := h.stats.sessions.Add(1); n > int64(h.cfg.MaxSessions) {
+		h.stats.sessions.Add(-1)
+		fail(newError(PolicyViolation, errors.New("bosh: too many sessions")))
+		return
+	}
+	s := h.newSession(b.rid, p, string(b.newkey), inf)
+	name := ""
+	if p.MultiStream {
+		name = ids.New()
+	}
+	open := &OpenRequest{
+		To: string(b.to), From: string(b.from), Lang: string(b.lang), Version: ver,
+		Route: route, Attrs: b.attrs(), Stream: name, SID: s.SID(),
+		RemoteAddr: r.RemoteAddr, Secure: inf.secure,
+	}
+	if len(b.payloads) > 0 {
+		open.Payloads = copyPayloads(b.payloads)
+	}
+	st, err := h.up.Open(r.Context(), open, &sink{s: s, name: name})
+	if err != nil {
+		s.End(string(ConditionOf(err)), nil)
+		h.cfg.Logger.Debug("bosh: upstream refused session", "err", err)
+		fail(err)
+		return
+	}
+	reply := s.Start(name, &stream{s: s, name: name, st: st}, h.creationAttrs(s, ver, name))
+	status := http.StatusOK
+	if reply.Terminal() && inf.legacy {
+		status = Condition(reply.Condition).LegacyStatus()
+	}
+	h.write(w, r, inf.content, status, reply.Body)
+}
+
+// newSession registers a session under a fresh sid (§7.2: unique and
+// unpredictable).
+func (h *Handler) newSession(rid uint64, p session.Params, key string, inf *info) *session.Session {
+	for {
+		var s *session.Session
+		open := func(ctx context.Context, r *session.Request, name string) (session.Stream, error) {
+			return h.openStream(ctx, s, r, name)
+		}
+		s = session.New(ids.New(), rid, p, key, open, h.scfg, inf)
+		if h.reg.Add(s) {
+			return s
+		}
+	}
+}
+
+// creationAttrs are the attributes of the session creation response (§7.2).
+func (h *Handler) creationAttrs(s *session.Session, ver, name string) []Attr {
+	p := s.Params()
+	secs := func(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+	a := []Attr{
+		{Name: "sid", Value: s.SID()},
+		{Name: "wait", Value: secs(p.Wait)},
+		{Name: "requests", Value: strconv.Itoa(p.Requests)},
+		{Name: "hold", Value: strconv.Itoa(p.Hold)},
+		{Name: "inactivity", Value: secs(p.Inactivity)},
+		{Name: "ver", Value: ver},
+		{Name: "accept", Value: "gzip,deflate"},
+	}
+	if p.Polling > 0 {
+		a = append(a, Attr{Name: "polling", Value: secs(p.Polling)})
+	}
+	if p.MaxPause > 0 {
+		a = append(a, Attr{Name: "maxpause", Value: secs(p.MaxPause)})
+	}
+	if h.advert != "" {
+		a = append(a, Attr{Name: "charsets", Value: h.advert})
+	}
+	if name != "" {
+		a = append(a, Attr{Name: "stream", Value: name})
+	}
+	return a
+}
+
+// route checks a 'route' attribute against Config.Routes (§7.1, C-17).
+func (h *Handler) route(v []byte) (*Route, error) {
+	if len(v) == 0 || len(h.routes) == 0 {
+		return nil, nil
+	}
+	rt, err := parseRoute(string(v))
+	if err != nil || !h.routes[*rt] {
+		return nil, newError(HostUnknown, fmt.Errorf("bosh: route %q not allowed", v))
+	}
+	return rt, nil
+}
+
+// openStream opens a further stream of a multi-stream session (§16.3).
+func (h *Handler) openStream(ctx context.Context, s *session.Session, r *session.Request, name string) (session.Stream, error) {
+	up, _ := r.Data.(*Request)
+	open := &OpenRequest{Stream: name}
+	if up != nil {
+		open.Attrs, open.Payloads = up.Attrs, up.Payloads
+		open.To, _ = up.Attr("", "to")
+		open.Lang, _ = up.Attr(nsXML, "lang")
+	}
+	if open.To == "" {
+		return nil, newError(ImproperAddressing, errors.New("bosh: no 'to' on add-stream"))
+	}
+	open.SID = s.SID()
+	st, err := h.up.Open(ctx, open, &sink{s: s, name: name})
+	if err != nil {
+		return nil, err
+	}
+	return &stream{s: s, name: name, st: st}, nil
+}

@@ -1,0 +1,19 @@
+// Package bosh is the http-bind endpoint of a BOSH connection manager
+// (XEP-0124): an http.Handler that runs BOSH sessions and connects each to a
+// stream of a pluggable Upstream.
+//
+// Layer: above session and internal, below xmppstream. It owns HTTP (method,
+// CORS, body size, compression, charsets, status codes), the <body/> wire
+// format and the terminal binding conditions (§17); it knows nothing of
+// SASL, JIDs or XMPP stanzas. It must not import xmppstream.
+//
+// Start at NewHandler and the Upstream, Stream and Sink interfaces: the
+// upstream pushes what it has for the client into the session's Sink, and
+// receives the client's payloads through Stream.Send in rid order. Payloads
+// travel as the client's bytes; responses are built without re-encoding
+// them. Every failure a client can see is a Condition or an *Error, turned
+// into bytes in one place.
+//
+// Spec sections cited in this package are XEP-0124 v1.11.2's; "checklist"
+// rows (B-nn, C-nn) are those of shared/specs/checklist.md.
+package bosh

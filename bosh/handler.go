@@ -1,0 +1,238 @@
+package bosh
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/text/encoding"
+
+	"github.com/httpbind/httpbind/internal/xmlscan"
+	"github.com/httpbind/httpbind/session"
+)
+
+// Handler is the http-bind endpoint: an http.Handler that runs BOSH
+// sessions (XEP-0124) and connects each to a stream of its Upstream. Its
+// methods are safe for concurrent use.
+type Handler struct {
+	// Set in NewHandler, then read-only.
+	up       Upstream
+	cfg      Config
+	scfg     session.Config
+	limits   xmlscan.Limits
+	charsets map[string]encoding.Encoding // by canonical name
+	advert   string                       // 'charsets' attribute value
+	routes   map[Route]bool
+
+	reg      session.Registry
+	shutting atomic.Bool
+	states   sync.Pool // *reqState
+	stats    counters
+}
+
+// info is what the handler keeps with each session.
+type info struct {
+	content string // Content-Type of every response (§7.1)
+	legacy  bool   // no 'ver' on the creation request (§17.1)
+	secure  bool   // created over TLS (§19.1)
+}
+
+// reqState is the per-request scratch space, pooled.
+type reqState struct {
+	buf []byte
+	doc xmlscan.Doc
+	b   body
+}
+
+// NewHandler returns a handler that opens each session's stream with up. It
+// reports an error for an invalid Config.
+func NewHandler(up Upstream, cfg Config) (*Handler, error) {
+	if up == nil {
+		return nil, errors.New("bosh: nil Upstream")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		up:     up,
+		cfg:    cfg,
+		limits: xmlscan.Limits{MaxDepth: cfg.MaxDepth, MaxAttrs: cfg.MaxAttrs},
+		routes: make(map[Route]bool),
+	}
+	h.charsets, h.advert = lookupCharsets(cfg.Charsets)
+	for _, r := range cfg.Routes {
+		rt, _ := parseRoute(r) // validated by withDefaults
+		h.routes[*rt] = true
+	}
+	h.scfg = session.Config{
+		Clock:     cfg.clock,
+		Encode:    func(r *session.Reply) []byte { return appendBody(nil, r) },
+		Condition: func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
+		Ended:     h.ended,
+	}
+	h.states.New = func() any { return new(reqState) }
+	return h, nil
+}
+
+// ServeHTTP answers one BOSH request: POST with a <body/> (§5), OPTIONS for
+// CORS preflight. Every answer is a <body/>; errors are terminate bodies
+// (§17), with HTTP 400/403/404 instead for legacy clients (§17.1).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.stats.inflight.Add(1)
+	defer h.stats.inflight.Add(-1)
+	if !h.cors(w, r) {
+		h.fail(w, r, nil, newError(PolicyViolation, errOrigin))
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodOptions:
+		h.preflight(w)
+		return
+	default:
+		// XEP-0252 Script Syntax (GET) is not served (checklist B-117).
+		w.Header().Set("Allow", "POST, OPTIONS")
+		h.write(w, r, "", http.StatusMethodNotAllowed, terminateBody(BadRequest, nil))
+		return
+	}
+	h.stats.requests.Add(1)
+	st := h.states.Get().(*reqState)
+	defer h.states.Put(st)
+	data, err := h.readBody(r, st)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	b := &st.b
+	if err := decodeBody(data, h.limits, &st.doc, b); err != nil {
+		h.fail(w, r, h.infoFor(b), err)
+		return
+	}
+	if b.rid == 0 {
+		h.fail(w, r, h.infoFor(b), newError(BadRequest, errors.New("bosh: no rid")))
+		return
+	}
+	if len(b.sid) == 0 {
+		h.create(w, r, b)
+		return
+	}
+	h.serve(w, r, b)
+}
+
+// serve handles a request of an existing session.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, b *body) {
+	s := h.reg.Get(string(b.sid))
+	if s == nil {
+		// §7.1, §17.2: unknown sid; no session, so no legacy status (C-01).
+		code := ItemNotFound
+		if h.shutting.Load() {
+			code = SystemShutdown
+		}
+		h.fail(w, r, nil, code)
+		return
+	}
+	inf := s.Tag().(*info)
+	if inf.secure && r.TLS == nil {
+		// §19.1: a secure session's request over a plain connection: close
+		// the connection, leave the session alone.
+		panic(http.ErrAbortHandler)
+	}
+	req := h.request(b, s.Params().MultiStream)
+	h.stats.held.Add(1)
+	reply := s.Handle(r.Context(), req)
+	h.stats.held.Add(-1)
+	if reply == nil {
+		return // the client went away
+	}
+	status := http.StatusOK
+	if reply.Terminal() && inf.legacy && reply.Stream == "" {
+		status = Condition(reply.Condition).LegacyStatus()
+	}
+	h.write(w, r, inf.content, status, reply.Body)
+}
+
+// request turns a decoded body into a session request.
+func (h *Handler) request(b *body, multi bool) *session.Request {
+	req := &session.Request{
+		RID:       b.rid,
+		Key:       string(b.key),
+		NewKey:    string(b.newkey),
+		Terminate: string(b.typ) == "terminate",
+		Stream:    string(b.stream),
+		AddStream: multi && len(b.to) > 0 && !b.restart,
+		Notify:    b.foreign || len(b.to) > 0,
+	}
+	if b.ack > 0 {
+		req.Ack = uint64(b.ack)
+	}
+	if b.pause > 0 && !h.cfg.NoPause {
+		req.Pause = time.Duration(b.pause) * time.Second
+	}
+	if len(b.payloads) > 0 {
+		req.Payloads = copyPayloads(b.payloads)
+	}
+	if len(req.Payloads) > 0 || req.Notify || req.Terminate {
+		up := &Request{Payloads: req.Payloads, Terminate: req.Terminate}
+		if req.Notify {
+			up.Attrs = b.attrs()
+		}
+		req.Data = up
+	}
+	return req
+}
+
+// copyPayloads copies payloads out of the pooled request buffer, into one
+// allocation.
+func copyPayloads(ps [][]byte) [][]byte {
+	n := 0
+	for _, p := range ps {
+		n += len(p)
+	}
+	all := make([]byte, 0, n)
+	out := make([][]byte, len(ps))
+	for i, p := range ps {
+		all = append(all, p...)
+		out[i] = all[len(all)-len(p) : len(all) : len(all)]
+	}
+	return out
+}
+
+// Shutdown ends every session with system-shutdown (§17.2), answers every
+// held request, and refuses new sessions. It returns when no request is in
+// progress, or with ctx's error. Call it before http.Server.Shutdown, which
+// would otherwise wait for every held request's 'wait'. It is idempotent.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.shutting.Store(true)
+	for _, s := range h.reg.All() {
+		s.End(string(SystemShutdown), nil)
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for h.stats.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// ended is called by a session when it ends.
+func (h *Handler) ended(s *session.Session, cond string) {
+	h.reg.Remove(s)
+	h.stats.sessions.Add(-1)
+	h.stats.ended(cond)
+	h.cfg.Logger.Debug("bosh: session ended", "sid", s.SID(), "reason", reasonOf(cond))
+}
+
+func reasonOf(cond string) string {
+	if cond == "" {
+		return "terminate"
+	}
+	return cond
+}

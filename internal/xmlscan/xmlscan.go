@@ -1,0 +1,133 @@
+package xmlscan
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Attr is one attribute of the root element (namespace declarations are in Doc.Decls instead).
+//
+// Value is the normalized attribute value of XML 1.0 section 3.3.3: besides
+// replacing references, each literal TAB, LF, CR or CR LF pair becomes a
+// space, so a value holding such white space is a copy too. The same holds
+// for Decl.URI.
+type Attr struct {
+	Space []byte // namespace URI the attribute's prefix resolves to; nil for an unprefixed attribute
+	Local []byte // local name
+	Value []byte // value with character and entity references replaced; aliases the input when it had none
+}
+
+// Decl is a namespace declaration on the root element: xmlns='URI' (Prefix empty) or xmlns:Prefix='URI'.
+type Decl struct {
+	Prefix []byte
+	URI    []byte // unescaped
+}
+
+// Child is one direct child element of the root.
+type Child struct {
+	Start, End int    // the child element's bytes are data[Start:End], from '<' to the final '>'
+	Space      []byte // the child's resolved namespace URI (nil when no default namespace is in scope)
+	Local      []byte // the child's local name
+	Uses       uint64 // bit i is set when the child's subtree uses, in an element or attribute name, a prefix that resolves to Doc.Decls[i] (i < 64), i.e. the child relies on the root's declaration and does not redeclare that prefix itself; default-namespace declarations never set bits
+}
+
+// Doc is the result of Parse. Reuse one Doc across calls to avoid allocations: Parse resets it, keeping slice capacity.
+//
+// The byte slices in a Doc alias the parsed input (or, for values that had to
+// be unescaped, fresh memory, or for the predefined xml prefix a shared
+// package value); callers must not modify them.
+type Doc struct {
+	Space, Local []byte // root element's resolved namespace URI and local name
+	Attrs        []Attr
+	Decls        []Decl
+	Children     []Child
+
+	scratch scratch // working storage reused by Parse
+}
+
+// Limits bounds a document. Zero values mean: MaxDepth 32, MaxAttrs 64.
+// Negative values are treated like zero.
+type Limits struct {
+	MaxDepth int // deepest element nesting allowed, the root being depth 1
+	MaxAttrs int // most attributes (including namespace declarations) on any one element
+}
+
+// Default limits used for zero Limits fields.
+const (
+	defaultMaxDepth = 32
+	defaultMaxAttrs = 64
+)
+
+// ErrLimit is wrapped by errors for documents that break a Limits value.
+var ErrLimit = errors.New("xmlscan: limit exceeded")
+
+// SyntaxError reports a document that is not well-formed (or not namespace-well-formed, or uses a construct BOSH forbids).
+type SyntaxError struct {
+	Offset int // byte offset where the problem was found
+	Msg    string
+}
+
+// Error returns "xmlscan: <msg> at offset N".
+func (e *SyntaxError) Error() string {
+	return "xmlscan: " + e.Msg + " at offset " + strconv.Itoa(e.Offset)
+}
+
+// Parse checks data and fills doc. data must be UTF-8 (the caller converts other charsets first).
+//
+// Parse returns a *SyntaxError when data is not a well-formed, namespace
+// well-formed document in the subset BOSH allows, and an error wrapping
+// ErrLimit as soon as it sees an element that breaks lim. On error the
+// contents of doc are unspecified.
+func Parse(data []byte, lim Limits, doc *Doc) error {
+	doc.reset()
+	s := scanner{
+		data:     data,
+		doc:      doc,
+		scratch:  &doc.scratch,
+		maxDepth: lim.MaxDepth,
+		maxAttrs: lim.MaxAttrs,
+	}
+	if s.maxDepth <= 0 {
+		s.maxDepth = defaultMaxDepth
+	}
+	if s.maxAttrs <= 0 {
+		s.maxAttrs = defaultMaxAttrs
+	}
+	return s.document()
+}
+
+// Attr returns the value of the root attribute with the given namespace URI ("" for unprefixed) and local name.
+func (d *Doc) Attr(space, local string) (value []byte, ok bool) {
+	for i := range d.Attrs {
+		a := &d.Attrs[i]
+		if string(a.Local) == local && string(a.Space) == space {
+			return a.Value, true
+		}
+	}
+	return nil, false
+}
+
+// reset empties d for a new parse, keeping the capacity of its slices.
+func (d *Doc) reset() {
+	d.Space, d.Local = nil, nil
+	d.Attrs = d.Attrs[:0]
+	d.Decls = d.Decls[:0]
+	d.Children = d.Children[:0]
+	d.scratch.reset()
+}
+
+// syntaxError returns a *SyntaxError at offset off.
+func syntaxError(off int, msg string) error {
+	return &SyntaxError{Offset: off, Msg: msg}
+}
+
+// depthError reports an element nested deeper than the limit allows.
+func depthError(off, depth, limit int) error {
+	return fmt.Errorf("xmlscan: element depth %d over %d at offset %d: %w", depth, limit, off, ErrLimit)
+}
+
+// attrsError reports an element with more attributes than the limit allows.
+func attrsError(off, limit int) error {
+	return fmt.Errorf("xmlscan: more than %d attributes on an element at offset %d: %w", limit, off, ErrLimit)
+}

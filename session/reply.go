@@ -1,0 +1,118 @@
+package session
+
+import (
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+)
+
+// finishReplyLocked completes r (ack, timestamps, encoding), keeps it for
+// retransmission when cache is set (§14.3) and hands it to w, if any.
+func (s *Session) finishReplyLocked(r *Reply, w *waiter, cache bool) {
+	now := s.clk.Now()
+	if r.Ack == 0 && s.last != r.RID {
+		r.Ack = s.last // §9.1: omitted when it equals the rid answered
+	}
+	r.sent = now
+	s.lastReply = now
+	s.lastGaveData = len(r.Payloads) > 0
+	if r.Type == "" && r.RID > s.answered {
+		s.answered = r.RID
+	}
+	r.Body = s.cfg.Encode(r)
+	if w != nil {
+		r.key = w.req.Key
+		if cache && r.Type == "" {
+			s.cacheLocked(r)
+		}
+		s.replyLocked(w, r)
+	}
+}
+
+// replyLocked hands r to the request waiting in w.
+func (s *Session) replyLocked(w *waiter, r *Reply) {
+	if w.reply != nil {
+		return
+	}
+	if r.Body == nil {
+		r.Body = s.cfg.Encode(r)
+	}
+	w.reply = r
+	close(w.done)
+}
+
+// cacheLocked keeps r for retransmission: the last 'requests' replies, or,
+// when the client acknowledges, those it has not acknowledged (§14.3, §9.2).
+func (s *Session) cacheLocked(r *Reply) {
+	s.cache = append(s.cache, r)
+	limit := s.p.Requests
+	if s.p.ClientAcks {
+		limit = max(limit, minCache)
+	}
+	drop := 0
+	for drop < len(s.cache) && (len(s.cache)-drop > limit || (s.p.ClientAcks && s.cache[drop].RID <= s.clientAck)) {
+		drop++
+	}
+	if drop > 0 {
+		clear(s.cache[:drop])
+		s.cache = s.cache[drop:]
+	}
+}
+
+// ackLocked records the client's acknowledgement (§9.2): 'ack' names the
+// highest rid whose response it received; a request without one
+// acknowledges every earlier response.
+func (s *Session) ackLocked(r *Request) {
+	if !s.p.ClientAcks {
+		return
+	}
+	ack := r.RID - 1
+	if r.Ack != 0 {
+		ack = min(r.Ack, ack)
+	}
+	if ack <= s.clientAck {
+		return
+	}
+	s.clientAck = ack
+	drop := 0
+	for drop < len(s.cache) && s.cache[drop].RID <= ack {
+		drop++
+	}
+	clear(s.cache[:drop])
+	s.cache = s.cache[drop:]
+}
+
+func (s *Session) liveHeldLocked() int {
+	n := 0
+	for _, h := range s.held {
+		if !h.gone {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Session) indexHeldLocked(w *waiter) int {
+	for i, h := range s.held {
+		if h == w {
+			return i
+		}
+	}
+	return -1
+}
+
+// sha1Hex returns the lowercase hex SHA-1 of key, taken over the key exactly
+// as sent (§15.3).
+func sha1Hex(key string) string {
+	sum := sha1.Sum([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func lowerHex(s string) string { return strings.ToLower(s) }
+
+// keyEqual compares two hex keys case-insensitively in constant time (§15.4,
+// §19).
+func keyEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(lowerHex(a)), []byte(lowerHex(b))) == 1
+}

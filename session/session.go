@@ -1,0 +1,343 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/httpbind/httpbind/internal/clock"
+)
+
+// Terminal binding conditions the session itself raises (XEP-0124 §17.2).
+const (
+	ItemNotFound    = "item-not-found"
+	PolicyViolation = "policy-violation"
+)
+
+// Inactive is the reason given to Config.Ended and Closing when a session
+// timed out (§10). It is not a wire condition: the client is not told, and a
+// later request gets item-not-found (§10).
+const Inactive = "inactivity"
+
+// maxRepeats is how often one pending rid may be repeated before the session
+// ends with policy-violation (§14.3).
+const maxRepeats = 4
+
+// minCache is the fewest replies kept for retransmission when the client
+// acknowledges responses (§9.2, §14.3).
+const minCache = 32
+
+// Session is one BOSH session. Its methods are safe for concurrent use.
+type Session struct {
+	// Set in New, then read-only.
+	sid   string
+	p     Params
+	cfg   Config
+	clk   clock.Clock
+	open  Opener
+	start uint64 // the creation request's rid
+	tag   any
+
+	send sync.Mutex // serialises forwarding, so payloads go upstream in rid order
+
+	mu sync.Mutex // guards everything below
+	// rid window (§14.2)
+	last    uint64             // highest rid taken into processing; all lower rids were too
+	pending map[uint64]*waiter // requests above a gap, by rid
+	held    []*waiter          // processed requests awaiting a reply, in rid order
+	// replies kept for retransmission, in rid order (§14.3)
+	cache     []*Reply
+	answered  uint64 // highest rid answered
+	clientAck uint64 // highest rid the client acknowledged (§9.2)
+	// outbound
+	queue []item // payloads for the client, oldest first
+	attrs []Attr // attributes for the next reply that carries data
+	// streams (§16); streams[0] is the first stream
+	streams []stream
+	closed  []string // streams the client closed, whose payloads are ignored (§16.4)
+	// timing
+	timer        clock.Timer
+	lastReply    time.Time     // when the last response was made (§10)
+	lastArrival  time.Time     // when the last new request was processed (§11)
+	lastWasEmpty bool          // the last new request had no payloads (§12)
+	lastGaveData bool          // the last reply carried payloads (§12)
+	pause        time.Duration // inactivity in force after a pause (§10)
+	key          string        // expected hex SHA-1 of the next key (§15); empty without keys
+	// ending
+	final    *Reply // terminal reply waiting for a request to carry it
+	ended    bool
+	cond     string // the wire condition that ended the session
+	finished bool // Config.Ended was called
+}
+
+type stream struct {
+	name string
+	st   Stream
+}
+
+// item is one entry of the outbound queue: a payload, or the end of a stream
+// in a multi-stream session (§16.6).
+type item struct {
+	stream   string
+	payload  []byte
+	attrs    []Attr
+	end      bool
+	cond     string
+	children [][]byte
+}
+
+// waiter is a request inside the session: buffered above a gap, or held.
+type waiter struct {
+	req      *Request
+	done     chan struct{} // closed when reply is set
+	reply    *Reply
+	arrived  time.Time
+	deadline time.Time // when a held request is answered at the latest
+	gone     bool      // the client's connection is gone; never give it payloads
+	repeats  int       // times its rid was repeated while pending (§14.3)
+}
+
+// New returns a session created by a request with the given rid, expecting
+// the key sequence to continue from key (§15.2: the creation request's
+// 'newkey'; empty without keys). tag is any value the caller wants to find
+// with the session (see Tag). The caller adds the first stream with Start.
+func New(sid string, rid uint64, p Params, key string, open Opener, cfg Config, tag any) *Session {
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real
+	}
+	now := clk.Now()
+	return &Session{
+		sid: sid, p: p, cfg: cfg, clk: clk, open: open, start: rid, tag: tag,
+		last: rid, answered: rid, clientAck: rid,
+		pending:   make(map[uint64]*waiter),
+		lastReply: now, lastArrival: now,
+		key: lowerHex(key),
+	}
+}
+
+// SID returns the session id.
+func (s *Session) SID() string { return s.sid }
+
+// Tag returns the value given to New.
+func (s *Session) Tag() any { return s.tag }
+
+// Params returns the negotiated parameters.
+func (s *Session) Params() Params { return s.p }
+
+// Start attaches the first stream (named name in a multi-stream session)
+// and returns the session creation response: the creation attributes given,
+// followed by what the upstream queued while it opened, with ack set to the
+// creation rid (§9.1). If the upstream already ended the session, Start
+// returns its terminal reply instead.
+func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
+	s.mu.Lock()
+	s.streams = append(s.streams, stream{name: name, st: st})
+	if s.final != nil {
+		r := s.takeFinalLocked(s.start)
+		s.mu.Unlock()
+		s.finish(r.Condition)
+		return r
+	}
+	r := &Reply{RID: s.start, Ack: s.start}
+	r.Attrs = append(r.Attrs, creation...)
+	s.fillLocked(r, "")
+	s.finishReplyLocked(r, nil, false)
+	s.rearmLocked()
+	s.mu.Unlock()
+	return r
+}
+
+// Handle processes one request and returns its reply once there is one. It
+// returns nil when ctx ends first (the client went away); the request then
+// keeps its place, is never given payloads, and its empty reply is kept for
+// a retransmission.
+func (s *Session) Handle(ctx context.Context, r *Request) *Reply {
+	w, reply, fin := s.admit(r)
+	if fin != nil {
+		fin()
+	}
+	if reply != nil {
+		return reply
+	}
+	s.drain(ctx)
+	select {
+	case <-w.done:
+		return w.reply
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if w.reply != nil {
+			return w.reply
+		}
+		w.gone = true
+		return nil
+	}
+}
+
+// admit places a request in the window, or answers it at once. It returns a
+// function to run without the lock when the request ended the session.
+func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.final != nil {
+		r := s.takeFinalLocked(r.RID)
+		return nil, r, func() { s.finish(r.Condition) }
+	}
+	if s.ended {
+		return nil, s.terminalLocked(r.RID, ItemNotFound, nil), nil
+	}
+	w := &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now()}
+	switch {
+	case r.RID <= s.last:
+		return s.repeatLocked(w)
+	case s.pending[r.RID] != nil:
+		return s.replaceLocked(w, s.pending[r.RID])
+	case r.RID > s.last+uint64(s.p.Requests):
+		// §14.2: a rid above the window ends the session.
+		return s.failLocked(w, ItemNotFound)
+	}
+	s.pending[r.RID] = w
+	if r.RID > s.last+1 && !r.Terminate && r.Pause == 0 && s.liveHeldLocked()+len(s.pending) > s.p.Requests {
+		// §11: more simultaneous requests than allowed, none answered.
+		return s.failLocked(w, PolicyViolation)
+	}
+	return w, nil, nil
+}
+
+// repeatLocked handles a rid at or below the window (§14.3).
+func (s *Session) repeatLocked(w *waiter) (*waiter, *Reply, func()) {
+	for _, h := range s.held {
+		if h.req.RID == w.req.RID {
+			return s.replaceLocked(w, h)
+		}
+	}
+	for _, c := range s.cache {
+		if c.RID == w.req.RID {
+			if !keyEqual(c.key, w.req.Key) {
+				return s.failLocked(w, ItemNotFound) // §15.4
+			}
+			return nil, c, nil
+		}
+	}
+	// §14.3: the response is no longer buffered.
+	return s.failLocked(w, ItemNotFound)
+}
+
+// replaceLocked lets w take the place of an older request with the same rid,
+// answering the older one with a recoverable error (§14.3, §17.3).
+func (s *Session) replaceLocked(w, old *waiter) (*waiter, *Reply, func()) {
+	w.repeats = old.repeats + 1
+	if w.repeats > maxRepeats {
+		return s.failLocked(w, PolicyViolation)
+	}
+	w.arrived, w.deadline = old.arrived, old.deadline
+	if i := s.indexHeldLocked(old); i >= 0 {
+		s.held[i] = w
+		w.deadline = w.arrived.Add(s.p.Wait)
+		s.rearmLocked()
+	} else {
+		s.pending[w.req.RID] = w
+	}
+	s.replyLocked(old, &Reply{RID: old.req.RID, Type: TypeError})
+	return w, nil, nil
+}
+
+// failLocked ends the session with cond and returns the terminal reply for w.
+func (s *Session) failLocked(w *waiter, cond string) (*waiter, *Reply, func()) {
+	closers := s.endLocked(cond, nil)
+	r := &Reply{RID: w.req.RID, Type: TypeTerminate, Condition: cond}
+	s.finishReplyLocked(r, nil, false)
+	return nil, r, func() { s.closeStreams(closers, cond); s.finish(cond) }
+}
+
+// drain processes every request that is next in rid order, forwarding its
+// payloads upstream without the session lock (§8, §14.2).
+func (s *Session) drain(ctx context.Context) {
+	s.send.Lock()
+	defer s.send.Unlock()
+	for {
+		s.mu.Lock()
+		w := s.pending[s.last+1]
+		if w == nil || s.ended {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.pending, s.last+1)
+		targets, fin := s.takeLocked(w)
+		s.mu.Unlock()
+		if fin != nil {
+			fin()
+			return
+		}
+		s.forward(ctx, w, targets)
+	}
+}
+
+// takeLocked takes the next request into processing: key check (§15), rid
+// advance, client acks (§9.2), stream addressing (§16.4). It returns the
+// streams to forward to.
+func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
+	r := w.req
+	if s.key != "" && (r.Key == "" || !keyEqual(s.key, sha1Hex(r.Key))) {
+		_, reply, fin := s.failLocked(w, ItemNotFound)
+		s.replyLocked(w, reply)
+		return nil, fin
+	}
+	if s.key != "" {
+		s.key = lowerHex(r.Key)
+		if r.NewKey != "" {
+			s.key = lowerHex(r.NewKey)
+		}
+	}
+	s.last = r.RID
+	s.ackLocked(r)
+	if s.pause != 0 {
+		s.pause = 0 // §10: normal inactivity again after a pause
+	}
+	if r.Stream == "" || r.AddStream {
+		return s.streams, nil
+	}
+	for _, st := range s.streams {
+		if st.name == r.Stream {
+			return []stream{st}, nil
+		}
+	}
+	for _, name := range s.closed {
+		if name == r.Stream {
+			r.Payloads = nil // §16.4: payloads for a just-closed stream MAY be ignored
+			return nil, nil
+		}
+	}
+	if len(r.Payloads) == 0 && !r.Terminate {
+		return nil, nil // §16.4: 'stream' on an empty body is ignored
+	}
+	_, reply, fin := s.failLocked(w, ItemNotFound) // §16.4: unknown stream
+	s.replyLocked(w, reply)
+	return nil, fin
+}
+
+// forward sends w upstream, opens or closes streams as it asks, and places
+// it (§8, §13, §16).
+func (s *Session) forward(ctx context.Context, w *waiter, targets []stream) {
+	r := w.req
+	if r.AddStream {
+		s.addStream(ctx, w)
+		return
+	}
+	if len(r.Payloads) > 0 || r.Notify || r.Terminate {
+		for _, t := range targets {
+			t.st.Send(ctx, r)
+		}
+	}
+	if r.Terminate {
+		s.terminate(w, targets)
+		return
+	}
+	s.mu.Lock()
+	fin := s.placeLocked(w)
+	s.mu.Unlock()
+	if fin != nil {
+		fin()
+	}
+}
