@@ -35,8 +35,10 @@ type body struct {
 
 // decodeBody checks data (UTF-8) as a BOSH <body/> (§6) and decodes its
 // attributes. Every failure is an *Error: bad-request for malformed input,
-// policy-violation for input over the configured limits.
+// policy-violation for input over the configured limits. b.doc stays nil
+// when data is not a well-formed BOSH <body/>.
 func decodeBody(data []byte, lim xmlscan.Limits, doc *xmlscan.Doc, b *body) error {
+	*b = body{wait: -1, hold: -1, pause: -1, ack: -1, payloads: b.payloads[:0]}
 	if err := xmlscan.Parse(data, lim, doc); err != nil {
 		if errors.Is(err, xmlscan.ErrLimit) {
 			return newError(PolicyViolation, err)
@@ -46,11 +48,18 @@ func decodeBody(data []byte, lim xmlscan.Limits, doc *xmlscan.Doc, b *body) erro
 	if string(doc.Local) != "body" || string(doc.Space) != NS {
 		return newError(BadRequest, errors.New("bosh: root is not {"+NS+"}body"))
 	}
-	*b = body{wait: -1, hold: -1, pause: -1, ack: -1, doc: doc, payloads: b.payloads[:0]}
+	b.doc = doc
+	var first error
 	for i := range doc.Attrs {
-		if err := b.setAttr(&doc.Attrs[i]); err != nil {
-			return err
+		// Decode every attribute even after an error, so that 'sid' and
+		// 'ver' are known and the refusal is answered as the session
+		// expects (§17.1: legacy status or not).
+		if err := b.setAttr(&doc.Attrs[i]); err != nil && first == nil {
+			first = err
 		}
+	}
+	if first != nil {
+		return first
 	}
 	for _, c := range doc.Children {
 		b.payloads = append(b.payloads, carry(data, c, doc.Decls))

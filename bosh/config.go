@@ -24,7 +24,8 @@ type Config struct {
 	// range 1 to 16. A client asking for hold='0' gets a polling session.
 	MaxHold int
 	// Inactivity is the longest a session may have no request held before
-	// it ends silently (§10); polling sessions get 2×Polling more (§12).
+	// it ends silently (§10); polling sessions get 2×Polling more (§12),
+	// up to 65535s (§22).
 	// Default 60s; 1s to 65535s.
 	Inactivity time.Duration
 	// Polling is the shortest interval allowed between empty requests

@@ -21,8 +21,13 @@ const contentDefault = "text/xml; charset=utf-8" // §7.1
 
 // infoFor returns the response settings for a request whose session is not
 // known yet: a creation request's 'content' and legacy status (§7.1,
-// §17.1), or those of the session named by 'sid'.
+// §17.1), or those of the session named by 'sid'. It returns nil (HTTP 200,
+// the default Content-Type) when b is not a BOSH <body/> at all: nothing
+// then says whether the client is a legacy one (checklist C-01).
 func (h *Handler) infoFor(b *body) *info {
+	if b.doc == nil {
+		return nil
+	}
 	if len(b.sid) > 0 {
 		if s := h.reg.Get(string(b.sid)); s != nil {
 			return s.Tag().(*info)
@@ -42,7 +47,9 @@ func checkContent(v []byte) (string, error) {
 		return "", nil
 	}
 	s := string(v)
-	if _, _, err := mime.ParseMediaType(s); err != nil || strings.ContainsAny(s, "\r\n") {
+	// mime.ParseMediaType also accepts a bare token such as "html" (a
+	// Content-Disposition); a media type has a slash.
+	if mt, _, err := mime.ParseMediaType(s); err != nil || !strings.Contains(mt, "/") || strings.ContainsAny(s, "\r\n") {
 		return "", fmt.Errorf("bosh: content %q is not a media type", s)
 	}
 	return s, nil
@@ -79,7 +86,8 @@ func (h *Handler) negotiate(b *body) (session.Params, string, error) {
 		p.Polling = c.Polling
 	}
 	if p.Polls() {
-		p.Inactivity += 2 * p.Polling // §12: longer for polling sessions
+		// §12: longer for polling sessions; §22: still an unsignedShort.
+		p.Inactivity = min(p.Inactivity+2*p.Polling, maxUnsignedShort)
 	}
 	if !c.NoPause {
 		p.MaxPause = c.MaxPause

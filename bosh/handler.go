@@ -109,11 +109,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b := &st.b
 	if err := decodeBody(data, h.limits, &st.doc, b); err != nil {
-		h.fail(w, r, h.infoFor(b), err)
+		h.refuse(w, r, b, err)
 		return
 	}
 	if b.rid == 0 {
-		h.fail(w, r, h.infoFor(b), newError(BadRequest, errors.New("bosh: no rid")))
+		h.refuse(w, r, b, newError(BadRequest, errors.New("bosh: no rid")))
 		return
 	}
 	if len(b.sid) == 0 {
@@ -121,6 +121,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serve(w, r, b)
+}
+
+// refuse answers a request that cannot be processed. When it names a live
+// session, that session ends with the same condition: a terminate body ends
+// the session (§17.2), and a legacy client treats 400/403/404 as its end
+// (§17.1). A request over a plain connection for a secure session only
+// loses its connection (§19.1).
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err error) {
+	if b.doc != nil && len(b.sid) > 0 {
+		if s := h.reg.Get(string(b.sid)); s != nil {
+			inf := s.Tag().(*info)
+			if inf.secure && r.TLS == nil {
+				panic(http.ErrAbortHandler)
+			}
+			s.End(string(ConditionOf(err)), nil)
+			h.fail(w, r, inf, err)
+			return
+		}
+	}
+	h.fail(w, r, h.infoFor(b), err)
 }
 
 // serve handles a request of an existing session.

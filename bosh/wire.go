@@ -78,7 +78,8 @@ func acceptEncoding(header string) string {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		name = strings.ToLower(strings.TrimSpace(name))
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+		// The weight's "q=" is case-insensitive (RFC 9110 §12.4.2).
+		if v, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(params)), "q="); ok {
 			if f, err := strconv.ParseFloat(v, 64); err == nil {
 				q = f
 			}

@@ -26,16 +26,17 @@ func (s *Session) placeLocked(w *waiter) func() {
 		}
 		// §10: answer every held request and the pause request itself at
 		// once, without payloads; inactivity is the pause until the next
-		// request.
+		// request. Its reply is kept for a retransmission like any other
+		// (§14.3).
 		s.answerAllLocked(false)
 		s.pause = r.Pause
-		s.finishReplyLocked(&Reply{RID: r.RID}, w, false)
+		s.finishReplyLocked(&Reply{RID: r.RID}, w, true)
 		s.rearmLocked()
 		return nil
 	}
 	if rep := s.reportLocked(r, now); rep != nil {
 		s.answerAllLocked(true)
-		s.finishReplyLocked(rep, w, false)
+		s.finishReplyLocked(rep, w, true) // kept for a retransmission (§14.3)
 		s.rearmLocked()
 		return nil
 	}

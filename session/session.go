@@ -67,7 +67,7 @@ type Session struct {
 	final    *Reply // terminal reply waiting for a request to carry it
 	ended    bool
 	cond     string // the wire condition that ended the session
-	finished bool // Config.Ended was called
+	finished bool   // Config.Ended was called
 }
 
 type stream struct {
@@ -209,6 +209,9 @@ func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
 func (s *Session) repeatLocked(w *waiter) (*waiter, *Reply, func()) {
 	for _, h := range s.held {
 		if h.req.RID == w.req.RID {
+			if !keyEqual(h.req.Key, w.req.Key) {
+				return s.failLocked(w, ItemNotFound) // §15.4: as sent first
+			}
 			return s.replaceLocked(w, h)
 		}
 	}
@@ -231,11 +234,10 @@ func (s *Session) replaceLocked(w, old *waiter) (*waiter, *Reply, func()) {
 	if w.repeats > maxRepeats {
 		return s.failLocked(w, PolicyViolation)
 	}
+	// The newer request keeps the older one's place and deadline.
 	w.arrived, w.deadline = old.arrived, old.deadline
 	if i := s.indexHeldLocked(old); i >= 0 {
 		s.held[i] = w
-		w.deadline = w.arrived.Add(s.p.Wait)
-		s.rearmLocked()
 	} else {
 		s.pending[w.req.RID] = w
 	}

@@ -1,6 +1,8 @@
 package xmlscan
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -375,4 +377,35 @@ func TestSyntaxErrorMessage(t *testing.T) {
 	se = requireSyntaxError(t, err)
 	assert.Equal(t, 9, se.Offset)
 	assert.Contains(t, err.Error(), "at offset 9")
+}
+
+func TestDuplicateDetectionMatchesNaiveCheck(t *testing.T) {
+	// Prefixes a and b are bound to the same namespace, so a:x and b:x clash.
+	uris := map[string]string{"a": "urn:1", "b": "urn:1", "c": "urn:2"}
+	pool := []string{"x", "y", "z", "a:x", "b:x", "c:x", "a:y", "c:y", "b:z", "xmlns:d", "xmlns:e", "xmlns"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var doc Doc
+	for range 2000 {
+		n := rng.IntN(20)
+		b := []byte("<r xmlns:a='urn:1' xmlns:b='urn:1' xmlns:c='urn:2'")
+		seen := map[string]bool{}
+		wantDup := false
+		for range n {
+			name := pool[rng.IntN(len(pool))]
+			key := name
+			if prefix, local, ok := strings.Cut(name, ":"); ok && prefix != "xmlns" {
+				key = uris[prefix] + " " + local
+			}
+			wantDup = wantDup || seen[key]
+			seen[key] = true
+			b = append(b, " "+name+"='urn:v'"...)
+		}
+		b = append(b, "/>"...)
+		err := Parse(b, Limits{}, &doc)
+		if wantDup {
+			requireSyntaxError(t, err)
+		} else {
+			require.NoError(t, err, "%s", b)
+		}
+	}
 }

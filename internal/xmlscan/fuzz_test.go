@@ -39,40 +39,114 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var doc Doc
-		err := Parse(data, Limits{}, &doc)
-		checkOutcome(t, data, &doc, err)
-		if err == nil {
-			checkDifferential(t, data, &doc)
-			want := summarize(data, &doc)
+		checkProperties(t, data)
+		checkProperties(t, synthesize(data))
+	})
+}
 
-			// Cutting off the root's final '>' must make the document fail.
-			last := bytes.LastIndexByte(data, '>')
-			require.Error(t, Parse(data[:last], Limits{}, &doc), "truncated before its final '>'")
+// checkProperties checks the properties of Parse on data, on parts of it
+// and under tight limits.
+func checkProperties(t *testing.T, data []byte) {
+	var doc Doc
+	err := Parse(data, Limits{}, &doc)
+	checkOutcome(t, data, &doc, err)
+	if err == nil {
+		checkDifferential(t, data, &doc)
+		want := summarize(data, &doc)
 
-			// A reused Doc gives the same result as a fresh one.
-			require.NoError(t, Parse(data, Limits{}, &doc))
-			require.Equal(t, want, summarize(data, &doc))
-		}
+		// Cutting off the root's final '>' must make the document fail.
+		last := bytes.LastIndexByte(data, '>')
+		require.Error(t, Parse(data[:last], Limits{}, &doc), "truncated before its final '>'")
 
-		// Split the input in two at a point derived from it; each half must
-		// be handled cleanly, with the Doc reused.
-		if len(data) > 0 {
-			k := int(data[len(data)/2]) * len(data) / 256
-			for _, part := range [][]byte{data[:k], data[k:]} {
-				err := Parse(part, Limits{}, &doc)
-				checkOutcome(t, part, &doc, err)
-				if err == nil {
-					checkDifferential(t, part, &doc)
-				}
+		// A reused Doc gives the same result as a fresh one.
+		require.NoError(t, Parse(data, Limits{}, &doc))
+		require.Equal(t, want, summarize(data, &doc))
+	}
+
+	// Split the input in two at a point derived from it; each part must be
+	// handled cleanly, with the Doc reused.
+	if len(data) > 0 {
+		k := int(data[len(data)/2]) * len(data) / 256
+		for _, part := range [][]byte{data[:k], data[k:]} {
+			err := Parse(part, Limits{}, &doc)
+			checkOutcome(t, part, &doc, err)
+			if err == nil {
+				checkDifferential(t, part, &doc)
 			}
 		}
+	}
 
-		// Tight limits only ever turn success into a limit error.
-		err2 := Parse(data, Limits{MaxDepth: 2, MaxAttrs: 2}, &doc)
-		checkOutcome(t, data, &doc, err2)
-		if err != nil {
-			require.Error(t, err2, "tighter limits accepted a rejected document")
+	// Tight limits only ever turn success into a limit error.
+	err2 := Parse(data, Limits{MaxDepth: 2, MaxAttrs: 2}, &doc)
+	checkOutcome(t, data, &doc, err2)
+	if err != nil {
+		require.Error(t, err2, "tighter limits accepted a rejected document")
+	}
+}
+
+// Pieces synthesize puts together; most are well-formed, some are not.
+var (
+	genElems  = []string{"a", "b", "a", "p:a", "q:b", "p:b", "xml:x", "\u00e9t\u00e9", "\U00010000", "x-1.y", "1x", "xmlns:a"}
+	genAttrs  = []string{"a", "b", "p:a", "q:a", "q:b", "xml:lang", "xmlns", "xmlns", "xmlns:p", "xmlns:q", "xmlns:p", "xmlns:xml", "\u00e9"}
+	genValues = []string{
+		"v", "urn:p", "urn:q", "urn:p", "urn:q", "", "urn:p&amp;q", "a&#x9;b", "a\tb\r\nc", "&lt;&gt;&quot;&apos;",
+		"http://www.w3.org/XML/1998/namespace", "&#0;", "<", "\xff", "http://www.w3.org/2000/xmlns/",
+	}
+	genTexts = []string{
+		"t", " ", "\n", "&lt;", "&#65;", "&#x10FFFF;", "<![CDATA[ ]]>", "<![CDATA[<x>]]>", "]]", "\u20ac",
+		"]]>", "\xff", "\uFFFE", "<!--c-->", "<?p?>", "&e;",
+	}
+)
+
+// synthesize builds a document from data, reading its bytes as choices
+// among pieces, so that the fuzzer also explores documents that are mostly
+// well-formed and use namespaces.
+func synthesize(data []byte) []byte {
+	var out []byte
+	var open []string
+	pick := func(list []string) string {
+		if len(data) == 0 {
+			return list[0]
 		}
-	})
+		c := data[0]
+		data = data[1:]
+		return list[int(c)%len(list)]
+	}
+	for len(data) > 0 {
+		c := data[0]
+		data = data[1:]
+		switch {
+		case len(open) == 0 && out != nil:
+			return out
+		case len(open) == 0 || c%4 < 2:
+			name := pick(genElems)
+			out = append(out, '<')
+			out = append(out, name...)
+			for range int(c/4) % 4 {
+				out = append(out, ' ')
+				out = append(out, pick(genAttrs)...)
+				out = append(out, "='"...)
+				out = append(out, pick(genValues)...)
+				out = append(out, '\'')
+			}
+			if c%8 == 1 {
+				out = append(out, "/>"...)
+				if len(open) == 0 {
+					return out
+				}
+				continue
+			}
+			out = append(out, '>')
+			open = append(open, name)
+		case c%4 == 2:
+			out = append(out, pick(genTexts)...)
+		default:
+			out = append(out, "</"+open[len(open)-1]+">"...)
+			open = open[:len(open)-1]
+		}
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		out = append(out, "</"+open[i]+">"...)
+	}
+	return out
 }

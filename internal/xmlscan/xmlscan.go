@@ -78,7 +78,8 @@ func (e *SyntaxError) Error() string {
 // Parse returns a *SyntaxError when data is not a well-formed, namespace
 // well-formed document in the subset BOSH allows, and an error wrapping
 // ErrLimit as soon as it sees an element that breaks lim. On error the
-// contents of doc are unspecified.
+// contents of doc are unspecified. Parse may run in parallel on distinct
+// Docs, never on the same one.
 func Parse(data []byte, lim Limits, doc *Doc) error {
 	doc.reset()
 	s := scanner{
