@@ -2,7 +2,6 @@ package bosh
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -170,6 +169,8 @@ func TestB59PauseResponseHasNoPayloads(t *testing.T) {
 		holdDeliver(t, x, holdMsg("queued"))
 		r1 := holdAnswered(t, s.post(1, "pause='30'", ""))
 		assert.True(t, r1.IsEmpty(), "no payloads in the pause response: %s", r1.Raw)
+		again := holdAnswered(t, s.post(1, "pause='30'", ""))
+		assert.Equal(t, r1.Raw, again.Raw, "§14.3: the pause response is kept for a retransmission")
 		start := time.Now()
 		c2 := s.post(2, "", "")
 		r2 := holdAnswered(t, c2)
@@ -337,7 +338,7 @@ func TestB63NoFalsePositives(t *testing.T) {
 			synctest.Wait()
 			for _, c := range []*call{c1, c4} {
 				r := holdAnswered(t, c) // replaced by its retransmission
-				assert.NotEqual(t, "terminate", r.Type(), r.Raw)
+				assert.Equal(t, "error", r.Type(), "a recoverable error (§14.3, §17.3), not an end: %s", r.Raw)
 			}
 			holdHeld(t, c2)
 			holdHeld(t, again1)
@@ -454,6 +455,52 @@ func TestB66TooFrequentRequests(t *testing.T) {
 				assert.Equal(t, "terminate", r2.Type(), r2.Raw)
 				assert.Equal(t, "policy-violation", r2.Condition(), r2.Raw)
 				assert.True(t, holdAnswered(t, s.post(3, "", "")).IsTerm("item-not-found"), "the session is gone")
+				cl := x.up.stream(t, 0).closings()
+				require.Len(t, cl, 1)
+				assert.ErrorIs(t, cl[0].Err, PolicyViolation, "the upstream learns why")
+			})
+		})
+	}
+}
+
+func TestB66OnlyWhenRequestsWouldBeUnanswered(t *testing.T) {
+	// B-66 (XEP-0124 §11): the too-frequent rule needs 'requests' (N)
+	// unanswered requests, the last empty and neither pause nor terminate.
+	t.Run("B-66 hold=2 (N=3): REQ 2 soon is fine, REQ 3 soon is not", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			x := newTester(t, Config{MaxHold: 2})
+			s := x.create(1000, "wait='5' hold='2'")
+			c1 := holdPost(s, 1, "", "")
+			time.Sleep(100 * time.Millisecond)
+			c2 := holdPost(s, 2, "", "")
+			holdHeld(t, c1)
+			holdHeld(t, c2)
+			time.Sleep(100 * time.Millisecond)
+			r3 := holdAnswered(t, s.post(3, "", ""))
+			assert.True(t, r3.IsTerm("policy-violation"), r3.Raw)
+		})
+	})
+	for _, tc := range []struct{ name, extra string }{
+		{"B-66 control: REQ 2 is a pause → answered, no error (§10)", "pause='30'"},
+		{"B-66 control: REQ 2 is a terminate → normal end (§13)", "type='terminate'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x := newTester(t, Config{})
+				s := x.create(1000, "wait='5'")
+				c1 := holdPost(s, 1, "", "")
+				time.Sleep(200 * time.Millisecond)
+				r2 := holdAnswered(t, s.post(2, tc.extra, ""))
+				r1 := holdAnswered(t, c1)
+				assert.Empty(t, r1.Condition(), r1.Raw)
+				assert.Empty(t, r2.Condition(), r2.Raw)
+				if tc.extra == "type='terminate'" {
+					assert.Equal(t, "terminate", r1.Type(), "§13: the oldest open connection acknowledges")
+					assert.True(t, r2.IsEmpty(), r2.Raw)
+					return
+				}
+				assert.True(t, r1.IsEmpty(), r1.Raw)
+				assert.True(t, r2.IsEmpty(), r2.Raw)
 			})
 		})
 	}
@@ -602,7 +649,9 @@ func TestB71PollingTooFrequent(t *testing.T) {
 				assert.Equal(t, tc.status, r2.Status)
 				assert.Equal(t, "terminate", r2.Type(), r2.Raw)
 				assert.Equal(t, "policy-violation", r2.Condition(), r2.Raw)
-				assert.True(t, errors.Is(Condition(r2.Condition()), PolicyViolation))
+				cl := x.up.stream(t, 0).closings()
+				require.Len(t, cl, 1)
+				assert.ErrorIs(t, cl[0].Err, PolicyViolation, "the upstream learns why")
 			})
 		})
 	}
