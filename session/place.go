@@ -123,8 +123,18 @@ func (s *Session) answerAllLocked(data bool) {
 	}
 }
 
-// hasDataLocked reports whether anything waits for the client.
-func (s *Session) hasDataLocked() bool { return len(s.queue) > 0 }
+// hasDataLocked reports whether payloads, or the end of a stream, wait for
+// the client. Attributes alone do not: they ride on the next body that
+// carries payloads (bosh.Sink.SetAttrs), so that a declaration such as
+// xmlns:stream arrives with the elements that use it (XEP-0206 §2).
+func (s *Session) hasDataLocked() bool {
+	for i := range s.queue {
+		if s.queue[i].payload != nil || s.queue[i].end {
+			return true
+		}
+	}
+	return false
+}
 
 // fillLocked moves the next run of queued items of one stream into r: the
 // payloads and attributes, or the end of a stream (§16.4, §16.6). With only
