@@ -22,6 +22,8 @@ fuzz:
 	$(GO) test ./internal/xmlscan -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzCharset$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzInspectStanza$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bosh/boshtest -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan
+	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan ./xmppstream/...

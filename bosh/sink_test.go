@@ -27,3 +27,25 @@ func TestSetAttrsWaitForPayloads(t *testing.T) {
 		assert.Equal(t, []string{"<stream:features/>"}, r.Children)
 	})
 }
+
+// A request that carries attributes for the upstream (XEP-0206's restart)
+// is not an empty poll: sent right after another request while one is
+// held, it is no §11 overactivity (checklist B-66).
+func TestRestartIsNoEmptyPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		x := newTester(t, Config{})
+		s := x.create(1000, "")
+		held := s.post(1, "", "")
+		synctest.Wait()
+		restart := s.post(2, "xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true' to='example.com'", "")
+		r := held.wait()
+		assert.True(t, r.IsEmpty(), "B-42: the older request is released: %s", r.Raw)
+		synctest.Wait()
+		assert.False(t, restart.Done(), "the restart request is held, not refused")
+		reqs := x.up.stream(t, 0).requests()
+		require.Len(t, reqs, 1)
+		v, ok := reqs[0].Attr(NSXBOSH, "restart")
+		assert.True(t, ok)
+		assert.Equal(t, "true", v)
+	})
+}

@@ -15,7 +15,9 @@ func (s *Session) placeLocked(w *waiter) func() {
 	}
 	r := w.req
 	now := s.clk.Now()
-	empty := len(r.Payloads) == 0
+	// A request that carries something for the upstream (XEP-0206's
+	// restart) is not an empty poll, though it has no payloads.
+	empty := len(r.Payloads) == 0 && !r.Notify
 	if empty && r.Pause == 0 && s.tooFrequentLocked(now) {
 		return s.failWaiterLocked(w, PolicyViolation)
 	}

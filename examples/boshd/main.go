@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/xmppstream"
+	"github.com/httpbind/httpbind/xmppstream/memcore"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "boshd:", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownTimeout bounds the graceful shutdown.
+const shutdownTimeout = 10 * time.Second
+
+// run serves until ctx ends or SIGINT/SIGTERM arrives, then shuts down
+// gracefully: Handler.Shutdown first, so that held requests are answered
+// with system-shutdown, then http.Server.Shutdown. It prints the endpoint's
+// URL and the demo accounts to stdout and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	// Signals are caught from before the URL is printed: whoever reads it
+	// may stop the server with SIGINT or SIGTERM.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	core := memcore.New(memcore.Config{Domain: o.domain, Logger: log})
+	accounts, err := o.accounts()
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if err := core.AddUser(a.name, a.password); err != nil {
+			return fmt.Errorf("%s: %w", a.where, err)
+		}
+	}
+	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{core.Domain()}, Logger: log})
+	if err != nil {
+		return err
+	}
+	h, err := bosh.NewHandler(up, bosh.Config{AllowOrigins: o.origins, Logger: log})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.path, h)
+	mux.Handle("/debug/vars", varsHandler(h))
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at http://%s%s\n", core.Domain(), ln.Addr(), o.path)
+	if o.usersFile == "" {
+		for _, a := range accounts {
+			fmt.Fprintf(stdout, "boshd: demo account %s@%s password %s\n", a.name, core.Domain(), a.password)
+		}
+	} else {
+		fmt.Fprintf(stdout, "boshd: %d accounts from %s\n", len(accounts), o.usersFile)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("boshd: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := h.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down sessions: %w", err)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down the HTTP server: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package xmppstream implements XMPP over BOSH (XEP-0206) on top of package
+// bosh: stream restarts, stream features in BOSH responses, stream errors as
+// remote-stream-error, the SASL → bind → session preconditions, and 'from'
+// stamping. It provides the standard upstreams:
+//
+//   - Server, a negotiating upstream for hosts whose XMPP core runs in the
+//     same process: it runs SASL (PLAIN, SCRAM-SHA-1, SCRAM-SHA-256, through
+//     mellium.im/sasl), resource binding and RFC 3921 session establishment
+//     itself, and hands authenticated stanzas to the host's Core;
+//   - the in-memory reference Core in package memcore.
+//
+// Layer: above bosh, which it implements bosh.Upstream for; it knows nothing
+// of rids, HTTP or held requests. Start at Server and Core.
+package xmppstream

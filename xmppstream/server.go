@@ -1,0 +1,201 @@
+package xmppstream
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"mellium.im/sasl"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/ids"
+)
+
+// Namespaces of XMPP (RFC 6120, RFC 3921) that the Server reads and writes.
+const (
+	nsClient  = "jabber:client"
+	nsStream  = "http://etherx.jabber.org/streams"
+	nsStreams = "urn:ietf:params:xml:ns:xmpp-streams"
+	nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+)
+
+// The SASL mechanisms a Server can offer (RFC 4616, RFC 5802, RFC 7677).
+const (
+	MechPlain       = "PLAIN"
+	MechScramSHA1   = "SCRAM-SHA-1"
+	MechScramSHA256 = "SCRAM-SHA-256"
+)
+
+// defaultMechanisms are offered when ServerConfig.Mechanisms is empty,
+// strongest first.
+var defaultMechanisms = []string{MechScramSHA256, MechScramSHA1, MechPlain}
+
+// MaxAuthFailures is how many failed SASL attempts a stream may make; the
+// last one ends it with a not-authorized stream error (RFC 6120 §6.4.5:
+// "at least 2 and no more than 5" retries).
+const MaxAuthFailures = 5
+
+// ServerConfig configures a Server. NewServer copies it and reports invalid
+// values as an error.
+type ServerConfig struct {
+	// Domains are the XMPP domains the server hosts. A session whose 'to'
+	// is not one of them is refused with host-unknown (XEP-0124 §17.2).
+	// Required; each is prepared as a JID domainpart (RFC 7622 §3.2).
+	Domains []string
+	// Mechanisms are the SASL mechanisms offered, in the order advertised:
+	// any of "PLAIN", "SCRAM-SHA-1" and "SCRAM-SHA-256". Default all three,
+	// SCRAM-SHA-256 first. A client asking for another gets
+	// invalid-mechanism (RFC 6120 §6.4.5).
+	Mechanisms []string
+	// RequireSession makes the RFC 3921 §3 session mandatory: the
+	// post-authentication features list <session/> without <optional/>,
+	// and any stanza before the session iq ends the stream with a
+	// not-authorized stream error. Default false: <session/> is advertised
+	// with <optional/> (RFC 6121 deprecates it) and may be skipped.
+	RequireSession bool
+	// RequireSecurePlain refuses PLAIN on sessions that did not come over
+	// TLS (bosh.OpenRequest.Secure): it is not advertised there, and a
+	// client asking for it gets mechanism-too-weak (RFC 6120 §6.4.5,
+	// §13.9.4). Default false, for hosts behind a TLS-terminating proxy.
+	RequireSecurePlain bool
+	// Logger receives the server's logs; nil means slog.Default(). It never
+	// gets passwords, SASL data or stanza contents.
+	Logger *slog.Logger
+}
+
+// A Server is the negotiating upstream of XEP-0206 for a Core in the same
+// process: it implements bosh.Upstream, answers each new session with the
+// stream features, runs SASL (RFC 6120 §6), resource binding (§7) and
+// session establishment (RFC 3921 §3) itself, refuses stanzas until those
+// preconditions hold (XEP-0206 §5), stamps 'from' (RFC 6120 §8.1.2.1) and
+// hands the stanzas to the Core. Its methods are safe for concurrent use.
+type Server struct {
+	// Set in NewServer, then read-only.
+	core           Core
+	domains        map[string]bool
+	mechs          []string
+	requireSession bool
+	securePlain    bool
+	log            *slog.Logger
+	secret         [32]byte // keys the fake SCRAM salts of unknown users
+}
+
+// NewServer returns a Server for core. It reports an error for a nil core
+// or an invalid ServerConfig.
+func NewServer(core Core, cfg ServerConfig) (*Server, error) {
+	if core == nil {
+		return nil, errors.New("xmppstream: nil Core")
+	}
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("xmppstream: ServerConfig.Domains is empty")
+	}
+	s := &Server{
+		core:           core,
+		domains:        make(map[string]bool),
+		requireSession: cfg.RequireSession,
+		securePlain:    cfg.RequireSecurePlain,
+		log:            cfg.Logger,
+	}
+	for _, d := range cfg.Domains {
+		p, ok := prepareDomain(d)
+		if !ok {
+			return nil, fmt.Errorf("xmppstream: ServerConfig.Domains: %q is not a domain", d)
+		}
+		s.domains[p] = true
+	}
+	mechs := cfg.Mechanisms
+	if len(mechs) == 0 {
+		mechs = defaultMechanisms
+	}
+	for _, m := range mechs {
+		m = strings.ToUpper(m)
+		if _, ok := mechanism(m); !ok {
+			return nil, fmt.Errorf("xmppstream: ServerConfig.Mechanisms: unsupported mechanism %q", m)
+		}
+		for _, prev := range s.mechs {
+			if prev == m {
+				return nil, fmt.Errorf("xmppstream: ServerConfig.Mechanisms: %q listed twice", m)
+			}
+		}
+		s.mechs = append(s.mechs, m)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	rand.Read(s.secret[:]) // never returns an error (crypto/rand, Go 1.24+)
+	return s, nil
+}
+
+// mechanism returns the mellium.im/sasl mechanism named name.
+func mechanism(name string) (sasl.Mechanism, bool) {
+	switch name {
+	case MechPlain:
+		return sasl.Plain, true
+	case MechScramSHA1:
+		return sasl.ScramSha1, true
+	case MechScramSHA256:
+		return sasl.ScramSha256, true
+	}
+	return sasl.Mechanism{}, false
+}
+
+// prepareDomain prepares a bare domain (RFC 7622 §3.2).
+func prepareDomain(d string) (string, bool) {
+	j, err := ParseJID(d)
+	if err != nil || j.Local != "" || j.Resource != "" {
+		return "", false
+	}
+	return j.Domain, true
+}
+
+// Open starts the XMPP stream of a new BOSH session (XEP-0206 §3, §4). It
+// refuses a 'to' that is not one of ServerConfig.Domains with
+// host-unknown, and otherwise puts on the session creation response the
+// XEP-0206 attributes (xmpp:version, xmpp:restartlogic, authid, from, and
+// the declaration of the stream prefix, checklist)
+// and the pre-authentication <stream:features/>. A missing
+// {urn:xmpp:xbosh}version is taken as "1.0", its schema default
+// (checklist C-22).
+func (s *Server) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink) (bosh.Stream, error) {
+	domain, ok := prepareDomain(req.To)
+	if !ok || !s.domains[domain] {
+		return nil, &bosh.Error{Condition: bosh.HostUnknown, Err: fmt.Errorf("xmppstream: domain %q not hosted", req.To)}
+	}
+	if v, ok := req.Attr(bosh.NSXBOSH, "version"); ok && !strings.HasPrefix(strings.TrimSpace(v), "1.") {
+		// RFC 6120 §4.7.5: we speak 1.0 only; a pre-1.0 client gets the
+		// features anyway (legacy authentication is not offered).
+		s.log.Debug("xmppstream: client stream version is not 1.x", "version", v)
+	}
+	st := newStream(s, sink, domain, req.Secure)
+	sink.SetAttrs(
+		bosh.Attr{Name: "xmlns:xmpp", Value: bosh.NSXBOSH},
+		bosh.Attr{Name: "xmpp:version", Value: "1.0"},
+		bosh.Attr{Name: "xmpp:restartlogic", Value: "true"},
+		bosh.Attr{Name: "authid", Value: ids.New()},
+		bosh.Attr{Name: "from", Value: domain},
+		streamPrefix,
+	)
+	sink.Deliver(st.features())
+	return st, nil
+}
+
+// offered returns the mechanisms advertised on a session: PLAIN is left
+// out of sessions without TLS when ServerConfig.RequireSecurePlain is set.
+func (s *Server) offered(secure bool) []string {
+	if !s.securePlain || secure {
+		return s.mechs
+	}
+	out := make([]string, 0, len(s.mechs))
+	for _, m := range s.mechs {
+		if m != MechPlain {
+			out = append(out, m)
+		}
+	}
+	return out
+}
