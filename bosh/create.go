@@ -166,7 +166,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 		fail(err)
 		return
 	}
-	reply := s.Start(name, &stream{s: s, name: name, st: st}, h.creationAttrs(s, ver, name))
+	reply := s.Start(name, &stream{s: s, name: name, st: st}, h.creationAttrs(s, ver))
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy {
 		status = Condition(reply.Condition).LegacyStatus()
@@ -190,7 +190,7 @@ func (h *Handler) newSession(rid uint64, p session.Params, key string, inf *info
 }
 
 // creationAttrs are the attributes of the session creation response (§7.2).
-func (h *Handler) creationAttrs(s *session.Session, ver, name string) []Attr {
+func (h *Handler) creationAttrs(s *session.Session, ver string) []Attr {
 	p := s.Params()
 	secs := func(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 	a := []Attr{
@@ -210,9 +210,6 @@ func (h *Handler) creationAttrs(s *session.Session, ver, name string) []Attr {
 	}
 	if h.advert != "" {
 		a = append(a, Attr{Name: "charsets", Value: h.advert})
-	}
-	if name != "" {
-		a = append(a, Attr{Name: "stream", Value: name})
 	}
 	return a
 }

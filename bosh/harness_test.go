@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/httpbind/httpbind/internal/xmlscan"
 )
 
 // This file is the shared harness of the package's tests: a recording fake
@@ -318,6 +320,10 @@ func parseResp(t *testing.T, rec *httptest.ResponseRecorder) *resp {
 // parseBodyInto parses a response <body/> with encoding/xml.
 func parseBodyInto(t *testing.T, raw []byte, r *resp) {
 	t.Helper()
+	// xmlscan also rejects what encoding/xml lets through: duplicate
+	// attributes, undeclared prefixes (§6, checklist B-07).
+	var doc xmlscan.Doc
+	require.NoError(t, xmlscan.Parse(raw, xmlscan.Limits{MaxDepth: 1024, MaxAttrs: 1024}, &doc), "response: %s", raw)
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	d.Strict = true
 	depth, start := 0, int64(0)

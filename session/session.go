@@ -139,7 +139,7 @@ func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
 		s.finish(r.Condition)
 		return r
 	}
-	r := &Reply{RID: s.start, Ack: s.start}
+	r := &Reply{RID: s.start, Ack: s.start, Stream: name} // §16.2: the first stream's name
 	r.Attrs = append(r.Attrs, creation...)
 	s.fillLocked(r, "")
 	s.finishReplyLocked(r, nil, false)

@@ -83,7 +83,7 @@ func TestHostUnknown(t *testing.T) {
 // TestX16RestartByNamespace: a restart is {urn:xmpp:xbosh}restart set to
 // "true" or "1", under any prefix; an un-namespaced 'restart' is not one
 // (XEP-0206 §5, checklist ).
-func TestX16RestartByNamespace(t *testing.T) {
+func TestX11X16RestartByNamespace(t *testing.T) {
 	for _, tc := range []struct {
 		name, attrs string
 		restart     bool

@@ -328,7 +328,9 @@ func TestCloseUnbinds(t *testing.T) {
 // TestClientDeliverAndKick: the core's deliveries reach the client; Kick
 // ends the stream with the stream error (RFC 6120 §4.9.3, checklist X-21),
 // after what was queued, and the client is unbound once, outside Kick.
-func TestClientDeliverAndKick(t *testing.T) {
+// a kick reaches the client only as remote-stream-error, with
+// the stanzas queued before it first.
+func TestX21X22ClientDeliverAndKick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, ServerConfig{})
 		s := h.ready()

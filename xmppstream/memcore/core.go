@@ -2,7 +2,6 @@ package memcore
 
 import (
 	"context"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -10,8 +9,11 @@ import (
 	"hash"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"mellium.im/sasl"
 
 	"github.com/httpbind/httpbind/xmppstream"
 )
@@ -166,11 +168,7 @@ func (c *Core) AddUser(name, password string) error {
 	}
 	creds := xmppstream.Credentials{Password: password, Salted: make(map[string]xmppstream.SaltedPassword)}
 	for mech, fn := range map[string]func() hash.Hash{"SCRAM-SHA-1": sha1.New, "SCRAM-SHA-256": sha256.New} {
-		sp, err := saltPassword(fn, password)
-		if err != nil {
-			return err
-		}
-		creds.Salted[mech] = sp
+		creds.Salted[mech] = saltPassword(fn, password)
 	}
 	return c.addAccount(j, creds)
 }
@@ -193,24 +191,18 @@ func (c *Core) addAccount(j xmppstream.JID, creds xmppstream.Credentials) error 
 }
 
 // saltPassword computes a SCRAM salted password with a fresh random salt.
-func saltPassword(fn func() hash.Hash, password string) (xmppstream.SaltedPassword, error) {
+func saltPassword(fn func() hash.Hash, password string) xmppstream.SaltedPassword {
 	salt := make([]byte, saltSize)
 	rand.Read(salt) // never returns an error (crypto/rand)
-	h, err := hi(fn, password, salt, scramIterations)
-	if err != nil {
-		return xmppstream.SaltedPassword{}, err
-	}
-	return xmppstream.SaltedPassword{Salt: salt, Iterations: scramIterations, Hash: h}, nil
+	return xmppstream.SaltedPassword{Salt: salt, Iterations: scramIterations, Hash: hi(fn, password, salt, scramIterations)}
 }
 
-// hi is SaltedPassword := Hi(password, salt, i) (RFC 5802 §2.2, §3): PBKDF2
-// with HMAC and a key the size of the hash, the same computation as
-// mellium.im/sasl's SCRAMSaltPassword (done with the standard library so
-// the core needs no SASL dependency). The password is used as given, as
-// SCRAM clients such as mellium.im/sasl and Strophe.js do, so that PLAIN
-// and SCRAM accept the same bytes.
-func hi(fn func() hash.Hash, password string, salt []byte, iter int) ([]byte, error) {
-	return pbkdf2.Key(fn, password, salt, iter, fn().Size())
+// hi is SaltedPassword := Hi(password, salt, i) (RFC 5802 §2.2, §3), as
+// mellium.im/sasl's SCRAM server checks it. The password is used as given,
+// as SCRAM clients such as mellium.im/sasl and Strophe.js do, so that
+// PLAIN and SCRAM accept the same bytes.
+func hi(fn func() hash.Hash, password string, salt []byte, iter int) []byte {
+	return sasl.SCRAMSaltPassword(fn, []byte(password), salt, iter)
 }
 
 // Users returns the prepared usernames, sorted.
@@ -269,7 +261,8 @@ func (c *Core) boundLocked(cl xmppstream.Client, j xmppstream.JID) (*account, *r
 	return a, r
 }
 
-// available returns the account's available resources, in no order.
+// available returns the account's available resources, sorted by
+// resourcepart so that deliveries happen in a stable order.
 func (a *account) available() []*resource {
 	var rs []*resource
 	for _, r := range a.resources {
@@ -277,5 +270,6 @@ func (a *account) available() []*resource {
 			rs = append(rs, r)
 		}
 	}
+	slices.SortFunc(rs, func(x, y *resource) int { return strings.Compare(x.jid.Resource, y.jid.Resource) })
 	return rs
 }

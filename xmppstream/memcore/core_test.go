@@ -69,9 +69,7 @@ func TestCredentials(t *testing.T) {
 		require.True(t, ok, mech)
 		assert.Equal(t, 4096, sp.Iterations, mech)
 		assert.Len(t, sp.Salt, saltSize, mech)
-		want, err := hi(fn, "pw-alice", sp.Salt, 4096)
-		require.NoError(t, err)
-		assert.Equal(t, want, sp.Hash, mech)
+		assert.Equal(t, hi(fn, "pw-alice", sp.Salt, 4096), sp.Hash, mech)
 	}
 	bob, err := c.Credentials(ctx, "EXAMPLE.com", "bob")
 	require.NoError(t, err, "domain compared prepared")
@@ -118,8 +116,7 @@ func TestSaltedPasswordVectors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			salt, err := base64.StdEncoding.DecodeString(tt.salt)
 			require.NoError(t, err)
-			sp, err := hi(tt.fn, "pencil", salt, 4096)
-			require.NoError(t, err)
+			sp := hi(tt.fn, "pencil", salt, 4096)
 			mac := func(key []byte, s string) []byte {
 				m := hmac.New(tt.fn, key)
 				m.Write([]byte(s))

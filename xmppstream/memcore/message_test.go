@@ -146,9 +146,11 @@ func TestOfflineStoreFull(t *testing.T) {
 	assert.Equal(t, "service-unavailable", cond)
 }
 
-// TestDeliverFailure checks that a client whose Deliver reports false is
-// treated as unavailable: the message goes to another resource or offline.
-func TestDeliverFailure(t *testing.T) {
+// TestX23DeliverFailure checks that a client whose Deliver reports false
+// (its BOSH session is gone, XEP-0206 §7) is treated as unavailable: a
+// message goes to another resource or offline (XEP-0160), an iq gets
+// service-unavailable, a presence is dropped.
+func TestX23DeliverFailure(t *testing.T) {
 	c := newCore(t, Config{})
 	subscribeBoth(t, c)
 	alice := login(t, c, "alice", "a", 0)
@@ -165,6 +167,8 @@ func TestDeliverFailure(t *testing.T) {
 	require.Len(t, back, 1)
 	_, cond := stanzaError(t, back[0])
 	assert.Equal(t, "service-unavailable", cond, "an iq for a gone resource (XEP-0206 §7)")
+	route(t, c, alice, "<presence to='bob@example.com/b'/>")
+	assert.Empty(t, alice.take(t), "a presence for a gone resource is dropped (XEP-0206 §7)")
 
 	lo := login(t, c, "bob", "lo", 0)
 	other := login(t, c, "bob", "hi", 1)

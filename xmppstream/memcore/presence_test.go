@@ -36,6 +36,10 @@ func TestSubscriptionHandshake(t *testing.T) {
 	c := newCore(t, Config{})
 	alice := login(t, c, "alice", "a", 0)
 	bob := login(t, c, "bob", "b", 0)
+	quiet := bind(t, c, "bob", "quiet") // available, never asks for the roster
+	route(t, c, quiet, "<presence/>")
+	quiet.take(t)
+	bob.take(t)
 
 	route(t, c, alice, "<presence type='subscribe' to='bob@example.com' id='s1'><nick xmlns='http://jabber.org/protocol/nick'>Al</nick></presence>")
 	got := alice.take(t)
@@ -53,7 +57,8 @@ func TestSubscriptionHandshake(t *testing.T) {
 		"iq set →alice@example.com/a",
 		"presence subscribed bob@example.com→alice@example.com",
 		"presence  bob@example.com/b→alice@example.com",
-	}, kinds(alice.take(t)), "push, approval, then bob's presence (§3.1.5, §3.1.6)")
+		"presence  bob@example.com/quiet→alice@example.com",
+	}, kinds(alice.take(t)), "push, approval, then the presence of bob's available resources (§3.1.5, §3.1.6)")
 
 	route(t, c, bob, "<presence type='subscribe' to='alice@example.com'/>")
 	assertPush(t, bob.take(t)[0], "alice@example.com", "from", "subscribe")
@@ -71,6 +76,11 @@ func TestSubscriptionHandshake(t *testing.T) {
 	assert.Equal(t, []string{"presence  alice@example.com/a→bob@example.com"}, kinds(bob.take(t)), "broadcast to a 'from' contact (§4.4.2)")
 	route(t, c, bob, "<presence><show>dnd</show></presence>")
 	assert.Contains(t, kinds(alice.take(t)), "presence  bob@example.com/b→alice@example.com")
+
+	for _, n := range quiet.take(t) {
+		assert.Equal(t, "presence", n.XMLName.Local, "no roster push (RFC 3921 §7): %s", n.raw)
+		assert.Empty(t, n.attr("type"), "no subscription presence (RFC 3921 §7): %s", n.raw)
+	}
 }
 
 // assertPush checks a roster push (RFC 6121 §2.1.6).
