@@ -4,9 +4,18 @@
 
 GO ?= go
 
-.PHONY: test vet race fuzz bench
+.PHONY: test deps vet race fuzz bench
 
-test: vet race
+test: deps vet race
+
+# deps installs what the tests need besides Go: Prosody, Debian's package,
+# for the interoperability tests (internal/interop). The tests run their own
+# prosody with their own configuration on free loopback ports; nothing uses
+# the package's system service. Under CI=true a missing Prosody fails them.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@command -v prosody >/dev/null || \
+	  ($(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y prosody)
 
 vet:
 	$(GO) vet ./...
@@ -24,6 +33,7 @@ fuzz:
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzCharset$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzInspectStanza$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh/boshtest -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/prosodytest -run '^$$' -fuzz '^FuzzElementReader$$' -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan ./xmppstream/...

@@ -57,6 +57,33 @@ type Config struct {
 	// MaxSessions is the most sessions at once; further creation requests
 	// get policy-violation. Default 100000.
 	MaxSessions int
+	// MaxSessionsPerAddress is the most sessions open at once from one
+	// client address (an IPv4 address, or the /64 of an IPv6 address; see
+	// TrustedProxies for how the address is found); further creation
+	// requests from it get policy-violation (HTTP 403 for legacy clients)
+	// until one of its sessions ends. Default 1000: far above one user's
+	// needs, yet one address can hold at most 1% of the default
+	// MaxSessions; a deployment with many users behind one NAT or one
+	// untrusted proxy raises it. 1 to 1<<30.
+	MaxSessionsPerAddress int
+	// SessionsPerSecond and SessionBurst bound the rate of session
+	// creation, for the whole handler, as a token bucket: SessionBurst
+	// creations at once, refilled at SessionsPerSecond. A creation request
+	// that finds the bucket empty gets policy-violation (HTTP 403 for
+	// legacy clients) and may be retried later; requests of existing
+	// sessions are never limited. Defaults 200 a second and a burst of
+	// 400: a full restart of the default 100000 sessions is let back in
+	// within about 8 minutes, while a flood cannot make the upstream open
+	// more than 200 streams a second. SessionsPerSecond 1 to 1e6,
+	// SessionBurst 1 to 1<<30.
+	SessionsPerSecond float64
+	// SessionBurst: see SessionsPerSecond.
+	SessionBurst int
+	// MaxPayloadSize is the largest single child element of a request
+	// body (one stanza), in bytes as received after decompression; a
+	// request carrying a larger one gets policy-violation, which ends its
+	// session (§17.2). Default and upper bound MaxBodySize; at least 1 KiB.
+	MaxPayloadSize int
 	// MaxQueue is the most payloads queued for one client; a session whose
 	// upstream queues more ends with policy-violation, and the queued
 	// payloads go back to the upstream (Closing.Undelivered). Default 1000.
@@ -85,6 +112,15 @@ type Config struct {
 	// CompressMin is the smallest response body that is compressed when
 	// the client accepts gzip or deflate (§5). Default 512 bytes.
 	CompressMin int
+	// TrustedProxies are the IP addresses or CIDR prefixes ("10.0.0.0/8",
+	// "::1") of reverse proxies in front of the handler. The Forwarded
+	// (RFC 7239 'for=') and X-Forwarded-For headers are believed only on a
+	// request whose peer is on the list; the client's address is then the
+	// right-most address in them that is not on the list, and becomes
+	// OpenRequest.RemoteAddr and the key of MaxSessionsPerAddress.
+	// Obfuscated and "unknown" identifiers end the walk at the last trusted
+	// hop. Empty: the headers are ignored and the peer address is used.
+	TrustedProxies []string
 	// Logger receives the handler's logs; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -105,6 +141,10 @@ const (
 	DefaultMaxSessions = 100000
 	DefaultMaxQueue    = 1000
 	DefaultCompressMin = 512
+
+	DefaultMaxSessionsPerAddress = 1000
+	DefaultSessionsPerSecond     = 200
+	DefaultSessionBurst          = 400
 )
 
 const maxUnsignedShort = 65535 * time.Second
@@ -142,12 +182,26 @@ func (c Config) withDefaults() (Config, error) {
 		num(&c.MaxSessions, DefaultMaxSessions, 1, 1<<30, "MaxSessions"),
 		num(&c.MaxQueue, DefaultMaxQueue, 1, 1<<30, "MaxQueue"),
 		num(&c.CompressMin, DefaultCompressMin, 1, 1<<30, "CompressMin"),
+		num(&c.MaxSessionsPerAddress, DefaultMaxSessionsPerAddress, 1, 1<<30, "MaxSessionsPerAddress"),
+		num(&c.SessionBurst, DefaultSessionBurst, 1, 1<<30, "SessionBurst"),
 	}
 	if c.MaxBodySize == 0 {
 		c.MaxBodySize = DefaultMaxBodySize
 	}
 	if c.MaxBodySize < 1<<10 {
 		errs = append(errs, fmt.Errorf("bosh: Config.MaxBodySize %d below 1024", c.MaxBodySize))
+	}
+	if c.MaxPayloadSize == 0 {
+		c.MaxPayloadSize = int(min(c.MaxBodySize, 1<<30))
+	}
+	if c.MaxPayloadSize < 1<<10 || int64(c.MaxPayloadSize) > c.MaxBodySize {
+		errs = append(errs, fmt.Errorf("bosh: Config.MaxPayloadSize %d out of range [1024, MaxBodySize %d]", c.MaxPayloadSize, c.MaxBodySize))
+	}
+	if c.SessionsPerSecond == 0 {
+		c.SessionsPerSecond = DefaultSessionsPerSecond
+	}
+	if !(c.SessionsPerSecond >= 1 && c.SessionsPerSecond <= 1e6) { // also NaN
+		errs = append(errs, fmt.Errorf("bosh: Config.SessionsPerSecond %v out of range [1, 1e6]", c.SessionsPerSecond))
 	}
 	for _, e := range errs {
 		if e != nil {
@@ -166,6 +220,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.AllowOrigins = append([]string(nil), c.AllowOrigins...)
 	c.Charsets = append([]string(nil), c.Charsets...)
 	c.Routes = append([]string(nil), c.Routes...)
+	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
 	return c, nil
 }
 
@@ -185,7 +240,8 @@ func (c Config) checkLists() error {
 			return fmt.Errorf("bosh: Config.Routes: %w", err)
 		}
 	}
-	return nil
+	_, err := parseProxies(c.TrustedProxies)
+	return err
 }
 
 // parseRoute parses proto:host:port (§7.1). It is not a URI: there is no

@@ -289,7 +289,9 @@ func TestB21CreationAttributesLaterTolerated(t *testing.T) {
 // TestB22SIDsUniqueAndLong: 1000 creations give 1000 distinct sids of at
 // least 128 bits with no common prefix (XEP-0124 §7.2, §19.3).
 func TestB22SIDsUniqueAndLong(t *testing.T) {
-	x := newTester(t, Config{})
+	// 1000 creations at once from one address: above the default
+	// SessionBurst, so the bucket is made big enough.
+	x := newTester(t, Config{SessionBurst: 1000})
 	seen := make(map[string]bool)
 	prefixes := make(map[string]bool)
 	for i := range 1000 {

@@ -21,7 +21,9 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	hdr := w.Header()
 	hdr.Add("Vary", "Origin")
 	switch {
-	case slices.Contains(h.cfg.AllowOrigins, origin):
+	case origin != "*" && slices.Contains(h.cfg.AllowOrigins, origin):
+		// "*" on the list is the wildcard, not an origin named "*": a
+		// request with "Origin: *" must not get "*" with credentials.
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
 	case slices.Contains(h.cfg.AllowOrigins, "*"):

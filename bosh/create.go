@@ -141,9 +141,19 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 		fail(err)
 		return
 	}
+	if !h.rate.take(h.cfg.clock.Now()) {
+		fail(newError(PolicyViolation, errRate))
+		return
+	}
+	remote, ip := h.clientAddr(r)
 	if n := h.stats.sessions.Add(1); n > int64(h.cfg.MaxSessions) {
 		h.stats.sessions.Add(-1)
 		fail(newError(PolicyViolation, errors.New("bosh: too many sessions")))
+		return
+	}
+	if inf.addr = addrKey(ip); !h.perAddr.add(inf.addr) {
+		h.stats.sessions.Add(-1)
+		fail(newError(PolicyViolation, errPerAddress))
 		return
 	}
 	s := h.newSession(b.rid, p, string(b.newkey), inf)
@@ -154,7 +164,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	open := &OpenRequest{
 		To: string(b.to), From: string(b.from), Lang: string(b.lang), Version: ver,
 		Route: route, Attrs: b.attrs(), Stream: name, SID: s.SID(),
-		RemoteAddr: r.RemoteAddr, Secure: inf.secure,
+		RemoteAddr: remote, Secure: inf.secure,
 	}
 	if len(b.payloads) > 0 {
 		open.Payloads = copyPayloads(b.payloads)

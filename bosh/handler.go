@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,11 @@ type Handler struct {
 	charsets map[string]encoding.Encoding // by canonical name
 	advert   string                       // 'charsets' attribute value
 	routes   map[Route]bool
+	proxies  proxies
 
 	reg      session.Registry
+	rate     bucket     // session creations (Config.SessionsPerSecond)
+	perAddr  perAddress // open sessions by client address
 	shutting atomic.Bool
 	states   sync.Pool // *reqState
 	stats    counters
@@ -35,9 +39,10 @@ type Handler struct {
 
 // info is what the handler keeps with each session.
 type info struct {
-	content string // Content-Type of every response (§7.1)
-	legacy  bool   // no 'ver' on the creation request (§17.1)
-	secure  bool   // created over TLS (§19.1)
+	content string       // Content-Type of every response (§7.1)
+	legacy  bool         // no 'ver' on the creation request (§17.1)
+	secure  bool         // created over TLS (§19.1)
+	addr    netip.Prefix // counted in perAddr until the session ends
 }
 
 // reqState is the per-request scratch space, pooled.
@@ -63,6 +68,9 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		limits: xmlscan.Limits{MaxDepth: cfg.MaxDepth, MaxAttrs: cfg.MaxAttrs},
 		routes: make(map[Route]bool),
 	}
+	h.proxies, _ = parseProxies(cfg.TrustedProxies) // validated by withDefaults
+	h.rate = bucket{rate: cfg.SessionsPerSecond, burst: float64(cfg.SessionBurst)}
+	h.perAddr = perAddress{max: cfg.MaxSessionsPerAddress}
 	h.charsets, h.advert = lookupCharsets(cfg.Charsets)
 	for _, r := range cfg.Routes {
 		rt, _ := parseRoute(r) // validated by withDefaults
@@ -114,6 +122,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.rid == 0 {
 		h.refuse(w, r, b, newError(BadRequest, errors.New("bosh: no rid")))
+		return
+	}
+	if err := h.checkPayloads(b.payloads); err != nil {
+		h.refuse(w, r, b, err)
 		return
 	}
 	if len(b.sid) == 0 {
@@ -245,6 +257,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 // ended is called by a session when it ends.
 func (h *Handler) ended(s *session.Session, cond string) {
 	h.reg.Remove(s)
+	h.perAddr.remove(s.Tag().(*info).addr)
 	h.stats.sessions.Add(-1)
 	h.stats.ended(cond)
 	h.cfg.Logger.Debug("bosh: session ended", "sid", s.SID(), "reason", reasonOf(cond))

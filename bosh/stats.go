@@ -7,11 +7,14 @@ import (
 
 // Stats is a snapshot of a handler's counters.
 type Stats struct {
-	Sessions int64  // sessions open now
-	Held     int64  // requests inside a session now (held or being answered)
-	Requests uint64 // POST requests served since the start
-	BytesIn  uint64 // request body bytes read, as sent
-	BytesOut uint64 // response body bytes written, as sent
+	Sessions int64 // sessions open now
+	Held     int64 // requests inside a session now (held or being answered)
+	// Addresses is how many client addresses have sessions open now (the
+	// keys of Config.MaxSessionsPerAddress).
+	Addresses int
+	Requests  uint64 // POST requests served since the start
+	BytesIn   uint64 // request body bytes read, as sent
+	BytesOut  uint64 // response body bytes written, as sent
 	// Ended counts the sessions that ended, by reason: "terminate" for a
 	// client's terminate request (§13), "inactivity" (§10), or the
 	// terminal condition (§17.2).
@@ -38,12 +41,13 @@ func (c *counters) ended(cond string) {
 func (h *Handler) Stats() Stats {
 	c := &h.stats
 	s := Stats{
-		Sessions: c.sessions.Load(),
-		Held:     c.held.Load(),
-		Requests: c.requests.Load(),
-		BytesIn:  c.in.Load(),
-		BytesOut: c.out.Load(),
-		Ended:    make(map[string]uint64),
+		Sessions:  c.sessions.Load(),
+		Held:      c.held.Load(),
+		Addresses: h.perAddr.len(),
+		Requests:  c.requests.Load(),
+		BytesIn:   c.in.Load(),
+		BytesOut:  c.out.Load(),
+		Ended:     make(map[string]uint64),
 	}
 	c.mu.Lock()
 	for k, v := range c.byReason {

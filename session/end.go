@@ -34,6 +34,9 @@ func (s *Session) endLocked(cond string, children [][]byte) ending {
 			e.undelivered = append(e.undelivered, it.payload)
 		}
 	}
+	if len(e.streams) == 0 {
+		s.unsent = e.undelivered // for the stream Start may still attach
+	}
 	s.streams, s.queue, s.cache = nil, nil, nil
 	if s.timer != nil {
 		s.timer.Stop()

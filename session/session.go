@@ -66,8 +66,9 @@ type Session struct {
 	// ending
 	final    *Reply // terminal reply waiting for a request to carry it
 	ended    bool
-	cond     string // the wire condition that ended the session
-	finished bool   // Config.Ended was called
+	cond     string   // the wire condition that ended the session
+	unsent   [][]byte // payloads undelivered when the session ended with no stream to hand them to
+	finished bool     // Config.Ended was called
 }
 
 type stream struct {
@@ -132,6 +133,17 @@ func (s *Session) Params() Params { return s.p }
 // returns its terminal reply instead.
 func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
 	s.mu.Lock()
+	if s.ended && s.final == nil {
+		// The session ended while the upstream opened (for example its
+		// queue overflowed): close the stream it opened, handing back what
+		// was queued.
+		r := s.terminalLocked(s.start, s.cond, nil)
+		c := Closing{Condition: s.cond, Undelivered: s.unsent}
+		s.unsent = nil
+		s.mu.Unlock()
+		st.Close(c)
+		return r
+	}
 	s.streams = append(s.streams, stream{name: name, st: st})
 	if s.final != nil {
 		r := s.takeFinalLocked(s.start)

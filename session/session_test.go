@@ -173,3 +173,21 @@ func TestRegistryConcurrent(t *testing.T) {
 	assert.NotSame(t, dup, reg.Get("s0-1"))
 	assert.Nil(t, reg.Get("nope"))
 }
+
+// A session that ends while its upstream is still opening (the queue
+// overflows during Open) closes the stream Start attaches, handing back
+// what was queued, instead of leaking it.
+func TestStartAfterEndClosesStream(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	p := defaults
+	p.MaxQueue = 1
+	s := New("sid", 100, p, "", nil, Config{Clock: clk, Encode: encode}, nil)
+	s.Deliver("", [][]byte{[]byte("<a/>"), []byte("<b/>")}, nil)
+	st := &recStream{}
+	r := s.Start("", st, nil)
+	assert.Equal(t, TypeTerminate, r.Type)
+	assert.Equal(t, PolicyViolation, r.Condition)
+	require.Len(t, st.closed, 1, "the stream is closed")
+	assert.Equal(t, PolicyViolation, st.closed[0].Condition)
+	assert.Len(t, st.closed[0].Undelivered, 2)
+}

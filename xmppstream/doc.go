@@ -7,6 +7,11 @@
 //     same process: it runs SASL (PLAIN, SCRAM-SHA-1, SCRAM-SHA-256, through
 //     mellium.im/sasl), resource binding and RFC 3921 session establishment
 //     itself, and hands authenticated stanzas to the host's Core;
+//   - TCPUpstream, a standalone connection manager: each session opens its
+//     own client-to-server stream (RFC 6120) to an existing XMPP server and
+//     relays it (STARTTLS or direct TLS with verification, restarts as new
+//     stream headers, stream errors as remote-stream-error, connection
+//     failures as remote-connection-failed), like Punjab or node-xmpp-bosh;
 //   - the in-memory reference Core in package memcore.
 //
 // Layer: above bosh, which it implements bosh.Upstream for; it knows nothing

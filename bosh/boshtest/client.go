@@ -77,6 +77,28 @@ func WithMechanism(m sasl.Mechanism) ClientOption {
 	return func(c *Client) { c.mech = m }
 }
 
+// WithAttempts sets how often a request is sent with the same rid when the
+// network fails before its response arrives (XEP-0124 §14.3), at least 1.
+// Default 3.
+func WithAttempts(n int) ClientOption {
+	return func(c *Client) { c.attempts = max(n, 1) }
+}
+
+// WithRequestTimeout sets how long the Client waits for one attempt's
+// response before it sends the request again with the same rid (§14.3).
+// It must exceed the session's 'wait'. Default 'wait' plus 10s.
+func WithRequestTimeout(d time.Duration) ClientOption {
+	return func(c *Client) { c.timeout = d }
+}
+
+// WithAcks makes the Client acknowledge responses (XEP-0124 §9): ack='1'
+// on the creation request, and on every request the highest rid whose
+// response it has processed in order, so that the connection manager keeps
+// every unacknowledged response for retransmission (§14.3).
+func WithAcks() ClientOption {
+	return func(c *Client) { c.acks = true }
+}
+
 // requestGrace is how long past 'wait' a held request may take before the
 // Client gives up on it.
 const requestGrace = 10 * time.Second
@@ -99,6 +121,10 @@ type Client struct {
 	wait  time.Duration
 	trace io.Writer
 	mech  sasl.Mechanism
+
+	attempts int           // sends of one rid (WithAttempts)
+	timeout  time.Duration // per attempt; 0: wait+requestGrace
+	acks     bool          // WithAcks
 
 	// Set by Connect, then read-only.
 	sid      string
@@ -151,13 +177,14 @@ type reply struct {
 // Server's URL.
 func NewClient(url string, opts ...ClientOption) *Client {
 	c := &Client{
-		url:     url,
-		wait:    30 * time.Second,
-		mech:    sasl.Plain,
-		wake:    make(chan struct{}, 1),
-		replies: make(map[uint64]reply),
-		changed: make(chan struct{}),
-		ownHC:   true,
+		url:      url,
+		wait:     30 * time.Second,
+		mech:     sasl.Plain,
+		wake:     make(chan struct{}, 1),
+		replies:  make(map[uint64]reply),
+		changed:  make(chan struct{}),
+		ownHC:    true,
+		attempts: maxAttempts,
 	}
 	for _, o := range opts {
 		o(c)
@@ -200,9 +227,13 @@ func (c *Client) Connect(ctx context.Context, domain string) error {
 	// XEP-0124 §14.1: a random rid large enough, with room to grow below
 	// 2^53 (the largest integer a JavaScript client can hold).
 	rid := uint64(1e9) + rand.Uint64N(1<<50)
+	ack := ""
+	if c.acks {
+		ack = " ack='1'" // §9.1
+	}
 	body := fmt.Appendf(nil, "<body rid='%d' to='%s' wait='%d' hold='1' ver='1.11' xml:lang='en'"+
-		" xmpp:version='1.0' xmlns='%s' xmlns:xmpp='%s'/>",
-		rid, appendEscaped(nil, domain), int(c.wait/time.Second), nsHTTPBind, nsXBOSH)
+		" xmpp:version='1.0'%s xmlns='%s' xmlns:xmpp='%s'/>",
+		rid, appendEscaped(nil, domain), int(c.wait/time.Second), ack, nsHTTPBind, nsXBOSH)
 	resp, err := c.post(ctx, rid, body)
 	if err != nil {
 		return err

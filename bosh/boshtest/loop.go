@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 
 	"github.com/httpbind/httpbind/bosh"
 )
@@ -89,6 +90,11 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 		payloads = append(payloads, o.payloads...)
 		attrs += o.attrs
 	}
+	if c.acks {
+		c.mu.Lock()
+		attrs += " ack='" + strconv.FormatUint(c.next-1, 10) + "'" // §9.1
+		c.mu.Unlock()
+	}
 	body := requestBody(rid, c.sid, attrs, payloads)
 	wrote := func(err error) {
 		for _, o := range batch {
@@ -106,8 +112,12 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 		resp *response
 		err  error
 	)
-	for range maxAttempts {
-		rctx, cancel := context.WithTimeout(ctx, c.wait+requestGrace)
+	timeout := c.timeout
+	if timeout <= 0 {
+		timeout = c.wait + requestGrace
+	}
+	for range c.attempts {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err = c.post(rctx, rid, body)
 		cancel()
 		var netErr *netError

@@ -1,27 +1,49 @@
-// Command boshd is a BOSH connection manager (XEP-0124, XEP-0206) with the
-// in-memory XMPP core: browser clients such as Strophe.js or converse.js
-// log in over HTTP and chat with each other, without any other server.
+// Command boshd is a BOSH connection manager (XEP-0124, XEP-0206). By
+// default it runs the in-memory XMPP core: browser clients such as
+// Strophe.js or converse.js log in over HTTP and chat with each other,
+// without any other server. With -upstream it relays every session to an
+// existing XMPP server over TCP (xmppstream.TCPUpstream), like Punjab.
 //
 //	go run ./examples/boshd
 //
 // serves http://127.0.0.1:5280/http-bind for the domain "localhost" and
 // prints the demo accounts it created (alice and bob, with fresh random
-// passwords). Flags:
+// passwords).
 //
-//	-listen ADDR        address to listen on (default 127.0.0.1:5280)
-//	-path PATH          path of the BOSH endpoint (default /http-bind)
-//	-domain NAME        XMPP domain served (default localhost)
-//	-users FILE         accounts, one "name:password" a line; '#' starts a
-//	                    comment line; without it, the demo accounts
-//	-allow-origin LIST  comma-separated origins whose pages may use the
-//	                    endpoint (CORS), or * for any origin without
-//	                    credentials
-//	-log-level LEVEL    debug, info, warn or error (default info)
+//	go run ./examples/boshd -domain example.com -upstream tcp://xmpp.example.com:5222
+//
+// relays to the server's client port, with STARTTLS. Flags:
+//
+//	-listen ADDR           address to listen on (default 127.0.0.1:5280)
+//	-path PATH             path of the BOSH endpoint (default /http-bind)
+//	-domain LIST           comma-separated XMPP domains served (default
+//	                       localhost); the in-memory core serves one
+//	-users FILE            accounts of the in-memory core, one
+//	                       "name:password" a line; '#' starts a comment
+//	                       line; without it, the demo accounts
+//	-upstream URL          tcp://HOST:PORT (STARTTLS) or tls://HOST:PORT
+//	                       (direct TLS): the XMPP server to relay to
+//	-upstream-ca FILE      PEM CA certificates trusted for -upstream
+//	                       (default: the system's)
+//	-route-allow LIST      comma-separated proto:host:port routes clients
+//	                       may ask for (XEP-0124 §7.1; others get
+//	                       host-unknown); with -upstream, a session with
+//	                       an allowed route connects there
+//	-trusted-proxies LIST  comma-separated IPs or CIDR prefixes of reverse
+//	                       proxies whose Forwarded / X-Forwarded-For
+//	                       headers give the client's address
+//	-allow-origin LIST     comma-separated origins whose pages may use the
+//	                       endpoint (CORS), or * for any origin without
+//	                       credentials
+//	-log-level LEVEL       debug, info, warn or error (default info)
+//
+// An invalid flag is an error that names it.
 //
 // Session counters (bosh.Handler.Stats) are served as JSON at
 // /debug/vars. SIGINT or SIGTERM shut it down gracefully: every session
 // ends with system-shutdown, then the HTTP server stops.
 //
-// Layer: the top; it imports bosh, xmppstream and xmppstream/memcore, and
-// nothing imports it. Start at run.
+// Layer: the top; it imports bosh, xmppstream and xmppstream/memcore
+// (and, in tests, internal/prosodytest), and nothing imports it. Start at
+// run.
 package main

@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/httpbind/httpbind/xmppstream"
@@ -19,10 +23,23 @@ import (
 type options struct {
 	listen    string
 	path      string
-	domain    string
+	domains   []string // -domain, at least one
 	usersFile string
 	origins   []string
 	level     slog.Level
+	// upstream is the XMPP server of -upstream, nil for the in-memory
+	// core.
+	upstream       *upstream
+	routes         []string // -route-allow → bosh.Config.Routes
+	trustedProxies []string // -trusted-proxies → bosh.Config.TrustedProxies
+}
+
+// upstream is a parsed -upstream with its -upstream-ca.
+type upstream struct {
+	url       string         // as given, normalized: tcp://host:port or tls://host:port
+	addr      string         // host:port
+	directTLS bool           // tls://: TLS from the first byte; tcp://: STARTTLS
+	roots     *x509.CertPool // -upstream-ca; nil: the system's roots
 }
 
 // parseFlags parses the command line (see the package doc).
@@ -32,24 +49,43 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:5280", "`address` to listen on")
 	fs.StringVar(&o.path, "path", "/http-bind", "`path` of the BOSH endpoint")
-	fs.StringVar(&o.domain, "domain", "localhost", "XMPP domain `name` served")
+	domains := fs.String("domain", "localhost", "comma-separated XMPP domain `names` served (one for the in-memory core)")
 	fs.StringVar(&o.usersFile, "users", "", "`file` of accounts, one name:password a line ('#' comments); default: demo accounts alice and bob")
 	origins := fs.String("allow-origin", "", "comma-separated `origins` whose pages may use the endpoint (CORS), or * for any origin without credentials")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	up := fs.String("upstream", "", "XMPP server to relay to, tcp://`host:port` (STARTTLS) or tls://host:port (direct TLS); default: the in-memory core")
+	upCA := fs.String("upstream-ca", "", "PEM `file` of CA certificates trusted for -upstream; default: the system's")
+	routes := fs.String("route-allow", "", "comma-separated `routes` proto:host:port that clients may ask for (XEP-0124 §7.1)")
+	proxies := fs.String("trusted-proxies", "", "comma-separated IP `addresses` or CIDR prefixes of reverse proxies whose Forwarded/X-Forwarded-For headers are believed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if _, err := xmppstream.NewJID("", o.domain, ""); err != nil {
-		return nil, fmt.Errorf("-domain %q is not a domain name: %w", o.domain, err)
-	}
 	if !strings.HasPrefix(o.path, "/") {
 		return nil, fmt.Errorf("-path %q does not start with /", o.path)
 	}
 	var err error
+	if o.domains, err = parseDomains(*domains); err != nil {
+		return nil, err
+	}
 	if o.origins, err = parseOrigins(*origins); err != nil {
+		return nil, err
+	}
+	if o.upstream, err = parseUpstream(*up, *upCA); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.upstream == nil && len(o.domains) > 1:
+		return nil, fmt.Errorf("-domain %q: the in-memory core serves one domain; several need -upstream", *domains)
+	case o.upstream != nil && o.usersFile != "":
+		return nil, errors.New("-users is for the in-memory core; with -upstream, the XMPP server has the accounts")
+	}
+	if o.routes, err = parseRoutes(*routes); err != nil {
+		return nil, err
+	}
+	if o.trustedProxies, err = parseProxies(*proxies); err != nil {
 		return nil, err
 	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
@@ -87,6 +123,106 @@ func parseOrigins(s string) ([]string, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// list splits a comma-separated flag value, skipping blank entries.
+func list(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseDomains parses -domain: one or more domain names, prepared as JID
+// domainparts (RFC 7622 §3.2).
+func parseDomains(s string) ([]string, error) {
+	domains := list(s)
+	if len(domains) == 0 {
+		return nil, errors.New("-domain: no domain")
+	}
+	for i, d := range domains {
+		j, err := xmppstream.NewJID("", d, "")
+		if err != nil {
+			return nil, fmt.Errorf("-domain %q is not a domain name: %w", d, err)
+		}
+		domains[i] = j.Domain
+	}
+	return domains, nil
+}
+
+// parseUpstream parses -upstream (tcp://host:port or tls://host:port) and
+// reads -upstream-ca. Both empty: the in-memory core (nil).
+func parseUpstream(s, caFile string) (*upstream, error) {
+	if s == "" {
+		if caFile != "" {
+			return nil, errors.New("-upstream-ca needs -upstream")
+		}
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("-upstream %q: %w", s, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "tcp" && scheme != "tls" {
+		return nil, fmt.Errorf("-upstream %q: want tcp://host:port or tls://host:port", s)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("-upstream %q: want only scheme, host and port", s)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("-upstream %q: want host:port", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return nil, fmt.Errorf("-upstream %q: port %q is not 1-65535", s, port)
+	}
+	up := &upstream{url: scheme + "://" + u.Host, addr: u.Host, directTLS: scheme == "tls"}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-upstream-ca: %w", err)
+		}
+		up.roots = x509.NewCertPool()
+		if !up.roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-upstream-ca %s: no PEM certificate in it", caFile)
+		}
+	}
+	return up, nil
+}
+
+// parseRoutes parses -route-allow: proto:host:port entries (XEP-0124 §7.1;
+// bosh.Config.Routes checks them further).
+func parseRoutes(s string) ([]string, error) {
+	routes := list(s)
+	for _, r := range routes {
+		proto, rest, ok := strings.Cut(r, ":")
+		i := strings.LastIndexByte(rest, ':')
+		if !ok || proto == "" || i < 1 {
+			return nil, fmt.Errorf("-route-allow: %q is not proto:host:port", r)
+		}
+		if n, err := strconv.Atoi(rest[i+1:]); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("-route-allow: %q has no port 1-65535", r)
+		}
+	}
+	return routes, nil
+}
+
+// parseProxies parses -trusted-proxies: IP addresses or CIDR prefixes.
+func parseProxies(s string) ([]string, error) {
+	proxies := list(s)
+	for _, p := range proxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is not an IP address or CIDR prefix", p)
+		}
+	}
+	return proxies, nil
 }
 
 // account is one account to create, with where it comes from for errors.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,21 +49,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	core := memcore.New(memcore.Config{Domain: o.domain, Logger: log})
-	accounts, err := o.accounts()
+	up, accounts, err := o.newUpstream(log)
 	if err != nil {
 		return err
 	}
-	for _, a := range accounts {
-		if err := core.AddUser(a.name, a.password); err != nil {
-			return fmt.Errorf("%s: %w", a.where, err)
-		}
-	}
-	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{core.Domain()}, Logger: log})
-	if err != nil {
-		return err
-	}
-	h, err := bosh.NewHandler(up, bosh.Config{AllowOrigins: o.origins, Logger: log})
+	h, err := bosh.NewHandler(up, bosh.Config{
+		AllowOrigins:   o.origins,
+		Routes:         o.routes,
+		TrustedProxies: o.trustedProxies,
+		Logger:         log,
+	})
 	if err != nil {
 		return err
 	}
@@ -79,12 +76,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at http://%s%s\n", core.Domain(), ln.Addr(), o.path)
-	if o.usersFile == "" {
+	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at http://%s%s\n", strings.Join(o.domains, ","), ln.Addr(), o.path)
+	switch {
+	case o.upstream != nil:
+		fmt.Fprintf(stdout, "boshd: relaying to %s\n", o.upstream.url)
+	case o.usersFile == "":
 		for _, a := range accounts {
-			fmt.Fprintf(stdout, "boshd: demo account %s@%s password %s\n", a.name, core.Domain(), a.password)
+			fmt.Fprintf(stdout, "boshd: demo account %s@%s password %s\n", a.name, o.domains[0], a.password)
 		}
-	} else {
+	default:
 		fmt.Fprintf(stdout, "boshd: %d accounts from %s\n", len(accounts), o.usersFile)
 	}
 
@@ -108,4 +108,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newUpstream returns the upstream of -upstream: the TCP upstream to an
+// XMPP server, or the in-memory core with its accounts (and the accounts,
+// to print).
+func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []account, error) {
+	if u := o.upstream; u != nil {
+		up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{
+			Addr:      u.addr,
+			DirectTLS: u.directTLS,
+			TLSConfig: &tls.Config{RootCAs: u.roots},
+			Domains:   o.domains,
+			Logger:    log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-upstream: %w", err)
+		}
+		return up, nil, nil
+	}
+	core := memcore.New(memcore.Config{Domain: o.domains[0], Logger: log})
+	accounts, err := o.accounts()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range accounts {
+		if err := core.AddUser(a.name, a.password); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", a.where, err)
+		}
+	}
+	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{core.Domain()}, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return up, accounts, nil
 }

@@ -92,7 +92,7 @@ func start(t *testing.T, args ...string) *boshd {
 			}
 			continue
 		}
-		if strings.Contains(line, "accounts from") {
+		if strings.Contains(line, "accounts from") || strings.HasPrefix(line, "boshd: relaying to ") {
 			break
 		}
 	}

@@ -1,0 +1,108 @@
+package bosh_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"mellium.im/sasl"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/xmppstream"
+	"github.com/httpbind/httpbind/xmppstream/memcore"
+)
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLogsHoldNoSecrets runs a full login (SASL PLAIN, whose payload is the
+// password in base64) and a chat through boshtest.NewServer, with every
+// component logging to one handler, at Info (the default level) and at
+// Debug, and checks that the logs never hold the password, the SASL
+// payload or the message body (style guide: logs never contain passwords,
+// SASL payloads or message bodies).
+func TestLogsHoldNoSecrets(t *testing.T) {
+	const (
+		password = "pa55-W0rd-sekrit"
+		body     = "the-secret-message-body-7731"
+	)
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + password))
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			var buf lockedBuffer
+			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+			srv := boshtest.NewServer(
+				boshtest.WithHandlerConfig(bosh.Config{Logger: log}),
+				boshtest.WithStreamConfig(xmppstream.ServerConfig{Logger: log}),
+				boshtest.WithCoreConfig(memcore.Config{Logger: log}),
+			)
+			defer srv.Close()
+			require.NoError(t, srv.Core.AddUser("alice", password))
+			require.NoError(t, srv.Core.AddUser("bob", password))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+
+			login := func(user, res string) *boshtest.Client {
+				c := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.Plain))
+				require.NoError(t, c.Connect(ctx, "localhost"))
+				_, err := c.Login(ctx, user, password, res)
+				require.NoError(t, err)
+				return c
+			}
+			alice, bob := login("alice", "a"), login("bob", "b")
+			defer alice.Close()
+			defer bob.Close()
+			// A failed login too: its payload must not be logged either.
+			bad := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.Plain))
+			require.NoError(t, bad.Connect(ctx, "localhost"))
+			_, err := bad.Login(ctx, "alice", password+"-wrong", "x")
+			require.Error(t, err)
+			bad.Close()
+
+			require.NoError(t, alice.Send(ctx, []byte("<message to='bob@localhost/b' type='chat' xmlns='jabber:client'><body>"+body+"</body></message>")))
+			got, err := bob.Receive(ctx)
+			require.NoError(t, err)
+			require.Contains(t, string(got), body)
+			// A message to an offline user is stored: no body in the logs.
+			require.NoError(t, alice.Send(ctx, []byte("<message to='carol@localhost' type='chat' xmlns='jabber:client'><body>"+body+"</body></message>")))
+			require.NoError(t, alice.Terminate(ctx))
+			require.NoError(t, bob.Terminate(ctx))
+			srv.Close()
+
+			logs := buf.String()
+			t.Logf("%s: %d bytes of logs:\n%s", level, len(logs), logs)
+			for name, secret := range map[string]string{
+				"password":           password,
+				"SASL PLAIN payload": plain,
+				"message body":       body,
+			} {
+				assert.NotContains(t, logs, secret, "%s in the logs at %s", name, level)
+			}
+			if level == slog.LevelDebug {
+				assert.NotEmpty(t, logs, "debug logs were written, so the check means something")
+			}
+		})
+	}
+}

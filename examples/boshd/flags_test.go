@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testCA returns a self-signed CA certificate in PEM.
+func testCA(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "boshd test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestParseFlagsUpstream(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	notPEM := filepath.Join(dir, "not.pem")
+	require.NoError(t, os.WriteFile(ca, testCA(t), 0o600))
+	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
+	users := filepath.Join(dir, "users")
+	require.NoError(t, os.WriteFile(users, []byte("a:b\n"), 0o600))
+
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, o *options)
+		error string // a substring of the error; it names the flag
+	}{
+		{name: "defaults: in-memory core for localhost", args: nil, check: func(t *testing.T, o *options) {
+			assert.Nil(t, o.upstream)
+			assert.Equal(t, []string{"localhost"}, o.domains)
+			assert.Empty(t, o.routes)
+			assert.Empty(t, o.trustedProxies)
+		}},
+		{name: "tcp upstream, STARTTLS, several domains prepared", args: []string{"-upstream", "TCP://127.0.0.1:5222", "-domain", "Example.com, chat.example.com"},
+			check: func(t *testing.T, o *options) {
+				require.NotNil(t, o.upstream)
+				assert.Equal(t, "127.0.0.1:5222", o.upstream.addr)
+				assert.False(t, o.upstream.directTLS)
+				assert.Equal(t, "tcp://127.0.0.1:5222", o.upstream.url)
+				assert.Nil(t, o.upstream.roots, "system roots")
+				assert.Equal(t, []string{"example.com", "chat.example.com"}, o.domains)
+			}},
+		{name: "tls upstream with CA", args: []string{"-upstream", "tls://[::1]:5223", "-upstream-ca", ca},
+			check: func(t *testing.T, o *options) {
+				require.NotNil(t, o.upstream)
+				assert.Equal(t, "[::1]:5223", o.upstream.addr)
+				assert.True(t, o.upstream.directTLS)
+				assert.NotNil(t, o.upstream.roots)
+			}},
+		{name: "routes and trusted proxies", args: []string{"-route-allow", "xmpp:chat.example.com:5222, xmpp:[::1]:5222", "-trusted-proxies", "10.0.0.0/8,::1, 192.0.2.7"},
+			check: func(t *testing.T, o *options) {
+				assert.Equal(t, []string{"xmpp:chat.example.com:5222", "xmpp:[::1]:5222"}, o.routes)
+				assert.Equal(t, []string{"10.0.0.0/8", "::1", "192.0.2.7"}, o.trustedProxies)
+			}},
+		{name: "bad scheme", args: []string{"-upstream", "http://127.0.0.1:5222"}, error: "-upstream"},
+		{name: "no scheme", args: []string{"-upstream", "127.0.0.1:5222"}, error: "-upstream"},
+		{name: "missing port", args: []string{"-upstream", "tcp://127.0.0.1"}, error: "-upstream"},
+		{name: "port out of range", args: []string{"-upstream", "tcp://127.0.0.1:70000"}, error: "-upstream"},
+		{name: "path", args: []string{"-upstream", "tcp://127.0.0.1:5222/x"}, error: "-upstream"},
+		{name: "unreadable CA file", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-upstream-ca", filepath.Join(dir, "missing.pem")}, error: "-upstream-ca"},
+		{name: "CA file without PEM", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-upstream-ca", notPEM}, error: "-upstream-ca"},
+		{name: "CA without upstream", args: []string{"-upstream-ca", ca}, error: "-upstream-ca needs -upstream"},
+		{name: "several domains need an upstream", args: []string{"-domain", "a.example,b.example"}, error: "-domain"},
+		{name: "empty domain list", args: []string{"-domain", " , "}, error: "-domain"},
+		{name: "bad domain in list", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-domain", "a.example,bad domain"}, error: "-domain"},
+		{name: "users with upstream", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-users", users}, error: "-users"},
+		{name: "route without port (XEP-0124 §7.1)", args: []string{"-route-allow", "xmpp:chat.example.com"}, error: "-route-allow"},
+		{name: "route with bad port", args: []string{"-route-allow", "xmpp:chat.example.com:x"}, error: "-route-allow"},
+		{name: "route without proto", args: []string{"-route-allow", ":chat.example.com:5222"}, error: "-route-allow"},
+		{name: "proxy not an address", args: []string{"-trusted-proxies", "proxy.example"}, error: "-trusted-proxies"},
+		{name: "proxy bad prefix", args: []string{"-trusted-proxies", "10.0.0.0/33"}, error: "-trusted-proxies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.error != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.error)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, o)
+		})
+	}
+}
+
+// TestRunFlagErrorsNameTheFlag checks that run reports the new flags'
+// errors before it listens.
+func TestRunFlagErrorsNameTheFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"-upstream", "udp://127.0.0.1:5222"},
+		{"-route-allow", "nonsense"},
+		{"-trusted-proxies", "nonsense"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			err := run(t.Context(), append([]string{"-listen", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), args[0])
+		})
+	}
+}

@@ -1,0 +1,218 @@
+package xmppstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/xmlscan"
+)
+
+// tcpStream is the XMPP stream to the server of one BOSH session. Its
+// bosh.Stream methods are called as package bosh documents; its reader
+// goroutine (read) is the only other goroutine.
+type tcpStream struct {
+	// Set in Open, then read-only.
+	up     *TCPUpstream
+	sink   bosh.Sink
+	domain string
+	done   chan struct{} // closed when read returns
+
+	// Owned by Open, then by read: the reader and what it needs.
+	conn     net.Conn // the TLS connection once TLS is on
+	rd       *streamReader
+	hdr      *streamHeader
+	doc      xmlscan.Doc
+	restarts *atomic.Int32 // stream headers sent whose answer read has not seen; shared with Send
+
+	// Set in Open; then owned by Send (never concurrent for one session).
+	header  []byte // the stream header a restart sends again
+	version string // its version (XEP-0206 §3, checklist X-06)
+
+	writeMu sync.Mutex  // serializes writes: Send, and Close's </stream:stream>
+	ended   atomic.Bool // the stream is ending: read stops reporting, Send stops writing
+	inSink  atomic.Bool // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
+	closed  sync.Once   // closes conn
+}
+
+// Send writes the client's payloads to the server as the client's bytes,
+// or restarts the stream (XEP-0206 §5). A write error ends the session
+// with remote-connection-failed.
+func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
+	if s.ended.Load() {
+		return nil
+	}
+	var out []byte
+	if restartRequested(req) {
+		// payloads of a restart request are ignored; X-18: a new
+		// stream on the same connection, whose features read relays.
+		if len(req.Payloads) > 0 {
+			s.up.log.Debug("xmppstream: ignoring payloads of a restart request", "count", len(req.Payloads))
+		}
+		if from, ok := req.Attr("", "from"); ok && from != "" {
+			s.header = streamHeaderBytes(s.domain, from, langOf(req), s.version)
+		}
+		s.restarts.Add(1)
+		out = s.header
+	} else {
+		out = bytes.Join(req.Payloads, nil)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := s.write(out); err != nil {
+		s.end()
+		if s.ended.Swap(true) {
+			return nil // closed meanwhile: not a failure of the server
+		}
+		return &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: fmt.Errorf("xmppstream: write to the server: %w", err)}
+	}
+	return nil
+}
+
+// nsXMLLang is the namespace of xml:lang.
+const nsXMLLang = "http://www.w3.org/XML/1998/namespace"
+
+// langOf returns a restart request's xml:lang, or "en".
+func langOf(req *bosh.Request) string {
+	if l, ok := req.Attr(nsXMLLang, "lang"); ok && l != "" {
+		return l
+	}
+	return "en"
+}
+
+// write writes b with a deadline.
+func (s *tcpStream) write(b []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.conn.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
+	_, err := s.conn.Write(b)
+	return err
+}
+
+// Close ends the stream when the session ends on the BOSH side: it sends
+// </stream:stream> (RFC 6120 §4.4) unless a write is in progress, closes
+// the connection and waits a little for the reader goroutine, which the
+// closed connection stops.
+func (s *tcpStream) Close(c bosh.Closing) {
+	s.ended.Store(true)
+	if s.writeMu.TryLock() {
+		s.conn.SetWriteDeadline(time.Now().Add(tcpCloseTimeout))
+		s.conn.Write([]byte("</stream:stream>"))
+		s.writeMu.Unlock()
+	}
+	s.end()
+	if len(c.Undelivered) > 0 {
+		s.up.log.Debug("xmppstream: payloads from the server never reached the client", "count", len(c.Undelivered), "domain", s.domain)
+	}
+	if s.inSink.Load() {
+		return // possibly called from read itself, through a Sink call: it returns right after
+	}
+	t := time.NewTimer(tcpCloseTimeout)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		s.up.log.Warn("xmppstream: upstream reader did not stop", "domain", s.domain)
+	}
+}
+
+// end closes the connection, once.
+func (s *tcpStream) end() {
+	s.closed.Do(func() { s.conn.Close() })
+}
+
+// read is the stream's reader goroutine: it relays what the server sends
+// until the stream or the connection ends, then ends the session unless
+// the session ended first.
+func (s *tcpStream) read() {
+	defer close(s.done)
+	defer s.end()
+	for {
+		err := s.relay()
+		if err == nil {
+			continue
+		}
+		if s.ended.Swap(true) {
+			return // Close or a Send error came first
+		}
+		s.up.log.Debug("xmppstream: upstream stream ended", "domain", s.domain, "err", err)
+		s.call(func() {
+			var se *streamErrorReceived
+			if errors.As(err, &se) {
+				s.sink.SetAttrs(streamPrefix) // on the terminate body too
+			}
+			s.sink.End(endError(err))
+		})
+		return
+	}
+}
+
+// errStreamEnd is how relay reports the server's </stream:stream>.
+var errStreamEnd = errors.New("xmppstream: the server closed the stream")
+
+// relay reads one item and passes it on.
+func (s *tcpStream) relay() error {
+	ev, err := s.rd.next()
+	if err != nil {
+		return err
+	}
+	switch ev.kind {
+	case evHeader: // a restart's answer (XEP-0206 §5); its features follow
+		s.hdr, err = parseHeader(ev.raw, s.rd.qname, &s.doc)
+		return err
+	case evEnd:
+		return errStreamEnd
+	}
+	el, err := s.hdr.element(ev, &s.doc)
+	if err != nil {
+		return err
+	}
+	switch {
+	case el.space == nsStream && el.local == "error":
+		return &streamErrorReceived{raw: el.raw}
+	case el.space == nsStream && el.local == "features":
+		el.raw, _ = stripFeatures(el.raw, &s.doc)
+	}
+	s.call(func() {
+		if el.usesStream {
+			s.sink.SetAttrs(streamPrefix)
+		}
+		s.sink.Deliver(el.raw)
+	})
+	return nil
+}
+
+// call runs a Sink call, marked so that a Close it causes does not wait
+// for read.
+func (s *tcpStream) call(f func()) {
+	s.inSink.Store(true)
+	defer s.inSink.Store(false)
+	f()
+}
+
+// streamErrorReceived is the server's <stream:error/> (RFC 6120 §4.9).
+type streamErrorReceived struct{ raw []byte }
+
+func (e *streamErrorReceived) Error() string { return "xmppstream: stream error from the server" }
+
+// endError returns what the client sees when read stops (XEP-0124 §17.2,
+// XEP-0206 §6).
+func endError(err error) error {
+	var se *streamErrorReceived
+	switch {
+	case errors.As(err, &se):
+		return &bosh.Error{Condition: bosh.RemoteStreamError, Children: [][]byte{se.raw}, Err: err}
+	case errors.Is(err, errStreamEnd):
+		return nil
+	case errors.Is(err, errStanzaLimit):
+		return &bosh.Error{Condition: bosh.PolicyViolation, Err: err}
+	}
+	return &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: err}
+}
