@@ -40,6 +40,7 @@ type upstream struct {
 	addr      string         // host:port
 	directTLS bool           // tls://: TLS from the first byte; tcp://: STARTTLS
 	roots     *x509.CertPool // -upstream-ca; nil: the system's roots
+	proxy     bool           // -upstream-proxy-header
 }
 
 // parseFlags parses the command line (see the package doc).
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	up := fs.String("upstream", "", "XMPP server to relay to, tcp://`host:port` (STARTTLS) or tls://host:port (direct TLS); default: the in-memory core")
 	upCA := fs.String("upstream-ca", "", "PEM `file` of CA certificates trusted for -upstream; default: the system's")
 	routes := fs.String("route-allow", "", "comma-separated `routes` proto:host:port that clients may ask for (XEP-0124 §7.1)")
+	proxyHeader := fs.Bool("upstream-proxy-header", false, "send a PROXY protocol v2 header with each client's address to -upstream (the server must expect it)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated IP `addresses` or CIDR prefixes of reverse proxies whose Forwarded/X-Forwarded-For headers are believed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -75,6 +77,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.upstream, err = parseUpstream(*up, *upCA); err != nil {
 		return nil, err
+	}
+	switch {
+	case o.upstream == nil && *proxyHeader:
+		return nil, errors.New("-upstream-proxy-header needs -upstream")
+	case o.upstream != nil:
+		o.upstream.proxy = *proxyHeader
 	}
 	switch {
 	case o.upstream == nil && len(o.domains) > 1:

@@ -66,7 +66,14 @@ func TestParseFlagsUpstream(t *testing.T) {
 				assert.Equal(t, "tcp://127.0.0.1:5222", o.upstream.url)
 				assert.Nil(t, o.upstream.roots, "system roots")
 				assert.Equal(t, []string{"example.com", "chat.example.com"}, o.domains)
+				assert.False(t, o.upstream.proxy, "no PROXY header unless asked")
 			}},
+		{name: "PROXY v2 header to the upstream", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-upstream-proxy-header"},
+			check: func(t *testing.T, o *options) {
+				require.NotNil(t, o.upstream)
+				assert.True(t, o.upstream.proxy)
+			}},
+		{name: "PROXY header without upstream", args: []string{"-upstream-proxy-header"}, error: "-upstream-proxy-header"},
 		{name: "tls upstream with CA", args: []string{"-upstream", "tls://[::1]:5223", "-upstream-ca", ca},
 			check: func(t *testing.T, o *options) {
 				require.NotNil(t, o.upstream)

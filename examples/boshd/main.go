@@ -116,11 +116,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []account, error) {
 	if u := o.upstream; u != nil {
 		up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{
-			Addr:      u.addr,
-			DirectTLS: u.directTLS,
-			TLSConfig: &tls.Config{RootCAs: u.roots},
-			Domains:   o.domains,
-			Logger:    log,
+			Addr:        u.addr,
+			DirectTLS:   u.directTLS,
+			TLSConfig:   &tls.Config{RootCAs: u.roots},
+			Domains:     o.domains,
+			ProxyHeader: u.proxy,
+			Logger:      log,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("-upstream: %w", err)
