@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test ./internal/xmlscan -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzCharset$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzInspectStanza$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh/boshtest -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/prosodytest -run '^$$' -fuzz '^FuzzElementReader$$' -fuzztime $(FUZZTIME)

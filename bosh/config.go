@@ -64,7 +64,8 @@ type Config struct {
 	// until one of its sessions ends. Default 1000: far above one user's
 	// needs, yet one address can hold at most 1% of the default
 	// MaxSessions; a deployment with many users behind one NAT or one
-	// untrusted proxy raises it. 1 to 1<<30.
+	// untrusted proxy raises it. 1 to 1<<30. Sessions whose peer address
+	// is not an IP address (a Unix socket listener) are not counted.
 	MaxSessionsPerAddress int
 	// SessionsPerSecond and SessionBurst bound the rate of session
 	// creation, for the whole handler, as a token bucket: SessionBurst

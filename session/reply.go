@@ -48,7 +48,7 @@ func (s *Session) cacheLocked(r *Reply) {
 	s.cache = append(s.cache, r)
 	limit := s.p.Requests
 	if s.p.ClientAcks {
-		limit = max(limit, minCache)
+		limit = max(limit, maxUnacked)
 	}
 	drop := 0
 	for drop < len(s.cache) && (len(s.cache)-drop > limit || (s.p.ClientAcks && s.cache[drop].RID <= s.clientAck)) {

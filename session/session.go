@@ -23,9 +23,15 @@ const Inactive = "inactivity"
 // ends with policy-violation (§14.3).
 const maxRepeats = 4
 
-// minCache is the fewest replies kept for retransmission when the client
-// acknowledges responses (§9.2, §14.3).
-const minCache = 32
+// maxUnacked bounds the replies kept for retransmission when the client
+// acknowledges responses: §14.3 asks for every reply it has not
+// acknowledged. A client may go on with its other request while it resends
+// one whose response was lost or late, acknowledging nothing newer
+// meanwhile, so the bound is generous (with 32, a client chatting fast lost
+// its session to item-not-found; internal/faulttest). It only stops a
+// client that never acknowledges from growing the buffer without end; the
+// replies hold nothing but what was sent to that client.
+const maxUnacked = 1024
 
 // Session is one BOSH session. Its methods are safe for concurrent use.
 type Session struct {
