@@ -84,6 +84,8 @@ type Server struct {
 	securePlain    bool
 	log            *slog.Logger
 	secret         [32]byte // keys the fake SCRAM salts of unknown users
+
+	live liveStreams // the open streams, for Fail
 }
 
 // NewServer returns a Server for core. It reports an error for a nil core
@@ -182,6 +184,9 @@ func (s *Server) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink
 		streamPrefix,
 	)
 	sink.Deliver(st.features())
+	if err := s.live.add(st); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

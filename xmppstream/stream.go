@@ -195,6 +195,7 @@ func (s *stream) Close(c bosh.Closing) {
 // reports whether the caller is to call it now, or leaves it to release.
 func (s *stream) endLocked(undelivered [][]byte) (unbindNow bool) {
 	s.ended = true
+	s.srv.live.remove(s)
 	if s.busy > 0 {
 		s.pending, s.undelivered = true, undelivered
 		return false
