@@ -178,7 +178,7 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 	if req.Route != nil {
 		addr = net.JoinHostPort(req.Route.Host, strconv.Itoa(req.Route.Port))
 	}
-	s := &tcpStream{up: u, sink: sink, domain: domain, done: make(chan struct{})}
+	s := &tcpStream{up: u, sink: sink, domain: domain, done: make(chan struct{}), writing: make(chan struct{}, 1)}
 	s.header, s.version = openHeader(domain, req)
 	n, err := s.connect(ctx, addr, req.RemoteAddr)
 	if err != nil {

@@ -35,10 +35,10 @@ type tcpStream struct {
 	header  []byte // the stream header a restart sends again
 	version string // its version (XEP-0206 §3, checklist X-06)
 
-	writeMu sync.Mutex  // serializes writes: Send, and Close's </stream:stream>
-	ended   atomic.Bool // the stream is ending: read stops reporting, Send stops writing
-	inSink  atomic.Bool // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
-	closed  sync.Once   // closes conn
+	writing chan struct{} // a one-slot lock held while writing: Send, and Close's </stream:stream>
+	ended   atomic.Bool   // the stream is ending: read stops reporting, Send stops writing
+	inSink  atomic.Bool   // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
+	closed  sync.Once     // closes conn
 }
 
 // Send writes the client's payloads to the server as the client's bytes,
@@ -89,23 +89,27 @@ func langOf(req *bosh.Request) string {
 
 // write writes b with a deadline.
 func (s *tcpStream) write(b []byte) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	s.writing <- struct{}{}
+	defer func() { <-s.writing }()
 	s.conn.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
 	_, err := s.conn.Write(b)
 	return err
 }
 
 // Close ends the stream when the session ends on the BOSH side: it sends
-// </stream:stream> (RFC 6120 §4.4) unless a write is in progress, closes
-// the connection and waits a little for the reader goroutine, which the
-// closed connection stops.
+// </stream:stream> (RFC 6120 §4.4) after any write in progress, waiting
+// for it at most tcpCloseTimeout, closes the connection and waits a little
+// for the reader goroutine, which the closed connection stops.
 func (s *tcpStream) Close(c bosh.Closing) {
 	s.ended.Store(true)
-	if s.writeMu.TryLock() {
+	t := time.NewTimer(tcpCloseTimeout)
+	defer t.Stop()
+	select {
+	case s.writing <- struct{}{}:
 		s.conn.SetWriteDeadline(time.Now().Add(tcpCloseTimeout))
 		s.conn.Write([]byte("</stream:stream>"))
-		s.writeMu.Unlock()
+		<-s.writing
+	case <-t.C: // a write stuck on a server that stopped reading
 	}
 	s.end()
 	if len(c.Undelivered) > 0 {
@@ -114,8 +118,7 @@ func (s *tcpStream) Close(c bosh.Closing) {
 	if s.inSink.Load() {
 		return // possibly called from read itself, through a Sink call: it returns right after
 	}
-	t := time.NewTimer(tcpCloseTimeout)
-	defer t.Stop()
+	t.Reset(tcpCloseTimeout)
 	select {
 	case <-s.done:
 	case <-t.C:
