@@ -4,18 +4,30 @@
 
 GO ?= go
 
-.PHONY: test deps vet race fuzz bench
+.PHONY: test deps e2e-deps vet race fuzz bench compare
 
-test: deps vet race
+test: deps e2e-deps vet race
 
 # deps installs what the tests need besides Go: Prosody, Debian's package,
 # for the interoperability tests (internal/interop). The tests run their own
 # prosody with their own configuration on free loopback ports; nothing uses
 # the package's system service. Under CI=true a missing Prosody fails them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y
 deps:
-	@command -v prosody >/dev/null || \
-	  ($(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y prosody)
+	@command -v prosody >/dev/null || ($(APT_INSTALL) prosody)
+
+# e2e-deps installs what the browser tests (internal/e2e) need: Debian's
+# chromium, and Strophe.js, converse.js and playwright-core from npm at the
+# versions internal/e2e/package-lock.json pins. Under CI=true a missing part
+# fails those tests.
+E2E_MODULES := internal/e2e/node_modules/.httpbind-installed
+e2e-deps: $(E2E_MODULES)
+	@command -v chromium >/dev/null || ($(APT_INSTALL) chromium)
+$(E2E_MODULES): internal/e2e/package-lock.json
+	@command -v npm >/dev/null || ($(APT_INSTALL) nodejs npm)
+	npm ci --prefix internal/e2e --no-audit --no-fund
+	touch $@
 
 vet:
 	$(GO) vet ./...
@@ -41,3 +53,8 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan ./xmppstream/...
+
+# compare runs boshload against Prosody, ejabberd and boshd, one after another, and prints a
+# markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default). Installs what it needs.
+compare:
+	sh internal/cmd/boshload/compare.sh

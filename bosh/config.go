@@ -44,6 +44,23 @@ type Config struct {
 	// client that uses acks before the session reports it (§9.2). Default
 	// 2s.
 	ReportAfter time.Duration
+	// GapTimeout is how long requests above a rid gap wait for the missing
+	// rids (§14.2) before the session gives those up and goes on with the
+	// requests it has. A browser client that reloads its page can lose a
+	// request it had numbered but not yet sent (Strophe.js 'keepalive',
+	// converse.js session restore); without this the session would wait
+	// for it for ever. A given-up rid that arrives later finds no response
+	// to resend and gets item-not-found (§14.3). Likewise, a rid above
+	// the window that arrives while requests wait above a gap gives the
+	// missing rids up at once when that puts it inside the window (the
+	// client counts them as done: it never has more than 'requests'
+	// outstanding); §14.2 would end the session. Default 3s.
+	GapTimeout time.Duration
+	// StrictWindow keeps §14.2 to the letter: requests above a gap wait
+	// for the missing rid until the session ends, and a rid above the
+	// window always ends the session with item-not-found. GapTimeout is
+	// then unused.
+	StrictWindow bool
 	// MaxBodySize is the largest request body, compressed or not; a larger
 	// one is refused with policy-violation (HTTP 403 for legacy clients)
 	// before it is read whole. Default 256 KiB; at least 1 KiB.
@@ -136,6 +153,7 @@ const (
 	DefaultPolling     = 2 * time.Second
 	DefaultMaxPause    = 120 * time.Second
 	DefaultReportAfter = 2 * time.Second
+	DefaultGapTimeout  = 3 * time.Second
 	DefaultMaxBodySize = 256 << 10
 	DefaultMaxDepth    = 32
 	DefaultMaxAttrs    = 64
@@ -178,6 +196,7 @@ func (c Config) withDefaults() (Config, error) {
 		dur(&c.Polling, DefaultPolling, 0, maxUnsignedShort, "Polling"),
 		dur(&c.MaxPause, DefaultMaxPause, time.Second, maxUnsignedShort, "MaxPause"),
 		dur(&c.ReportAfter, DefaultReportAfter, time.Millisecond, time.Hour, "ReportAfter"),
+		dur(&c.GapTimeout, DefaultGapTimeout, time.Millisecond, time.Hour, "GapTimeout"),
 		num(&c.MaxDepth, DefaultMaxDepth, 2, 1024, "MaxDepth"),
 		num(&c.MaxAttrs, DefaultMaxAttrs, 8, 1024, "MaxAttrs"),
 		num(&c.MaxSessions, DefaultMaxSessions, 1, 1<<30, "MaxSessions"),

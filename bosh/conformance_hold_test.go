@@ -231,7 +231,7 @@ func TestB43PushGoesToLowestRID(t *testing.T) {
 	})
 	t.Run("B-43 REQ 2 above a gap is not answered before REQ 1 (§14.2)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			x := newTester(t, Config{MaxHold: 2})
+			x := newTester(t, Config{MaxHold: 2, StrictWindow: true})
 			s := x.create(1000, "wait='5' hold='2'")
 			start := time.Now()
 			c2 := s.post(2, "", "")

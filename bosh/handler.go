@@ -77,10 +77,11 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		h.routes[*rt] = true
 	}
 	h.scfg = session.Config{
-		Clock:     cfg.clock,
-		Encode:    func(r *session.Reply) []byte { return appendBody(nil, r) },
-		Condition: func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
-		Ended:     h.ended,
+		Clock:      cfg.clock,
+		Encode:     func(r *session.Reply) []byte { return appendBody(nil, r) },
+		Condition:  func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
+		Ended:      h.ended,
+		GapTimeout: gapTimeout(cfg),
 	}
 	h.states.New = func() any { return new(reqState) }
 	return h, nil
@@ -268,4 +269,12 @@ func reasonOf(cond string) string {
 		return "terminate"
 	}
 	return cond
+}
+
+// gapTimeout is the session's GapTimeout: none with StrictWindow.
+func gapTimeout(cfg Config) time.Duration {
+	if cfg.StrictWindow {
+		return 0
+	}
+	return cfg.GapTimeout
 }

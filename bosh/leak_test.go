@@ -84,6 +84,12 @@ func TestNoLeaks(t *testing.T) {
 			}
 			ss[i] = s
 		}
+		// post sends from a goroutine of its own: wait until every
+		// request is inside its session, so that Shutdown finds it held.
+		for i := 0; i < 5000 && x.h.Stats().Held < int64(len(held)); i++ {
+			time.Sleep(time.Millisecond)
+		}
+		require.Equal(t, int64(len(held)), x.h.Stats().Held)
 		return ss, held
 	}
 	// Warm up once, so that pools and the runtime's own structures are in

@@ -149,6 +149,9 @@ func (s *Session) rearmLocked() {
 			next = s.lastReply.Add(inact)
 		}
 	}
+	if gap := s.gapDeadlineLocked(); !gap.IsZero() && (next.IsZero() || gap.Before(next)) {
+		next = gap
+	}
 	if next.IsZero() {
 		if s.timer != nil {
 			s.timer.Stop()
@@ -188,6 +191,15 @@ func (s *Session) onTimer() {
 	}
 	for ; due >= 0; due-- {
 		s.answerFirstLocked(true)
+	}
+	if s.skipGapLocked(now) {
+		s.mu.Unlock()
+		s.drainSkipped()
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return
+		}
 	}
 	inact := s.inactivityLocked()
 	if len(s.held) == 0 && inact > 0 && !now.Before(s.lastReply.Add(inact)) {

@@ -50,6 +50,7 @@ type Session struct {
 	// rid window (§14.2)
 	last    uint64             // highest rid taken into processing; all lower rids were too
 	pending map[uint64]*waiter // requests above a gap, by rid
+	skipped uint64             // rids given up since the last request taken (GapTimeout); the key chain skips them too
 	held    []*waiter          // processed requests awaiting a reply, in rid order
 	// replies kept for retransmission, in rid order (§14.3)
 	cache     []*Reply
@@ -211,7 +212,7 @@ func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
 		return s.repeatLocked(w)
 	case s.pending[r.RID] != nil:
 		return s.replaceLocked(w, s.pending[r.RID])
-	case r.RID > s.last+uint64(s.p.Requests):
+	case r.RID > s.last+uint64(s.p.Requests) && !s.skipGapForLocked(r.RID):
 		// §14.2: a rid above the window ends the session.
 		return s.failLocked(w, ItemNotFound)
 	}
@@ -219,6 +220,9 @@ func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
 	if r.RID > s.last+1 && !r.Terminate && r.Pause == 0 && s.liveHeldLocked()+len(s.pending) > s.p.Requests {
 		// §11: more simultaneous requests than allowed, none answered.
 		return s.failLocked(w, PolicyViolation)
+	}
+	if r.RID > s.last+1 {
+		s.rearmLocked() // the gap's deadline (GapTimeout)
 	}
 	return w, nil, nil
 }
@@ -299,7 +303,7 @@ func (s *Session) drain(ctx context.Context) {
 // streams to forward to.
 func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 	r := w.req
-	if s.key != "" && (r.Key == "" || !keyEqual(s.key, sha1Hex(r.Key))) {
+	if s.key != "" && (r.Key == "" || !keyEqual(s.key, sha1Hex(skipKeys(r.Key, s.skipped)))) {
 		_, reply, fin := s.failLocked(w, ItemNotFound)
 		s.replyLocked(w, reply)
 		return nil, fin
@@ -310,7 +314,7 @@ func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 			s.key = lowerHex(r.NewKey)
 		}
 	}
-	s.last = r.RID
+	s.last, s.skipped = r.RID, 0
 	s.ackLocked(r)
 	if s.pause != 0 {
 		s.pause = 0 // §10: normal inactivity again after a pause

@@ -138,4 +138,8 @@ type Config struct {
 	// Ended is called once, without the lock, when the session has ended,
 	// with its final condition (empty for a normal end).
 	Ended func(s *Session, condition string)
+	// GapTimeout is how long requests above a rid gap wait for the missing
+	// rids before the session gives them up (§14.2), and allows a rid
+	// above the window to give them up at once; 0 keeps §14.2 strictly.
+	GapTimeout time.Duration
 }

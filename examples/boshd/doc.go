@@ -36,6 +36,12 @@
 //	                       endpoint (CORS), or * for any origin without
 //	                       credentials
 //	-log-level LEVEL       debug, info, warn or error (default info)
+//	-prebind PATH          serve a prebind endpoint at PATH (converse.js
+//	                       prebind_url, package xmppstream/prebind): it logs
+//	                       in with the request's HTTP Basic credentials
+//	                       (user or user@domain, the XMPP password) and
+//	                       answers {"jid","sid","rid"}; a wrong password is
+//	                       401. Default: none
 //
 // An invalid flag is an error that names it.
 //

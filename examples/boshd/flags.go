@@ -32,6 +32,7 @@ type options struct {
 	upstream       *upstream
 	routes         []string // -route-allow → bosh.Config.Routes
 	trustedProxies []string // -trusted-proxies → bosh.Config.TrustedProxies
+	prebind        string   // -prebind: path of the prebind endpoint, "" for none
 }
 
 // upstream is a parsed -upstream with its -upstream-ca.
@@ -59,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	routes := fs.String("route-allow", "", "comma-separated `routes` proto:host:port that clients may ask for (XEP-0124 §7.1)")
 	proxyHeader := fs.Bool("upstream-proxy-header", false, "send a PROXY protocol v2 header with each client's address to -upstream (the server must expect it)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated IP `addresses` or CIDR prefixes of reverse proxies whose Forwarded/X-Forwarded-For headers are believed")
+	fs.StringVar(&o.prebind, "prebind", "", "`path` of a prebind endpoint (converse.js prebind_url) that logs in with the request's HTTP Basic credentials; default: none")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -67,6 +69,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if !strings.HasPrefix(o.path, "/") {
 		return nil, fmt.Errorf("-path %q does not start with /", o.path)
+	}
+	if o.prebind != "" && (!strings.HasPrefix(o.prebind, "/") || o.prebind == o.path || o.prebind == "/debug/vars") {
+		return nil, fmt.Errorf("-prebind %q does not start with /, or is taken (-path, /debug/vars)", o.prebind)
 	}
 	var err error
 	if o.domains, err = parseDomains(*domains); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/serve"
 	"github.com/httpbind/httpbind/xmppstream"
 	"github.com/httpbind/httpbind/xmppstream/memcore"
 )
@@ -65,6 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(o.path, h)
 	mux.Handle("/debug/vars", varsHandler(h))
+	if o.prebind != "" {
+		ep, err := prebindEndpoint(h, o, log)
+		if err != nil {
+			return err
+		}
+		mux.Handle(o.prebind, ep)
+	}
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -77,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at http://%s%s\n", strings.Join(o.domains, ","), ln.Addr(), o.path)
+	if o.prebind != "" {
+		fmt.Fprintf(stdout, "boshd: prebind endpoint at http://%s%s (HTTP Basic with XMPP credentials)\n", ln.Addr(), o.prebind)
+	}
 	switch {
 	case o.upstream != nil:
 		fmt.Fprintf(stdout, "boshd: relaying to %s\n", o.upstream.url)
@@ -88,26 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "boshd: %d accounts from %s\n", len(accounts), o.usersFile)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("boshd: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := h.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down sessions: %w", err)
-	}
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down the HTTP server: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	logStop := context.AfterFunc(ctx, func() { log.Info("boshd: shutting down") })
+	defer logStop()
+	return serve.Run(ctx, srv, ln, h, shutdownTimeout)
 }
 
 // newUpstream returns the upstream of -upstream: the TCP upstream to an

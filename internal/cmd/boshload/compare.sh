@@ -1,0 +1,247 @@
+#!/bin/sh
+# compare.sh runs the same boshload load against Prosody's mod_bosh,
+# ejabberd's mod_bosh, boshd with its in-memory core, and boshd relaying to
+# the Prosody (-upstream tcp://), one after another, and prints a markdown
+# table with each figure's ratio to the best of the two peers.
+#
+#   make compare                          # or: sh internal/cmd/boshload/compare.sh
+#   SESSIONS=1000 MESSAGES=20 CLOSED_MESSAGES=200 make compare
+#   BOSHD=/path/boshd BOSHLOAD=/path/boshload make compare   # prebuilt binaries
+#
+# It installs prosody and ejabberd from Debian when they are missing
+# (apt-get, as root or through sudo), and starts each server with its own
+# configuration and data directory on free loopback ports: it never uses
+# the packages' system services or their standard ports. Every server it
+# starts is stopped at the end. Needs: go, python3, openssl.
+#
+# Each target runs twice on a fresh server: closed loop (-messages
+# $CLOSED_MESSAGES) for logins, idle RSS, CPU and throughput, then paced
+# (-messages $MESSAGES every $INTERVAL) for the latency.
+set -eu
+
+SESSIONS=${SESSIONS:-1000}
+MESSAGES=${MESSAGES:-20}
+CLOSED_MESSAGES=${CLOSED_MESSAGES:-200}
+INTERVAL=${INTERVAL:-2s}
+DURATION=${DURATION:-110s}
+TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
+PASSWORD=bench-$$
+DOMAIN=localhost
+
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+WORK=$(mktemp -d /tmp/boshcompare.XXXXXX)
+PIDS=""
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+log() { echo "compare: $*" >&2; }
+
+cleanup() {
+	[ -n "${EJ_BEAM:-}" ] && kill "$EJ_BEAM" 2>/dev/null || true
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+	[ -n "${EJDIR:-}" ] && rm -rf "$EJDIR"
+	# epmd, if ejabberd's node started it (it was not running before).
+	[ -n "${EPMD_BEFORE-x}" ] || { p=$(pgrep -x epmd) && kill $p; } 2>/dev/null || true
+	log "logs and results kept in $WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+install_missing() {
+	need=""
+	command -v prosody >/dev/null || need="$need prosody"
+	command -v ejabberdctl >/dev/null || need="$need ejabberd"
+	[ -z "$need" ] && return
+	log "installing$need from Debian"
+	$SUDO apt-get update
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $need
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID: waits until PORT accepts connections, or PID died.
+wait_port() {
+	i=0
+	until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; do
+		kill -0 "$2" 2>/dev/null || { log "process $2 died"; return 1; }
+		i=$((i + 1)); [ $i -lt 300 ] || { log "port $1 not open after 60s"; return 1; }
+		sleep 0.2
+	done
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# ---- Prosody --------------------------------------------------------------
+
+start_prosody() {
+	d=$WORK/prosody
+	rm -rf "$d"; mkdir -p "$d/data" "$d/certs"
+	PROSODY_C2S=$(free_port); PROSODY_HTTP=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$DOMAIN" \
+		-addext "subjectAltName=DNS:$DOMAIN" -keyout "$d/certs/server.key" -out "$d/certs/server.crt" 2>/dev/null
+	cat >"$d/prosody.cfg.lua" <<EOF
+run_as_root = true
+pidfile = "$d/prosody.pid"
+data_path = "$d/data"
+log = { { levels = { min = "warn" }, to = "file", filename = "$d/prosody.log" } }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+http_interfaces = { "127.0.0.1" }
+c2s_ports = { $PROSODY_C2S }
+http_ports = { $PROSODY_HTTP }
+https_ports = { }
+c2s_direct_tls_ports = { }
+legacy_ssl_ports = { }
+s2s_ports = { }
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "bosh", "posix" }
+modules_disabled = { "s2s", "offline" }
+authentication = "internal_hashed"
+storage = "internal"
+consider_bosh_secure = true
+c2s_require_encryption = true
+ssl = { key = "$d/certs/server.key", certificate = "$d/certs/server.crt" }
+VirtualHost "$DOMAIN"
+EOF
+	# Accounts as prosodyctl register writes them (SCRAM-SHA-1, 4096 iterations).
+	python3 - "$d/data" "$DOMAIN" "$SESSIONS" "$PASSWORD" <<'EOF'
+import hashlib, hmac, os, secrets, sys
+data, host, n, pw = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+enc = lambda s: "".join(c if c.isascii() and c.isalnum() else "%%%02x" % ord(c) for c in s)
+d = os.path.join(data, enc(host), "accounts"); os.makedirs(d, exist_ok=True)
+for i in range(1, n + 1):
+    salt = secrets.token_hex(12)
+    salted = hashlib.pbkdf2_hmac("sha1", pw.encode(), salt.encode(), 4096)
+    stored = hashlib.sha1(hmac.new(salted, b"Client Key", "sha1").digest()).hexdigest()
+    server = hmac.new(salted, b"Server Key", "sha1").hexdigest()
+    with open(os.path.join(d, enc("user%d" % i) + ".dat"), "w") as f:
+        f.write('return {\n\t["iteration_count"] = 4096;\n\t["stored_key"] = "%s";\n\t["server_key"] = "%s";\n\t["salt"] = "%s";\n};\n' % (stored, server, salt))
+EOF
+	prosody --config "$d/prosody.cfg.lua" -F >"$d/prosody.out" 2>&1 &
+	PROSODY_PID=$!; PIDS="$PIDS $PROSODY_PID"
+	wait_port "$PROSODY_HTTP" "$PROSODY_PID"
+	wait_port "$PROSODY_C2S" "$PROSODY_PID"
+	URL=http://127.0.0.1:$PROSODY_HTTP/http-bind; SERVER_PID=$PROSODY_PID
+}
+
+# ---- ejabberd -------------------------------------------------------------
+
+start_ejabberd() {
+	# ejabberdctl runs the node as the ejabberd user: its directory is its own.
+	EJDIR=$(mktemp -d /tmp/boshcompare-ejabberd.XXXXXX)
+	chmod 755 "$EJDIR"; mkdir -p "$EJDIR/spool" "$EJDIR/logs"
+	EJ_HTTP=$(free_port); EJ_NODE=boshcompare$$@localhost
+	cat >"$EJDIR/ejabberd.yml" <<EOF
+hosts: ["$DOMAIN"]
+loglevel: warning
+log_rotate_count: 0
+listen:
+  - port: $EJ_HTTP
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /http-bind: mod_bosh
+      /api: mod_http_api
+api_permissions:
+  "loopback register":
+    from: [mod_http_api]
+    who:
+      ip: 127.0.0.1/8
+    what: [register]
+auth_method: internal
+modules:
+  mod_bosh: {}
+  mod_http_api: {}
+  mod_roster: {}
+  mod_disco: {}
+  mod_ping: {}
+EOF
+	# Our own ejabberdctl.cfg: the system one would point back to /etc/ejabberd/ejabberd.yml.
+	cat >"$EJDIR/ejabberdctl.cfg" <<EOF
+POLL=true
+ERL_PROCESSES=250000
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
+INET_DIST_INTERFACE=127.0.0.1
+ERL_EPMD_ADDRESS=127.0.0.1
+EJABBERD_CONFIG_PATH=$EJDIR/ejabberd.yml
+EJABBERD_PID_PATH=$EJDIR/ejabberd.pid
+EOF
+	chown -R ejabberd: "$EJDIR"
+	EJCTL="ejabberdctl --ctl-config $EJDIR/ejabberdctl.cfg --config $EJDIR/ejabberd.yml --config-dir $EJDIR --spool $EJDIR/spool --logs $EJDIR/logs --node $EJ_NODE"
+	$EJCTL foreground >"$WORK/ejabberd.out" 2>&1 &
+	EJ_CTL=$!; PIDS="$PIDS $EJ_CTL"
+	wait_port "$EJ_HTTP" "$EJ_CTL"
+	# The server is the beam.smp process of our node, a descendant of EJ_CTL.
+	SERVER_PID=$(pgrep -f "beam.smp.*-sname $EJ_NODE" | head -1)
+	[ -n "$SERVER_PID" ] || { log "no beam.smp for $EJ_NODE"; return 1; }
+	EJ_BEAM=$SERVER_PID
+	python3 - "$EJ_HTTP" "$DOMAIN" "$SESSIONS" "$PASSWORD" <<'EOF'
+import http.client, json, sys
+port, host, n, pw = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+for i in range(1, n + 1):
+    c.request("POST", "/api/register", json.dumps({"user": "user%d" % i, "host": host, "password": pw}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse(); body = r.read()
+    if r.status != 200 and b"already" not in body:
+        sys.exit("register user%d: HTTP %d %s" % (i, r.status, body[:200]))
+EOF
+	URL=http://127.0.0.1:$EJ_HTTP/http-bind
+}
+
+stop_ejabberd() {
+	$EJCTL stop >/dev/null 2>&1 || kill "$SERVER_PID" 2>/dev/null || true
+	wait "$EJ_CTL" 2>/dev/null || true
+	EJ_BEAM=""
+}
+
+# ---- boshd ----------------------------------------------------------------
+
+start_boshd() { # start_boshd [boshd flags...]
+	port=$(free_port)
+	"$WORK/boshd" -listen 127.0.0.1:$port -log-level warn "$@" >"$WORK/boshd.out" 2>&1 &
+	SERVER_PID=$!; PIDS="$PIDS $SERVER_PID"
+	wait_port "$port" "$SERVER_PID"
+	URL=http://127.0.0.1:$port/http-bind
+}
+
+# ---- load -----------------------------------------------------------------
+
+# load NAME: runs the closed and the paced load against $URL, $SERVER_PID.
+load() {
+	for mode in closed paced; do
+		m=$CLOSED_MESSAGES; [ $mode = paced ] && m=$MESSAGES
+		log "$1: $mode, $SESSIONS sessions, $m messages each"
+		"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$SESSIONS" \
+			-messages "$m" -mode $mode -interval "$INTERVAL" -duration "$DURATION" -pid "$SERVER_PID" \
+			-json >"$WORK/$1.$mode.json" 2>"$WORK/$1.$mode.txt" || log "$1 $mode: boshload failed (see $WORK/$1.$mode.txt)"
+		sed 's/^/    /' "$WORK/$1.$mode.txt" >&2
+	done
+}
+
+install_missing
+EPMD_BEFORE=$(pgrep -x epmd || true)
+if [ -n "${BOSHD:-}" ] && [ -n "${BOSHLOAD:-}" ]; then # prebuilt binaries
+	cp "$BOSHD" "$WORK/boshd"; cp "$BOSHLOAD" "$WORK/boshload"
+else
+	log "building boshd and boshload in $WORK"
+	(cd "$ROOT" && go build -o "$WORK/boshd" ./examples/boshd && go build -o "$WORK/boshload" ./internal/cmd/boshload)
+fi
+i=1; while [ $i -le "$SESSIONS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
+
+for t in $TARGETS; do
+	case $t in
+	prosody) start_prosody; load prosody; stop "$PROSODY_PID" ;;
+	ejabberd) start_ejabberd; load ejabberd; stop_ejabberd ;;
+	boshd) start_boshd -users "$WORK/users"; load boshd; stop "$SERVER_PID" ;;
+	boshd-prosody)
+		start_prosody; p=$PROSODY_PID
+		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt"
+		load boshd-prosody; stop "$SERVER_PID"; stop "$p" ;;
+	*) log "unknown target $t"; exit 2 ;;
+	esac
+done
+
+python3 "$ROOT/internal/cmd/boshload/table.py" "$WORK" $TARGETS

@@ -1,0 +1,104 @@
+// Command boshload is a black-box load generator for BOSH connection
+// managers (XEP-0124, XEP-0206). It speaks only HTTP to a BOSH URL, so it
+// runs the same way against boshd, Prosody's mod_bosh and ejabberd's
+// mod_bosh, and prints the figures of issue 7: session setup rate,
+// server memory per idle session, server CPU per login and per message,
+// delivered messages per second, delivery latency, and lost, duplicated
+// and reordered messages.
+//
+//	go build -o /tmp/boshd ./examples/boshd
+//	for i in $(seq 1 1000); do echo "user$i:secret"; done > /tmp/users
+//	/tmp/boshd -users /tmp/users -log-level warn &
+//	go run ./internal/cmd/boshload -sessions 1000 -password secret -pid $!
+//
+// # What a run does
+//
+// Every session is one account, -user-format with the account number
+// (-first, -first+1, …): it creates a BOSH session with hold='1' (like a
+// browser), authenticates with SASL PLAIN, restarts the stream, binds a
+// resource and, when the server advertises it, establishes the RFC 3921
+// session. From then on it keeps exactly one request held at the server at
+// all times, sends stanzas in further requests while fewer than the
+// server's 'requests' are in flight (batching what waits), and handles the
+// responses in rid order.
+//
+// The run has four phases, all within -duration:
+//
+//  1. Logins, -login-concurrency at a time and at most -login-rate a
+//     second. A creation refused with policy-violation (a server's rate or
+//     per-address limit) is retried after a pause and counted.
+//  2. Idle: every session holds a request for -idle; then the server's RSS
+//     and CPU time are read.
+//  3. Messages: sessions 2k and 2k+1 chat, each sending -messages chat
+//     messages to the other's full JID. In closed mode each session
+//     starts with -window messages and sends its next one whenever one
+//     arrives from its partner; in paced mode each sends one every
+//     -interval, the sessions' first messages spread over one interval.
+//     A message's body is "sender seq nanos": nanos is its send time on
+//     the tool's monotonic clock, so the receiver measures the delivery
+//     latency and finds lost, duplicated and reordered messages. The
+//     phase ends when every message arrived, or when nothing arrived for
+//     -drain after the last message was due.
+//  4. Every session is terminated (XEP-0124 §13).
+//
+// # Flags
+//
+//	-url URL                BOSH endpoint, http only (default http://127.0.0.1:5280/http-bind)
+//	-domain NAME            XMPP domain of the accounts (default localhost)
+//	-user-format FMT        account name from the account number (default user%d)
+//	-first N                first account number (default 1)
+//	-password PW            password of every account, or
+//	-password-format FMT    password from the account number
+//	-sessions N             sessions, an even number (default 1000)
+//	-messages M             messages each session sends (default 20)
+//	-mode closed|paced      (default closed)
+//	-window N               closed mode: messages in flight per session (default 1)
+//	-interval D             paced mode: time between a session's messages (default 2s)
+//	-login-rate R           logins started per second, 0 unlimited (default 0)
+//	-login-concurrency N    logins in progress at once (default 50)
+//	-wait D                 BOSH 'wait' asked for, whole seconds (default 30s)
+//	-idle D                 idle time before the idle figures (default 2s)
+//	-drain D                give up on messages after this long without one (default 10s)
+//	-duration D             hard bound on the whole run (default 2m)
+//	-pid PID                server process for the /proc figures (default none)
+//	-sources N              source addresses 127.0.0.1 .. 127.0.0.N (default one per 500 sessions)
+//	-json                   one JSON line on stdout; the report goes to stderr
+//
+// The tool raises its own RLIMIT_NOFILE to the hard limit; it needs about
+// two descriptors per session. With -sources above 1 the URL's host must
+// be an IPv4 loopback address; spreading connections over source
+// addresses keeps each address under the ephemeral port range and under
+// a server's per-address session limit (boshd's default is 1000).
+//
+// # Figures
+//
+//   - logins/s: logged-in sessions over the time from the first login's
+//     start to the last success; login failures by kind.
+//   - RSS per idle session: (RSS with every session idle − RSS before the
+//     first login) / sessions, from VmRSS of /proc/PID/status.
+//   - CPU per login: utime+stime of /proc/PID/stat over the login and idle
+//     phases, per session; CPU per 1,000 messages: over the message phase,
+//     per delivered message. Both count every thread of -pid only.
+//   - delivered msgs/s: distinct messages delivered over the time from the
+//     phase's start to the last delivery.
+//   - latency p50/p90/p99/max: send to receipt, on the tool's clock.
+//   - lost: messages put in a request that never arrived; duplicated;
+//     out of order (arrived after a later one of the same sender);
+//     foreign (arrived at a session that was not the addressee).
+//   - sessions failed (a request failed or the server terminated the
+//     session) and stuck (did not send and receive all its messages).
+//   - the tool's own CPU time, since it shares the machine with the server.
+//
+// # Comparison
+//
+// compare.sh (make compare) installs Prosody and ejabberd from Debian when
+// missing, starts each with its own configuration and data directory on
+// free loopback ports, creates the accounts, and runs the same closed and
+// paced loads against Prosody's mod_bosh, ejabberd's mod_bosh, boshd with
+// its in-memory core and boshd relaying to the Prosody, one after another;
+// table.py prints the markdown table with ratios to the best peer.
+//
+// The exit status is 1 when the flags are wrong or no session logged in;
+// lost messages and failures are figures, not errors. Logs and reports
+// never contain passwords or message bodies.
+package main

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "odd sessions (they chat in pairs)", args: []string{"-password", "x", "-sessions", "3"}},
+		{name: "no password", args: nil},
+		{name: "both passwords", args: []string{"-password", "x", "-password-format", "p%d"}},
+		{name: "user format without %d", args: []string{"-password", "x", "-user-format", "user"}},
+		{name: "unknown mode", args: []string{"-password", "x", "-mode", "open"}},
+		{name: "wait not whole seconds", args: []string{"-password", "x", "-wait", "1500ms"}},
+		{name: "https", args: []string{"-password", "x", "-url", "https://127.0.0.1/http-bind"}},
+		{name: "sources need a loopback IPv4 host", args: []string{"-password", "x", "-url", "http://localhost:5280/", "-sources", "2"}},
+		{name: "no duration", args: []string{"-password", "x", "-duration", "0s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args, &bytes.Buffer{})
+			assert.Error(t, err)
+		})
+	}
+	o, err := parseFlags([]string{"-password", "x", "-sessions", "1000"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, o.sources, "one source address per 500 sessions")
+	assert.Equal(t, "user7", o.user(7))
+	o, err = parseFlags([]string{"-password-format", "pw-%d"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "pw-7", o.pass(7))
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// load is the run's shared state. Fields set in newLoad are read-only
+// afterwards; counters are atomic; errs is guarded by mu.
+type load struct {
+	o        *options
+	t        *transport
+	start    time.Time       // stamps are nanoseconds since start (monotonic)
+	ctx      context.Context // the hard bound: every request of a started session
+	wg       sync.WaitGroup  // request goroutines and paced timers
+	sessions []*session
+
+	createRetries atomic.Int64
+	nDelivered    atomic.Int64
+	lastDelivery  atomic.Int64 // ns since start
+	expected      atomic.Int64 // messages the active pairs exchange
+	allIn         chan struct{}
+	allInOnce     sync.Once
+	open          atomic.Int64 // started sessions not ended, plus one until the run lets go
+	allEnded      chan struct{}
+
+	mu   sync.Mutex
+	errs map[string]int // failures by kind, at most maxKinds kinds
+}
+
+// maxKinds bounds the distinct failure kinds kept.
+const maxKinds = 20
+
+func newLoad(ctx context.Context, o *options, start time.Time) *load {
+	l := &load{
+		o: o, t: newTransport(o), start: start, ctx: ctx,
+		allIn: make(chan struct{}), allEnded: make(chan struct{}), errs: map[string]int{},
+	}
+	l.open.Store(1)
+	l.sessions = make([]*session, o.sessions)
+	for i := range l.sessions {
+		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, recv: newReceiveStats(o.messages)}
+	}
+	for i, s := range l.sessions {
+		s.partner = l.sessions[i^1]
+	}
+	return l
+}
+
+// now returns the time since the start in nanoseconds.
+func (l *load) now() int64 { return int64(time.Since(l.start)) }
+
+// delivered counts one message delivered at now.
+func (l *load) delivered(now int64) {
+	if l.nDelivered.Add(1) == l.expected.Load() {
+		l.allInOnce.Do(func() { close(l.allIn) })
+	}
+	for {
+		last := l.lastDelivery.Load()
+		if now <= last || l.lastDelivery.CompareAndSwap(last, now) {
+			return
+		}
+	}
+}
+
+// ended counts one session (or the run's own hold) ended.
+func (l *load) ended() {
+	if l.open.Add(-1) == 0 {
+		close(l.allEnded)
+	}
+}
+
+// fail counts a failure by kind: the stage and the error without URLs,
+// never a password (no error carries one).
+func (l *load) fail(stage string, err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	kind := stage + ": " + err.Error()
+	if errors.Is(err, context.DeadlineExceeded) {
+		kind += " (timed out)"
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.errs[kind]; ok || len(l.errs) < maxKinds {
+		l.errs[kind]++
+	} else {
+		l.errs["other"]++
+	}
+}
+
+// loginAll logs every session in, -login-concurrency at a time, session
+// i starting no earlier than i/-login-rate seconds after the phase began;
+// each session starts holding a request as soon as it is logged in. It
+// returns when every login ended or ctx did.
+func (l *load) loginAll(ctx context.Context) (ok int, last time.Time) {
+	var (
+		next   atomic.Int64
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		t0     = time.Now()
+		lastOK time.Time
+	)
+	for range min(l.o.loginConc, len(l.sessions)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(l.sessions) || ctx.Err() != nil {
+					return
+				}
+				if r := l.o.loginRate; r > 0 && !sleepUntil(ctx, t0.Add(time.Duration(float64(i)/r*float64(time.Second)))) {
+					return
+				}
+				s := l.sessions[i]
+				if err := s.login(ctx); err != nil {
+					l.fail("login", err)
+					continue
+				}
+				l.open.Add(1)
+				s.start()
+				mu.Lock()
+				ok++
+				lastOK = time.Now()
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ok, lastOK
+}
+
+// sleepUntil waits until t or until ctx ends, reporting whether t came.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// active returns the sessions whose partner is logged in too.
+func (l *load) active() []*session {
+	var out []*session
+	for i := 0; i < len(l.sessions); i += 2 {
+		a, b := l.sessions[i], l.sessions[i+1]
+		if a.started() && b.started() {
+			out = append(out, a, b)
+		}
+	}
+	return out
+}
+
+// messages runs the message phase on the active sessions until every
+// message arrived, nothing arrived for -drain after the last one was
+// due, or ctx ends. It returns the phase's start (ns since the start).
+func (l *load) messages(ctx context.Context, act []*session) int64 {
+	o := l.o
+	l.expected.Store(int64(len(act) * o.messages))
+	begin := l.now()
+	if len(act) == 0 || o.messages == 0 {
+		return begin
+	}
+	var span time.Duration // paced: when the last message is due
+	if o.mode == modePaced {
+		span = time.Duration(o.messages) * o.interval
+	}
+	for i, s := range act {
+		// Paced sessions start evenly spread over one interval.
+		s.startMessages(time.Duration(begin) + o.interval*time.Duration(i)/time.Duration(len(act)))
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.allIn:
+			return begin
+		case <-ctx.Done():
+			return begin
+		case <-tick.C:
+			quiet := max(l.lastDelivery.Load(), begin+int64(span))
+			if l.now()-quiet > int64(o.drain) {
+				return begin
+			}
+		}
+	}
+}
+
+// terminateAll ends every started session and waits, until the hard
+// bound at most, for the terminate responses.
+func (l *load) terminateAll() {
+	for _, s := range l.sessions {
+		if s.started() {
+			s.terminate()
+		}
+	}
+	l.ended()
+	select {
+	case <-l.allEnded:
+	case <-l.ctx.Done():
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+)
+
+// result holds the figures of one run; its JSON form is -json's line.
+type result struct {
+	URL      string `json:"url"`
+	Mode     string `json:"mode"`
+	Sessions int    `json:"sessions"`
+	Messages int    `json:"messages_per_session"`
+
+	LoggedIn        int     `json:"logged_in"`
+	LoginFailures   int     `json:"login_failures"`
+	CreateRetries   int64   `json:"create_retries"` // creations refused with policy-violation, then retried
+	LoginSeconds    float64 `json:"login_seconds"`  // from the first login's start to the last success
+	LoginsPerSecond float64 `json:"logins_per_second"`
+
+	Expected        int64   `json:"expected"` // messages the pairs with both sessions logged in were to exchange
+	Sent            int64   `json:"sent"`     // messages put on the wire
+	Delivered       int64   `json:"delivered"`
+	MessageSeconds  float64 `json:"message_seconds"` // from the phase's start to the last delivery
+	DeliveredPerSec float64 `json:"delivered_per_second"`
+	LatencyP50Ms    float64 `json:"latency_p50_ms"`
+	LatencyP90Ms    float64 `json:"latency_p90_ms"`
+	LatencyP99Ms    float64 `json:"latency_p99_ms"`
+	LatencyMaxMs    float64 `json:"latency_max_ms"`
+	Lost            int64   `json:"lost"`         // sent, never arrived
+	Duplicated      int64   `json:"duplicated"`   // arrived more than once
+	OutOfOrder      int64   `json:"out_of_order"` // arrived after a later message of the same sender
+	Foreign         int64   `json:"foreign"`      // arrived at the wrong session, or unreadable
+	SessionsFailed  int     `json:"sessions_failed"`
+	SessionsStuck   int     `json:"sessions_stuck"` // active sessions that did not send and receive every message
+
+	Server           *serverFigures `json:"server,omitempty"`
+	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
+	Errors           map[string]int `json:"errors,omitempty"`
+}
+
+// serverFigures are read from /proc for -pid.
+type serverFigures struct {
+	RSSBefore             int64   `json:"rss_before"` // bytes, before the first login
+	RSSIdle               int64   `json:"rss_idle"`   // bytes, every session logged in and idle
+	RSSAfter              int64   `json:"rss_after"`  // bytes, after the message phase
+	IdleRSSPerSession     int64   `json:"idle_rss_per_session"`
+	CPULoginSeconds       float64 `json:"cpu_login_seconds"` // logins and the idle time
+	CPUPerLoginMs         float64 `json:"cpu_per_login_ms"`
+	CPUMessageSeconds     float64 `json:"cpu_message_seconds"`
+	CPUPer1000MsgsSeconds float64 `json:"cpu_per_1000_messages_seconds"`
+}
+
+func newServerFigures(p0, p1, p2 procSample, logins int, delivered int64) *serverFigures {
+	f := &serverFigures{
+		RSSBefore: p0.rss, RSSIdle: p1.rss, RSSAfter: p2.rss,
+		IdleRSSPerSession: (p1.rss - p0.rss) / int64(logins),
+		CPULoginSeconds:   (p1.cpu - p0.cpu).Seconds(),
+		CPUMessageSeconds: (p2.cpu - p1.cpu).Seconds(),
+	}
+	f.CPUPerLoginMs = f.CPULoginSeconds * 1000 / float64(logins)
+	if delivered > 0 {
+		f.CPUPer1000MsgsSeconds = f.CPUMessageSeconds * 1000 / float64(delivered)
+	}
+	return f
+}
+
+// collect fills the message figures from the active sessions, at the
+// end of the message phase that began at begin (ns since the start).
+func (r *result) collect(l *load, act []*session, begin int64) {
+	r.Expected = l.expected.Load()
+	r.Delivered = l.nDelivered.Load()
+	if last := l.lastDelivery.Load(); r.Delivered > 0 && last > begin {
+		r.MessageSeconds = time.Duration(last - begin).Seconds()
+		r.DeliveredPerSec = float64(r.Delivered) / r.MessageSeconds
+	}
+	lat := latencies(act)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r.LatencyP50Ms, r.LatencyP90Ms = ms(percentile(lat, 50)), ms(percentile(lat, 90))
+	r.LatencyP99Ms, r.LatencyMaxMs = ms(percentile(lat, 99)), ms(percentile(lat, 100))
+	for _, s := range act {
+		sent := s.onWire()
+		p := s.partner
+		p.mu.Lock()
+		r.Lost += int64(sent - p.recv.count)
+		r.Duplicated += int64(p.recv.dups)
+		r.OutOfOrder += int64(p.recv.ooo)
+		r.Foreign += int64(p.recv.foreign)
+		p.mu.Unlock()
+		r.Sent += int64(sent)
+		if !p.finished() {
+			r.SessionsStuck++
+		}
+	}
+	for _, s := range l.sessions {
+		s.mu.Lock()
+		if s.err != nil {
+			r.SessionsFailed++
+		}
+		s.mu.Unlock()
+	}
+}
+
+// print writes the human-readable report.
+func (r *result) print(w io.Writer) {
+	fmt.Fprintf(w, "boshload: %d sessions, %s mode, %d messages each, against %s\n", r.Sessions, r.Mode, r.Messages, r.URL)
+	fmt.Fprintf(w, "  logins:    %d ok, %d failed, %d creations retried; %.2f s, %.1f logins/s\n",
+		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.LoginSeconds, r.LoginsPerSecond)
+	fmt.Fprintf(w, "  messages:  %d of %d delivered (%d sent) in %.2f s, %.1f msgs/s\n",
+		r.Delivered, r.Expected, r.Sent, r.MessageSeconds, r.DeliveredPerSec)
+	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
+	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign; %d sessions failed, %d stuck\n",
+		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.SessionsFailed, r.SessionsStuck)
+	if f := r.Server; f != nil {
+		fmt.Fprintf(w, "  server:    RSS %.1f MB before, %.1f MB idle, %.1f MB after; %.1f KB per idle session\n",
+			mb(f.RSSBefore), mb(f.RSSIdle), mb(f.RSSAfter), float64(f.IdleRSSPerSession)/1024)
+		fmt.Fprintf(w, "  server:    CPU %.2f s for logins, %.3f ms per login; %.2f s for messages, %.3f s per 1,000 messages\n",
+			f.CPULoginSeconds, f.CPUPerLoginMs, f.CPUMessageSeconds, f.CPUPer1000MsgsSeconds)
+	}
+	fmt.Fprintf(w, "  client:    CPU %.2f s\n", r.ClientCPUSeconds)
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		fmt.Fprintf(w, "  error:     %d× %s\n", r.Errors[k], k)
+	}
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }

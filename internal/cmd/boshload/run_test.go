@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpbind/httpbind/bosh/boshtest"
+)
+
+// newServer starts an in-process boshd-like server with accounts
+// user1 .. usern, password "pw-i".
+func newServer(t *testing.T, n int) *boshtest.Server {
+	t.Helper()
+	srv := boshtest.NewServer()
+	t.Cleanup(srv.Close)
+	for i := 1; i <= n; i++ {
+		require.NoError(t, srv.Core.AddUser(fmt.Sprintf("user%d", i), fmt.Sprintf("pw-%d", i)))
+	}
+	return srv
+}
+
+// runJSON runs the tool and decodes its JSON line.
+func runJSON(t *testing.T, args ...string) (*result, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append(args, "-json"), &out, &errOut)
+	var res result
+	if out.Len() > 0 {
+		require.NoError(t, json.Unmarshal(out.Bytes(), &res), out.String())
+	}
+	return &res, errOut.String(), err
+}
+
+// TestRun: ten sessions exchange twenty messages each with their
+// partners through the in-process server, in both modes: everything
+// arrives once, nothing is stuck, and the counts add up.
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "closed loop", args: []string{"-mode", "closed"}},
+		{name: "closed loop, window 5", args: []string{"-mode", "closed", "-window", "5"}},
+		{name: "paced", args: []string{"-mode", "paced", "-interval", "20ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, 10)
+			args := append([]string{"-url", srv.URL, "-sessions", "10", "-messages", "20",
+				"-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "60s"}, tc.args...)
+			res, report, err := runJSON(t, args...)
+			require.NoError(t, err, report)
+			assert.Equal(t, 10, res.LoggedIn, report)
+			assert.Zero(t, res.LoginFailures)
+			assert.Equal(t, int64(200), res.Expected)
+			assert.Equal(t, int64(200), res.Sent)
+			assert.Equal(t, int64(200), res.Delivered)
+			assert.Zero(t, res.Lost)
+			assert.Zero(t, res.Duplicated)
+			assert.Zero(t, res.OutOfOrder)
+			assert.Zero(t, res.Foreign)
+			assert.Zero(t, res.SessionsFailed)
+			assert.Zero(t, res.SessionsStuck)
+			assert.Empty(t, res.Errors)
+			assert.Positive(t, res.LatencyMaxMs)
+			assert.LessOrEqual(t, res.LatencyP50Ms, res.LatencyMaxMs)
+			assert.Contains(t, report, "200 of 200 delivered")
+			assert.Zero(t, srv.Handler.Stats().Sessions, "every session terminated")
+		})
+	}
+}
+
+// TestRunWrongPassword: refused logins are counted by kind, the run
+// fails when none succeeds, and the password is not in the report.
+func TestRunWrongPassword(t *testing.T) {
+	srv := newServer(t, 4)
+	res, report, err := runJSON(t, "-url", srv.URL, "-sessions", "4", "-password", "s3cret-wrong", "-duration", "20s")
+	require.Error(t, err)
+	assert.Equal(t, 4, res.LoginFailures)
+	assert.Equal(t, map[string]int{"login: auth: SASL not-authorized": 4}, res.Errors)
+	assert.NotContains(t, report, "s3cret-wrong")
+}
+
+// TestRunBounded: against a server that accepts requests and never
+// answers, the run still ends, by -duration, with an error.
+func TestRunBounded(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // so that the server notices the client going away
+		<-r.Context().Done()
+	}))
+	defer ts.Close()
+	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-password", "x", "-duration", "1s")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no session logged in")
+	assert.Equal(t, 4, res.LoginFailures, report)
+	assert.True(t, strings.Contains(report, "timed out") || strings.Contains(report, "canceled"), report)
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// session is one BOSH session of the load. login fills the first group
+// alone; afterwards every field below mu is guarded by it, and the
+// session's requests run in goroutines of their own.
+type session struct {
+	l       *load
+	idx     int // session number; the partner is idx^1
+	acct    int // account number
+	partner *session
+
+	// Set by login, then read-only.
+	sid      string
+	jid      string
+	requests int        // the server's 'requests' (XEP-0124 §7.2)
+	pending  []*element // login only: received elements not yet taken
+	rep      reply      // login, then guarded by mu
+
+	mu       sync.Mutex
+	live     bool          // the steady state began
+	rid      uint64        // next rid to send
+	next     uint64        // next rid to process: responses are handled in rid order
+	inflight int           // requests sent whose response has not arrived
+	arrived  []arrival     // responses that arrived before an earlier one
+	head     []byte        // start of a message to the partner
+	outq     []stamp       // messages waiting for a request
+	sent     int           // messages queued so far
+	ending   bool          // the run is over: terminate, send nothing else
+	termRID  uint64        // rid of the terminate request, 0 before it is sent
+	ended    bool          // the terminate was answered, or the session failed
+	err      error         // why the session failed, nil if it did not
+	timer    *time.Timer   // paced mode
+	due      time.Duration // paced mode: when the next message is due, since the start
+	recv     receiveStats  // what arrived from the partner
+}
+
+// arrival is a response that has arrived, waiting for its turn.
+type arrival struct {
+	rid  uint64
+	resp *buffer
+	err  error
+}
+
+// start begins the steady state after login: one request held at all times.
+func (s *session) start() {
+	s.mu.Lock()
+	s.live = true
+	s.next = s.rid
+	s.pumpLocked()
+	s.mu.Unlock()
+}
+
+// pumpLocked sends what the state asks for (XEP-0124 §8, §11): queued
+// messages in one request while fewer than 'requests' are in flight, an
+// empty request when none is (so that one is always held), and once
+// ending, a terminate request, even beyond 'requests' (§13).
+func (s *session) pumpLocked() {
+	switch {
+	case s.ended:
+	case s.ending:
+		if s.termRID == 0 {
+			s.termRID = s.rid
+			b := appendOpen(getBuf().b, s.rid, s.sid, " type='terminate'")
+			b = append(b, "<presence type='unavailable' xmlns='jabber:client'/>"...)
+			s.launchLocked(&buffer{b: append(b, closeBody...)})
+		}
+	case len(s.outq) > 0 && s.inflight < s.requests:
+		b := appendOpen(getBuf().b, s.rid, s.sid, "")
+		for _, m := range s.outq {
+			b = appendMessage(b, s.head, m.from, m.seq, m.nanos)
+		}
+		s.outq = s.outq[:0]
+		s.launchLocked(&buffer{b: append(b, closeBody...)})
+	case s.inflight == 0:
+		b := appendOpen(getBuf().b, s.rid, s.sid, "")
+		s.launchLocked(&buffer{b: append(b, closeBody...)})
+	}
+}
+
+// launchLocked sends body with the next rid in a goroutine of its own.
+func (s *session) launchLocked(body *buffer) {
+	rid := s.rid
+	s.rid++
+	s.inflight++
+	s.l.wg.Add(1)
+	go s.do(rid, body)
+}
+
+// do posts one request and hands its response over in rid order.
+func (s *session) do(rid uint64, body *buffer) {
+	defer s.l.wg.Done()
+	resp, err := s.l.t.post(s.l.ctx, body.b)
+	putBuf(body)
+	now := s.l.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	s.arrived = append(s.arrived, arrival{rid: rid, resp: resp, err: err})
+	for {
+		i := slices.IndexFunc(s.arrived, func(a arrival) bool { return a.rid == s.next })
+		if i < 0 {
+			break
+		}
+		a := s.arrived[i]
+		s.arrived = slices.Delete(s.arrived, i, i+1)
+		s.next++
+		s.handleLocked(a, now)
+		putBuf(a.resp)
+	}
+	s.pumpLocked()
+}
+
+// handleLocked processes one response in its rid order.
+func (s *session) handleLocked(a arrival, now int64) {
+	if s.ended {
+		return
+	}
+	err := a.err
+	if err == nil {
+		err = s.rep.parse(a.resp.b)
+	}
+	if a.rid == s.termRID && s.termRID != 0 {
+		s.endLocked(nil)
+		return
+	}
+	if err != nil {
+		if s.ending {
+			err = nil // the held request, answered or cut because of the terminate
+		}
+		s.endLocked(err)
+		return
+	}
+	for i, c := range s.rep.doc.Children {
+		if string(c.Local) == "message" {
+			s.receiveLocked(s.rep.child(i), now)
+		}
+	}
+}
+
+// endLocked marks the session over, failed when err is not nil.
+func (s *session) endLocked(err error) {
+	s.ended = true
+	if err != nil && s.err == nil {
+		s.err = err
+		s.l.fail("session", err)
+	}
+	s.stopTimerLocked()
+	s.l.ended()
+}
+
+// receiveLocked accounts for one message element.
+func (s *session) receiveLocked(el []byte, now int64) {
+	st, ok := parseStamp(el)
+	if !ok || st.from != s.partner.idx {
+		s.recv.foreign++
+		return
+	}
+	switch s.recv.add(st.seq, now-st.nanos) {
+	case addNew:
+		s.l.delivered(now)
+		if s.l.o.mode == modeClosed && s.sent < s.l.o.messages && !s.ending {
+			s.queueLocked(now)
+		}
+	case addInvalid:
+		s.recv.foreign++
+	}
+}
+
+// queueLocked queues the session's next message, stamped now.
+func (s *session) queueLocked(now int64) {
+	s.outq = append(s.outq, stamp{from: s.idx, seq: s.sent, nanos: now})
+	s.sent++
+}
+
+// startMessages begins the message phase: in closed mode, the first
+// -window messages; in paced mode, a timer that first fires at phase
+// (since the start) and then every -interval.
+func (s *session) startMessages(phase time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.ending {
+		return
+	}
+	s.head = messageHead(s.partner.jid)
+	o := s.l.o
+	if o.mode == modeClosed {
+		now := s.l.now()
+		for s.sent < min(o.window, o.messages) {
+			s.queueLocked(now)
+		}
+		s.pumpLocked()
+		return
+	}
+	if o.messages == 0 {
+		return
+	}
+	s.due = phase
+	s.l.wg.Add(1)
+	s.timer = time.AfterFunc(phase-time.Duration(s.l.now()), s.tick)
+}
+
+// tick sends one paced message and arms the timer for the next.
+func (s *session) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer == nil {
+		return // stopped while firing; stopTimerLocked has accounted for it
+	}
+	if !s.ended && !s.ending {
+		s.queueLocked(s.l.now())
+		s.pumpLocked()
+	}
+	if s.ended || s.ending || s.sent >= s.l.o.messages {
+		s.timer = nil
+		s.l.wg.Done()
+		return
+	}
+	s.due += s.l.o.interval
+	s.timer.Reset(s.due - time.Duration(s.l.now()))
+}
+
+// stopTimerLocked stops the paced timer, if armed.
+func (s *session) stopTimerLocked() {
+	if s.timer == nil {
+		return
+	}
+	s.timer.Stop()
+	s.timer = nil
+	s.l.wg.Done()
+}
+
+// terminate ends the session with a terminate request (XEP-0124 §13).
+func (s *session) terminate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopTimerLocked()
+	s.ending = true
+	s.outq = s.outq[:0]
+	s.pumpLocked()
+}
+
+// started reports whether the session logged in and began its steady state.
+func (s *session) started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
+
+// onWire returns how many of its messages the session put in requests.
+func (s *session) onWire() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent - len(s.outq)
+}
+
+// finished reports whether the session sent and received every message.
+func (s *session) finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err == nil && s.sent == s.l.o.messages && s.recv.count == s.l.o.messages
+}

@@ -1,0 +1,87 @@
+"""table.py WORKDIR TARGET...: the markdown table of compare.sh.
+
+Reads WORKDIR/TARGET.closed.json and TARGET.paced.json (boshload -json lines)
+and prints one row per figure, one column per target; for targets that are
+not peers (prosody, ejabberd), each figure is followed by its ratio to the
+best peer's value in the same run: value / best (lower is better where the
+row says so).
+"""
+import json, os, sys
+
+work, targets = sys.argv[1], sys.argv[2:]
+PEERS = ("prosody", "ejabberd")
+
+def load(t, mode):
+    try:
+        with open(os.path.join(work, "%s.%s.json" % (t, mode))) as f:
+            return json.loads(f.readline())
+    except (OSError, ValueError):
+        return None
+
+runs = {t: {m: load(t, m) for m in ("closed", "paced")} for t in targets}
+
+def srv(key):
+    return lambda r: (r.get("server") or {}).get(key)
+
+# (label, mode, getter, better): better is "lower", "higher" or None (no ratio).
+ROWS = [
+    ("logins/s", "closed", lambda r: r["logins_per_second"], "higher"),
+    ("login failures", "closed", lambda r: r["login_failures"], None),
+    ("RSS per idle held session (KB)", "closed", lambda r: srv("idle_rss_per_session")(r) / 1024, "lower"),
+    ("server CPU per login (ms)", "closed", srv("cpu_per_login_ms"), "lower"),
+    ("server CPU per delivered message (ms), closed loop", "closed", srv("cpu_per_1000_messages_seconds"), "lower"),
+    ("delivered msgs/s, closed loop", "closed", lambda r: r["delivered_per_second"], "higher"),
+    ("latency p50 (ms), closed loop", "closed", lambda r: r["latency_p50_ms"], "lower"),
+    ("latency p99 (ms), closed loop", "closed", lambda r: r["latency_p99_ms"], "lower"),
+    ("server CPU per delivered message (ms), paced", "paced", srv("cpu_per_1000_messages_seconds"), "lower"),
+    ("latency p50 (ms), paced", "paced", lambda r: r["latency_p50_ms"], "lower"),
+    ("latency p99 (ms), paced", "paced", lambda r: r["latency_p99_ms"], "lower"),
+    ("latency max (ms), paced", "paced", lambda r: r["latency_max_ms"], "lower"),
+    ("lost / duplicated / stuck (both runs)", None, None, None),
+    ("client CPU (s), closed loop", "closed", lambda r: r["client_cpu_seconds"], None),
+]
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, int) or abs(v) >= 100:
+        return "{:,.0f}".format(v)
+    return "{:.3g}".format(v)
+
+def value(t, mode, get):
+    r = runs[t][mode]
+    if r is None:
+        return None
+    try:
+        return get(r)
+    except (KeyError, TypeError):
+        return None
+
+def integrity(t):
+    parts = []
+    for key in ("lost", "duplicated", "sessions_stuck"):
+        vals = [runs[t][m][key] for m in ("closed", "paced") if runs[t][m]]
+        parts.append(str(sum(vals)) if vals else "n/a")
+    return " / ".join(parts)
+
+print("| figure | " + " | ".join(targets) + " |")
+print("|---|" + "---|" * len(targets))
+for label, mode, get, better in ROWS:
+    if get is None:
+        print("| %s | %s |" % (label, " | ".join(integrity(t) for t in targets)))
+        continue
+    vals = {t: value(t, mode, get) for t in targets}
+    peers = [vals[p] for p in PEERS if vals.get(p) is not None]
+    best = None
+    if better and peers:
+        best = min(peers) if better == "lower" else max(peers)
+    cells = []
+    for t in targets:
+        c = fmt(vals[t])
+        if t not in PEERS and best and vals[t] is not None:
+            c += " (×%.2f)" % (vals[t] / best)
+        cells.append(c)
+    print("| %s | %s |" % (label + ("" if not better else " — " + better + " is better"), " | ".join(cells)))
+print()
+print("Ratios (×) are to the best of %s in this run. boshd-prosody: boshd relaying to the same"
+      " Prosody over c2s; its server figures are boshd's process only." % ", ".join(p for p in PEERS if p in targets))

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxResponse is the largest response body read.
+const maxResponse = 1 << 20
+
+// transport posts request bodies to the BOSH URL over a tuned
+// http.Transport. It is safe for concurrent use.
+type transport struct {
+	url string
+	hc  *http.Client
+	tr  *http.Transport
+}
+
+// newTransport returns a transport whose connections come from the source
+// addresses 127.0.0.1 .. 127.0.0.sources, in turn, when sources > 1.
+// Idle connections are kept for every session (two each: the held request
+// and the one that sends), responses are not compressed, and a response
+// must start within wait plus a grace.
+func newTransport(o *options) *transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1, Control: control}
+	dial := d.DialContext
+	if o.sources > 1 {
+		dialers := make([]*net.Dialer, o.sources)
+		for i := range dialers {
+			dd := *d
+			dd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))}
+			dialers[i] = &dd
+		}
+		var next atomic.Uint64
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialers[next.Add(1)%uint64(len(dialers))].DialContext(ctx, network, addr)
+		}
+	}
+	tr := &http.Transport{
+		DialContext:           dial,
+		MaxIdleConns:          2*o.sessions + 64,
+		MaxIdleConnsPerHost:   2*o.sessions + 64,
+		IdleConnTimeout:       2 * time.Minute,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: o.wait + 15*time.Second,
+		WriteBufferSize:       2048,
+		ReadBufferSize:        4096,
+	}
+	return &transport{url: o.url, tr: tr, hc: &http.Client{Transport: tr}}
+}
+
+// close closes the idle connections.
+func (t *transport) close() { t.tr.CloseIdleConnections() }
+
+// bufPool holds request and response buffers.
+var bufPool = sync.Pool{New: func() any { return &buffer{b: make([]byte, 0, 1024)} }}
+
+// buffer is a pooled byte slice.
+type buffer struct{ b []byte }
+
+func getBuf() *buffer { b := bufPool.Get().(*buffer); b.b = b.b[:0]; return b }
+
+func putBuf(b *buffer) {
+	if b != nil && cap(b.b) <= 64<<10 {
+		bufPool.Put(b)
+	}
+}
+
+// post sends body and returns the response body in a pooled buffer, which
+// the caller puts back with putBuf.
+func (t *transport) post(ctx context.Context, body []byte) (*buffer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	buf := getBuf()
+	if n := resp.ContentLength; n > maxResponse {
+		putBuf(buf)
+		return nil, fmt.Errorf("response of %d bytes", n)
+	} else if n >= 0 {
+		buf.b = grow(buf.b, int(n))
+		_, err = io.ReadFull(resp.Body, buf.b)
+	} else {
+		err = readAll(resp.Body, buf)
+	}
+	if err != nil {
+		putBuf(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// grow returns b resized to n bytes, reusing its array when it is big enough.
+func grow(b []byte, n int) []byte {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	return make([]byte, n)
+}
+
+// readAll reads r to its end into buf, up to maxResponse bytes.
+func readAll(r io.Reader, buf *buffer) error {
+	for {
+		if len(buf.b) == cap(buf.b) {
+			if len(buf.b) >= maxResponse {
+				return errors.New("response too large")
+			}
+			buf.b = append(buf.b, 0)[:len(buf.b)]
+		}
+		n, err := r.Read(buf.b[len(buf.b):cap(buf.b)])
+		buf.b = buf.b[:len(buf.b)+n]
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

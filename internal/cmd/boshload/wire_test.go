@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseStamp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		el   string
+		want stamp
+		ok   bool
+	}{
+		{name: "as sent", el: string(appendMessage(nil, messageHead("user2@localhost/boshload"), 3, 17, 123456789)),
+			want: stamp{from: 3, seq: 17, nanos: 123456789}, ok: true},
+		{name: "re-serialized by a server, body after other children",
+			el:   `<message from="a@x/r" to="b@x/r" type="chat" xmlns="jabber:client"><bodyx>1 2 3</bodyx><body xml:lang="en">4 5 6</body></message>`,
+			want: stamp{from: 4, seq: 5, nanos: 6}, ok: true},
+		{name: "no body", el: `<message xmlns='jabber:client'><x/></message>`},
+		{name: "two numbers", el: `<message><body>1 2</body></message>`},
+		{name: "not numbers", el: `<message><body>hello there world</body></message>`},
+		{name: "unterminated", el: `<message><body>1 2 3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := parseStamp([]byte(tc.el))
+			assert.Equal(t, tc.ok, ok)
+			if tc.ok {
+				assert.Equal(t, tc.want, got)
+			}
+		})
+	}
+}
+
+func TestReplyParse(t *testing.T) {
+	var r reply
+	data := []byte(`<body xmlns='http://jabber.org/protocol/httpbind' xmlns:stream='http://etherx.jabber.org/streams' sid='s1' requests='2'>` +
+		`<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>` +
+		`<iq type='result' id='bind_1' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>u@x/r</jid></bind></iq></body>`)
+	require.NoError(t, r.parse(data))
+	assert.Equal(t, "s1", string(r.attr("sid")))
+	require.Len(t, r.doc.Children, 2)
+	assert.Equal(t, nsStream, string(r.doc.Children[0].Space))
+	assert.True(t, hasID(r.child(1), "bind_1"))
+	assert.False(t, hasID(r.child(1), "bind"))
+	assert.Equal(t, "u@x/r", textOf(r.child(1), "jid"))
+
+	err := r.parse([]byte(`<body xmlns='http://jabber.org/protocol/httpbind' type='terminate' condition='policy-violation'/>`))
+	var term *terminated
+	require.True(t, errors.As(err, &term), "%v", err)
+	assert.Equal(t, "policy-violation", term.condition)
+
+	assert.Error(t, r.parse([]byte(`<body xmlns='jabber:client'/>`)), "not a BOSH body")
+	assert.Error(t, r.parse([]byte(`<body xmlns='http://jabber.org/protocol/httpbind'>`)), "not well-formed")
+}
+
+func TestRequestBodies(t *testing.T) {
+	var r reply
+	for name, b := range map[string][]byte{
+		"create":  appendCreate(nil, 10, "ex'ample", 30),
+		"restart": appendRestart(nil, 11, "s&1", "example"),
+		"message": append(appendMessage(appendOpen(nil, 12, "s1", ""), messageHead("a'b@x"), 1, 2, 3), closeBody...),
+	} {
+		require.NoError(t, r.parse(b), "%s: %s", name, b)
+	}
+	var term *terminated
+	require.ErrorAs(t, r.parse(append(appendOpen(nil, 13, "s1", " type='terminate'"), closeBody...)), &term)
+	assert.True(t, bytes.Contains(appendCreate(nil, 10, "x", 30), []byte("hold='1'")))
+}
+
+func TestReceiveStats(t *testing.T) {
+	r := newReceiveStats(70)
+	for _, seq := range []int{0, 1, 65, 2, 2, 69, 70, -1} {
+		r.add(seq, 5)
+	}
+	assert.Equal(t, 5, r.count)
+	assert.Equal(t, 1, r.dups)
+	assert.Equal(t, 1, r.ooo, "2 after 65")
+	assert.Len(t, r.lat, 5)
+}
+
+func TestPercentile(t *testing.T) {
+	s := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	assert.EqualValues(t, 5, percentile(s, 50))
+	assert.EqualValues(t, 9, percentile(s, 90))
+	assert.EqualValues(t, 10, percentile(s, 99))
+	assert.EqualValues(t, 10, percentile(s, 100))
+	assert.EqualValues(t, 0, percentile(nil, 50))
+}

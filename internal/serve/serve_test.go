@@ -1,0 +1,52 @@
+package serve_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/serve"
+)
+
+// When the context ends, a logged-in client's session ends with
+// system-shutdown (XEP-0124 §17.2) and Run returns nil.
+func TestRunShutsSessionsDownFirst(t *testing.T) {
+	back := boshtest.NewServer() // only for its handler and core
+	defer back.Close()
+	back.Core.AddUser("juliet", "secret")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/http-bind", back.Handler)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve.Run(ctx, &http.Server{Handler: mux}, ln, back.Handler, 5*time.Second) }()
+
+	c := boshtest.NewClient("http://" + ln.Addr().String() + "/http-bind")
+	defer c.Close()
+	tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer tcancel()
+	require.NoError(t, c.Connect(tctx, "localhost"))
+	_, err = c.Login(tctx, "juliet", "secret", "")
+	require.NoError(t, err)
+
+	cancel()
+	_, err = c.Receive(tctx)
+	var te *boshtest.TerminateError
+	require.True(t, errors.As(err, &te), "%v", err)
+	assert.Equal(t, bosh.SystemShutdown, te.Condition)
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-tctx.Done():
+		t.Fatal("Run did not return")
+	}
+}

@@ -1,0 +1,291 @@
+package prebind
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/httpbind/httpbind/bosh"
+)
+
+// Namespaces of the wire format (XEP-0124 §6, XEP-0206 §2) and of what the
+// login negotiates (RFC 6120, RFC 3921).
+const (
+	nsHTTPBind = "http://jabber.org/protocol/httpbind"
+	nsXBOSH    = "urn:xmpp:xbosh"
+	nsStream   = "http://etherx.jabber.org/streams"
+	nsStreams  = "urn:ietf:params:xml:ns:xmpp-streams"
+	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
+	nsClient   = "jabber:client"
+)
+
+const (
+	// maxEmpty bounds the empty requests sent while waiting for one
+	// expected element; each is held at most 'wait'.
+	maxEmpty = 4
+	// terminateTimeout bounds the terminate request sent after a failure.
+	terminateTimeout = 5 * time.Second
+)
+
+// conn is one Prebind's BOSH session, seen from the client side. It is
+// used by one goroutine.
+type conn struct {
+	p       *Prebinder
+	req     *Request
+	op      string     // the step in progress, for errors
+	rid     uint64     // the next rid to send
+	sid     string     // set by create
+	inbox   []*element // received, not yet taken
+	dropped int        // stanzas taken while waiting for something else
+}
+
+// element is one received element, namespaces resolved.
+type element struct {
+	XMLName  xml.Name
+	Attrs    []xml.Attr `xml:",any,attr"`
+	Text     string     `xml:",chardata"`
+	Children []*element `xml:",any"`
+}
+
+// attr returns the value of the unqualified attribute local, or "".
+func (e *element) attr(local string) string {
+	for _, a := range e.Attrs {
+		if a.Name.Space == "" && a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// child returns the first child named {space}local, or nil.
+func (e *element) child(space, local string) *element {
+	for _, c := range e.Children {
+		if c.XMLName.Space == space && c.XMLName.Local == local {
+			return c
+		}
+	}
+	return nil
+}
+
+// condition returns the local name of e's first child in space other than
+// <text/>: the defined condition of a SASL failure, stanza error or stream
+// error (RFC 6120 §4.9.3, §6.5, §8.3.3), or "undefined-condition".
+func (e *element) condition(space string) string {
+	for _, c := range e.Children {
+		if (space == "" || c.XMLName.Space == space) && c.XMLName.Local != "text" {
+			return c.XMLName.Local
+		}
+	}
+	return "undefined-condition"
+}
+
+// create sends the session creation request (XEP-0124 §7.1, XEP-0206 §3).
+func (c *conn) create(ctx context.Context) error {
+	c.op = OpCreate
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<body rid='%d' to='%s' wait='%d' hold='%d' ver='1.11' xml:lang='en'"+
+		" content='text/xml; charset=utf-8' xmpp:version='1.0' xmlns='%s' xmlns:xmpp='%s'/>",
+		c.rid, escape(c.req.Domain), int(c.p.cfg.Wait/time.Second), c.p.cfg.Hold, nsHTTPBind, nsXBOSH)
+	resp, err := c.post(ctx, b.Bytes())
+	if err != nil {
+		return err
+	}
+	if resp.sid == "" {
+		return c.fail(errors.New("creation response without sid (XEP-0124 §7.2)"))
+	}
+	c.sid = resp.sid
+	c.inbox = append(c.inbox, resp.children...)
+	return nil
+}
+
+// send sends one request of the session with extra body attributes
+// (escaped, each with a leading space) and payload, and keeps what the
+// response carries.
+func (c *conn) send(ctx context.Context, attrs string, payload []byte) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<body rid='%d' sid='%s' xmlns='%s'%s>", c.rid, escape(c.sid), nsHTTPBind, attrs)
+	b.Write(payload)
+	b.WriteString("</body>")
+	resp, err := c.post(ctx, b.Bytes())
+	if err != nil {
+		return err
+	}
+	c.inbox = append(c.inbox, resp.children...)
+	return nil
+}
+
+// next takes the next received element, sending empty requests (each held
+// by the connection manager until it has something, XEP-0124 §8) while
+// there is none.
+func (c *conn) next(ctx context.Context) (*element, error) {
+	for range maxEmpty + 1 {
+		if len(c.inbox) > 0 {
+			el := c.inbox[0]
+			c.inbox = c.inbox[1:]
+			return el, nil
+		}
+		if err := c.send(ctx, "", nil); err != nil {
+			return nil, err
+		}
+	}
+	return nil, c.fail(fmt.Errorf("no answer after %d empty requests", maxEmpty))
+}
+
+// terminate ends the session (XEP-0124 §13), after a failure. It runs
+// even when ctx has ended, bounded by terminateTimeout.
+func (c *conn) terminate(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), terminateTimeout)
+	defer cancel()
+	body := fmt.Appendf(nil, "<body rid='%d' sid='%s' type='terminate' xmlns='%s'/>", c.rid, escape(c.sid), nsHTTPBind)
+	if _, err := c.post(ctx, body); err != nil && !errors.Is(err, errTerminated) {
+		c.p.log.Debug("prebind: terminate", "sid", c.sid, "err", err)
+	}
+}
+
+// errTerminated is matched by the *Error of a response that ended the
+// session.
+var errTerminated = errors.New("prebind: terminate body")
+
+// response is a decoded response <body/>.
+type response struct {
+	typ, condition, sid string
+	children            []*element
+}
+
+// post sends one request body to the handler in process, with the next
+// rid, and decodes the response. A terminate body is an *Error with its
+// condition.
+func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
+	c.rid++
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.p.cfg.Path, bytes.NewReader(body))
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	for _, k := range []string{"Forwarded", "X-Forwarded-For"} {
+		if v := c.req.forwarded.Values(k); len(v) > 0 {
+			hr.Header[k] = v
+		}
+	}
+	hr.RemoteAddr, hr.TLS = c.req.RemoteAddr, c.req.tls
+	w := &recorder{hdr: make(http.Header)}
+	if err := serve(c.p.cfg.Handler, w, hr); err != nil {
+		return nil, c.fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, c.fail(err)
+	}
+	if w.status != http.StatusOK {
+		return nil, c.fail(fmt.Errorf("the BOSH endpoint answered HTTP %d", w.status))
+	}
+	resp, err := parseResponse(w.body.Bytes())
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	if resp.typ == "terminate" {
+		e := &Error{Op: c.op, Terminate: bosh.Condition(resp.condition), Err: errTerminated}
+		for _, ch := range resp.children {
+			if ch.XMLName.Space == nsStream && ch.XMLName.Local == "error" {
+				e.Err = fmt.Errorf("%w: stream error %s", errTerminated, ch.condition(nsStreams))
+			}
+		}
+		return nil, e
+	}
+	return resp, nil
+}
+
+// fail wraps err as the *Error of the step in progress.
+func (c *conn) fail(err error) error { return &Error{Op: c.op, Err: err} }
+
+// serve calls h, turning a panic with http.ErrAbortHandler (the handler
+// closing the connection, XEP-0124 §19.1) into an error.
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			err = errors.New("the BOSH endpoint closed the connection")
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return nil
+}
+
+// recorder is the http.ResponseWriter of in-process requests.
+type recorder struct {
+	hdr    http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.hdr }
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// parseResponse decodes a response body: one <body/> in the httpbind
+// namespace, its attributes and its child elements (XEP-0124 §6).
+func parseResponse(data []byte) (*response, error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	var r response
+	for started := false; ; {
+		tok, err := d.Token()
+		if err == io.EOF && started {
+			return nil, errors.New("response <body/> not closed")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("response body: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !started {
+				if t.Name.Space != nsHTTPBind || t.Name.Local != "body" {
+					return nil, fmt.Errorf("response is <%s/>, not a BOSH <body/>", t.Name.Local)
+				}
+				started = true
+				for _, a := range t.Attr {
+					switch {
+					case a.Name.Space != "":
+					case a.Name.Local == "type":
+						r.typ = a.Value
+					case a.Name.Local == "condition":
+						r.condition = a.Value
+					case a.Name.Local == "sid":
+						r.sid = a.Value
+					}
+				}
+				continue
+			}
+			el := new(element)
+			if err := d.DecodeElement(el, &t); err != nil {
+				return nil, fmt.Errorf("response body: %w", err)
+			}
+			r.children = append(r.children, el)
+		case xml.EndElement:
+			return &r, nil
+		}
+	}
+}
+
+// escape escapes s for an attribute value or text.
+func escape(s string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
