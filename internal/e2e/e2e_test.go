@@ -51,6 +51,8 @@ type config struct {
 	StepTimeoutMs int64           `json:"stepTimeoutMs"`
 	Verbose       bool            `json:"verbose"`
 	Extra         map[string]any  `json:"extra,omitempty"`
+
+	pages *http.ServeMux // the page server's routes, for a scenario's own
 }
 
 // inCI reports whether CI is set to a true value: missing parts then fail
@@ -103,7 +105,7 @@ func newConfig(t *testing.T, domain string, names ...string) *config {
 	t.Helper()
 	cfg := &config{
 		Chromium:      requireBrowser(t),
-		PageOrigin:    servePages(t, "127.0.0.2"),
+		pages:         http.NewServeMux(),
 		BOSHPaths:     []string{"/http-bind"},
 		Users:         make(map[string]user),
 		Artifacts:     artifactsDir(t),
@@ -111,6 +113,7 @@ func newConfig(t *testing.T, domain string, names ...string) *config {
 		StepTimeoutMs: stepTimeout.Milliseconds(),
 		Verbose:       testing.Verbose(),
 	}
+	cfg.PageOrigin = servePages(t, "127.0.0.2", cfg.pages)
 	for _, n := range names {
 		cfg.Users[n] = user{JID: n + "@" + domain, Password: strings.ToLower(rand.Text())[:12]}
 	}
@@ -132,9 +135,8 @@ func artifactsDir(t *testing.T) string {
 // /vendor/, on host (the scenarios use 127.0.0.2 and 127.0.0.3: other
 // origins than boshd's 127.0.0.1; all are loopback and secure contexts, so
 // SCRAM's WebCrypto works). It returns the origin.
-func servePages(t *testing.T, host string) string {
+func servePages(t *testing.T, host string, mux *http.ServeMux) string {
 	t.Helper()
-	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServer(http.Dir("pages")))
 	for _, pkg := range []string{"strophe.js", "converse.js"} {
 		prefix := "/vendor/" + pkg + "/"
@@ -357,16 +359,46 @@ func boshStats(t *testing.T, base string) stats {
 	return v.BOSH
 }
 
+// hostPrebind is the page server's /prebind, standing for a host
+// application's backend in front of boshd -prebind: its "authentication"
+// is the user query parameter, and it asks boshd's endpoint for a session
+// with that user's XMPP credentials (HTTP Basic, server to server), so the
+// password never reaches the page.
+func hostPrebind(cfg *config, endpoint *string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := cfg.Users[r.URL.Query().Get("user")]
+		if !ok {
+			http.Error(w, "unknown user", http.StatusUnauthorized)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, *endpoint, nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.SetBasicAuth(u.JID, u.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})
+}
+
 // startRelay runs a Prosody with cfg's users and boshd relaying to it
 // (-upstream, XEP-0206 over the TCP upstream), allowing the page origin,
 // and sets cfg.BOSH. It returns boshd's base URL.
-func startRelay(t *testing.T, cfg *config) string {
+func startRelay(t *testing.T, cfg *config, extra ...string) string {
 	t.Helper()
 	p := prosodytest.Start(t)
 	for _, u := range cfg.Users {
 		local, _, _ := strings.Cut(u.JID, "@")
 		p.Register(local, u.Password)
 	}
-	return boshd(t, cfg, "-listen", "127.0.0.1:0", "-domain", p.Domain,
-		"-upstream", "tcp://"+p.C2SAddr, "-upstream-ca", p.CAFile, "-allow-origin", cfg.PageOrigin)
+	return boshd(t, cfg, append([]string{"-listen", "127.0.0.1:0", "-domain", p.Domain,
+		"-upstream", "tcp://" + p.C2SAddr, "-upstream-ca", p.CAFile, "-allow-origin", cfg.PageOrigin}, extra...)...)
 }

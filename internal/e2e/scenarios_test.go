@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,9 +33,9 @@ func TestStropheCrossOrigin(t *testing.T) {
 // in-memory core, and relaying to a real Prosody.
 var upstreams = []struct {
 	name  string
-	start func(*testing.T, *config) string
+	start func(t *testing.T, cfg *config, extra ...string) string
 }{
-	{"memcore", func(t *testing.T, cfg *config) string { return startBoshd(t, cfg) }},
+	{"memcore", startBoshd},
 	{"prosody", startRelay},
 }
 
@@ -60,7 +61,7 @@ func stropheCrossOrigin(t *testing.T, cfg *config, base string) {
 // gets no session.
 func TestCORSWithCredentials(t *testing.T) {
 	cfg := newConfig(t, "localhost", "alice")
-	cfg.Extra = map[string]any{"otherOrigin": servePages(t, "127.0.0.3")}
+	cfg.Extra = map[string]any{"otherOrigin": servePages(t, "127.0.0.3", http.NewServeMux())}
 	base := startBoshd(t, cfg)
 	var res struct {
 		JID string
@@ -236,5 +237,40 @@ func assertNextRid(t *testing.T, last, first uint64) {
 		t.Logf("the old page numbered rid %d but never sent it; the session gave it up", last+1)
 	default:
 		t.Errorf("after the reload the page sent rid %d; the old page's last was %d", first, last)
+	}
+}
+
+// Scenario 4 against boshd -prebind, with each upstream: a host backend
+// prebinds through boshd's endpoint and converse.js, on another origin,
+// attaches to the session and chats.
+func TestPrebindBoshdEndpoint(t *testing.T) {
+	for _, up := range upstreams {
+		t.Run(up.name, func(t *testing.T) {
+			cfg := newConfig(t, "localhost", "alice", "bob")
+			var endpoint string
+			cfg.pages.Handle("/prebind", hostPrebind(cfg, &endpoint))
+			base := up.start(t, cfg, "-prebind", "/prebind")
+			endpoint = base + "/prebind"
+			var res struct {
+				Session struct {
+					Status   int
+					JID, SID string
+					RID      uint64
+				}
+				First struct {
+					RID uint64
+					SID string
+				}
+				AtBob message
+				Texts []string
+			}
+			runScenario(t, "prebind-boshd", cfg, &res)
+			assert.Equal(t, 200, res.Session.Status)
+			assert.Regexp(t, `^alice@localhost/.+`, res.Session.JID)
+			assert.Equal(t, res.Session.RID, res.First.RID, "converse.js continues on the prebound rid")
+			assert.Equal(t, res.Session.SID, res.First.SID)
+			assert.Equal(t, res.Session.JID, res.AtBob.From)
+			assert.Equal(t, []string{"attached to a session boshd prebound", "got it"}, res.Texts)
+		})
 	}
 }
