@@ -14,9 +14,10 @@
 # the packages' system services or their standard ports. Every server it
 # starts is stopped at the end. Needs: go, python3, openssl.
 #
-# Each target runs twice on a fresh server: closed loop (-messages
-# $CLOSED_MESSAGES) for logins, idle RSS, CPU and throughput, then paced
-# (-messages $MESSAGES every $INTERVAL) for the latency.
+# Each target runs closed loop (-messages $CLOSED_MESSAGES) for logins,
+# idle RSS, CPU and throughput, and paced (-messages $MESSAGES every
+# $INTERVAL) for the latency, $RUNS times each, every run on a freshly
+# started server; the table shows the medians.
 set -eu
 
 SESSIONS=${SESSIONS:-1000}
@@ -25,6 +26,7 @@ CLOSED_MESSAGES=${CLOSED_MESSAGES:-200}
 INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
 TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
+RUNS=${RUNS:-3}
 PASSWORD=bench-$$
 DOMAIN=localhost
 
@@ -209,16 +211,32 @@ start_boshd() { # start_boshd [boshd flags...]
 
 # ---- load -----------------------------------------------------------------
 
-# load NAME: runs the closed and the paced load against $URL, $SERVER_PID.
+# load NAME MODE RUN: runs one load against $URL, $SERVER_PID.
 load() {
-	for mode in closed paced; do
-		m=$CLOSED_MESSAGES; [ $mode = paced ] && m=$MESSAGES
-		log "$1: $mode, $SESSIONS sessions, $m messages each"
-		"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$SESSIONS" \
-			-messages "$m" -mode $mode -interval "$INTERVAL" -duration "$DURATION" -pid "$SERVER_PID" \
-			-json >"$WORK/$1.$mode.json" 2>"$WORK/$1.$mode.txt" || log "$1 $mode: boshload failed (see $WORK/$1.$mode.txt)"
-		sed 's/^/    /' "$WORK/$1.$mode.txt" >&2
-	done
+	m=$CLOSED_MESSAGES; [ "$2" = paced ] && m=$MESSAGES
+	log "$1: $2 run $3 of $RUNS, $SESSIONS sessions, $m messages each"
+	"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$SESSIONS" \
+		-messages "$m" -mode "$2" -interval "$INTERVAL" -duration "$DURATION" -pid "$SERVER_PID" \
+		-json >"$WORK/$1.$2.$3.json" 2>"$WORK/$1.$2.$3.txt" || log "$1 $2: boshload failed (see $WORK/$1.$2.$3.txt)"
+	sed 's/^/    /' "$WORK/$1.$2.$3.txt" >&2
+}
+
+# BOSHD_LIMITS lifts boshd's session-creation limits for the load, when the
+# binary has the flags (a load test logs in faster than the defaults allow).
+BOSHD_LIMITS=""
+
+# one TARGET MODE RUN: starts TARGET fresh, runs the load, stops it.
+one() {
+	case $1 in
+	prosody) start_prosody; load "$@"; stop "$PROSODY_PID" ;;
+	ejabberd) start_ejabberd; load "$@"; stop_ejabberd ;;
+	boshd) start_boshd -users "$WORK/users" $BOSHD_LIMITS; load "$@"; stop "$SERVER_PID" ;;
+	boshd-prosody)
+		start_prosody; p=$PROSODY_PID
+		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt" $BOSHD_LIMITS
+		load "$@"; stop "$SERVER_PID"; stop "$p" ;;
+	*) log "unknown target $1"; exit 2 ;;
+	esac
 }
 
 install_missing
@@ -231,17 +249,13 @@ else
 fi
 i=1; while [ $i -le "$SESSIONS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
 
+if "$WORK/boshd" -h 2>&1 | grep -q -- -session-rate; then
+	BOSHD_LIMITS="-session-rate 100000 -session-burst 100000 -max-sessions-per-address 1000000"
+fi
 for t in $TARGETS; do
-	case $t in
-	prosody) start_prosody; load prosody; stop "$PROSODY_PID" ;;
-	ejabberd) start_ejabberd; load ejabberd; stop_ejabberd ;;
-	boshd) start_boshd -users "$WORK/users"; load boshd; stop "$SERVER_PID" ;;
-	boshd-prosody)
-		start_prosody; p=$PROSODY_PID
-		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt"
-		load boshd-prosody; stop "$SERVER_PID"; stop "$p" ;;
-	*) log "unknown target $t"; exit 2 ;;
-	esac
+	for mode in closed paced; do
+		r=1; while [ $r -le "$RUNS" ]; do one "$t" $mode $r; r=$((r + 1)); done
+	done
 done
 
 python3 "$ROOT/internal/cmd/boshload/table.py" "$WORK" $TARGETS

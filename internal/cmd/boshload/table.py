@@ -1,7 +1,8 @@
 """table.py WORKDIR TARGET...: the markdown table of compare.sh.
 
-Reads WORKDIR/TARGET.closed.json and TARGET.paced.json (boshload -json lines)
-and prints one row per figure, one column per target; for targets that are
+Reads WORKDIR/TARGET.MODE.N.json (boshload -json lines; MODE closed or paced,
+N the run) and prints one row per figure, one column per target, each the
+median over the runs; for targets that are
 not peers (prosody, ejabberd), each figure is followed by its ratio to the
 best peer's value in the same run: value / best (lower is better where the
 row says so).
@@ -12,13 +13,18 @@ work, targets = sys.argv[1], sys.argv[2:]
 PEERS = ("prosody", "ejabberd")
 
 def load(t, mode):
-    try:
-        with open(os.path.join(work, "%s.%s.json" % (t, mode))) as f:
-            return json.loads(f.readline())
-    except (OSError, ValueError):
-        return None
+    out, n = [], 1
+    while os.path.exists(os.path.join(work, "%s.%s.%d.json" % (t, mode, n))):
+        try:
+            with open(os.path.join(work, "%s.%s.%d.json" % (t, mode, n))) as f:
+                out.append(json.loads(f.readline()))
+        except (OSError, ValueError):
+            pass
+        n += 1
+    return out
 
 runs = {t: {m: load(t, m) for m in ("closed", "paced")} for t in targets}
+nruns = max([len(v) for r in runs.values() for v in r.values()] + [0])
 
 def srv(key):
     return lambda r: (r.get("server") or {}).get(key)
@@ -37,7 +43,7 @@ ROWS = [
     ("latency p50 (ms), paced", "paced", lambda r: r["latency_p50_ms"], "lower"),
     ("latency p99 (ms), paced", "paced", lambda r: r["latency_p99_ms"], "lower"),
     ("latency max (ms), paced", "paced", lambda r: r["latency_max_ms"], "lower"),
-    ("lost / duplicated / stuck (both runs)", None, None, None),
+    ("lost / duplicated / stuck (all runs)", None, None, None),
     ("client CPU (s), closed loop", "closed", lambda r: r["client_cpu_seconds"], None),
 ]
 
@@ -49,18 +55,24 @@ def fmt(v):
     return "{:.3g}".format(v)
 
 def value(t, mode, get):
-    r = runs[t][mode]
-    if r is None:
+    vals = []
+    for r in runs[t][mode]:
+        try:
+            v = get(r)
+        except (KeyError, TypeError):
+            v = None
+        if v is not None:
+            vals.append(v)
+    if not vals:
         return None
-    try:
-        return get(r)
-    except (KeyError, TypeError):
-        return None
+    vals.sort()
+    n = len(vals)
+    return vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
 
 def integrity(t):
     parts = []
     for key in ("lost", "duplicated", "sessions_stuck"):
-        vals = [runs[t][m][key] for m in ("closed", "paced") if runs[t][m]]
+        vals = [r[key] for m in ("closed", "paced") for r in runs[t][m]]
         parts.append(str(sum(vals)) if vals else "n/a")
     return " / ".join(parts)
 
@@ -83,5 +95,6 @@ for label, mode, get, better in ROWS:
         cells.append(c)
     print("| %s | %s |" % (label + ("" if not better else " — " + better + " is better"), " | ".join(cells)))
 print()
+print("Medians of %d runs, each on a freshly started server." % nruns)
 print("Ratios (×) are to the best of %s in this run. boshd-prosody: boshd relaying to the same"
       " Prosody over c2s; its server figures are boshd's process only." % ", ".join(p for p in PEERS if p in targets))
