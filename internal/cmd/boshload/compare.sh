@@ -247,6 +247,7 @@ else
 	log "building boshd and boshload in $WORK"
 	(cd "$ROOT" && go build -o "$WORK/boshd" ./examples/boshd && go build -o "$WORK/boshload" ./internal/cmd/boshload)
 fi
+(cd "$ROOT" && go build -o "$WORK/pollfloor" ./internal/cmd/pollfloor)
 i=1; while [ $i -le "$SESSIONS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
 
 if "$WORK/boshd" -h 2>&1 | grep -q -- -session-rate; then
@@ -256,6 +257,18 @@ for t in $TARGETS; do
 	for mode in closed paced; do
 		r=1; while [ $r -le "$RUNS" ]; do one "$t" $mode $r; r=$((r + 1)); done
 	done
+done
+
+# The floor: a bare net/http long-poll echo with the paced traffic shape.
+r=1; while [ $r -le "$RUNS" ]; do
+	port=$(free_port)
+	"$WORK/pollfloor" serve -listen 127.0.0.1:$port >"$WORK/floor.out" 2>&1 &
+	SERVER_PID=$!; PIDS="$PIDS $SERVER_PID"
+	wait_port "$port" "$SERVER_PID"
+	log "floor: run $r of $RUNS, $SESSIONS clients, $MESSAGES messages each"
+	"$WORK/pollfloor" load -url http://127.0.0.1:$port -pairs $((SESSIONS / 2)) -messages "$MESSAGES" \
+		-interval "$INTERVAL" -duration "$DURATION" -json >"$WORK/floor.paced.$r.json" 2>"$WORK/floor.paced.$r.txt" || log "floor: failed"
+	stop "$SERVER_PID"; r=$((r + 1))
 done
 
 python3 "$ROOT/internal/cmd/boshload/table.py" "$WORK" $TARGETS

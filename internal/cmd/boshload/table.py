@@ -95,6 +95,19 @@ for label, mode, get, better in ROWS:
         cells.append(c)
     print("| %s | %s |" % (label + ("" if not better else " — " + better + " is better"), " | ".join(cells)))
 print()
+floor = {"paced": load("floor", "paced")}
+if floor["paced"]:
+    runs["floor"] = floor
+    f50 = value("floor", "paced", lambda r: r["latency_p50_ms"])
+    f99 = value("floor", "paced", lambda r: r["latency_p99_ms"])
+    print()
+    print("Floor, a bare net/http long-poll echo with the same paced traffic (internal/cmd/pollfloor):"
+          " p50 %s ms, p99 %s ms." % (fmt(f50), fmt(f99)))
+    for t in targets:
+        v = value(t, "paced", lambda r: r["latency_p50_ms"])
+        if v is not None and f50:
+            print("- %s: paced p50 is ×%.2f the floor's" % (t, v / f50))
+print()
 print("Medians of %d runs, each on a freshly started server." % nruns)
 print("Ratios (×) are to the best of %s in this run. boshd-prosody: boshd relaying to the same"
       " Prosody over c2s; its server figures are boshd's process only." % ", ".join(p for p in PEERS if p in targets))
