@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
@@ -167,9 +168,14 @@ func escape(b *bytes.Buffer, s string) {
 // its child elements as bytes. Character data directly inside the root,
 // which carries no meaning in a stanza, is dropped. The root must be in
 // jabber:client; it is written back unprefixed with xmlns='jabber:client'.
+// docs reuses scanner documents: xmlscan.Parse allocates nothing into a
+// Doc whose slices have room.
+var docs = sync.Pool{New: func() any { return new(xmlscan.Doc) }}
+
 func parse(raw []byte) (*elem, error) {
-	var doc xmlscan.Doc
-	if err := xmlscan.Parse(raw, xmlscan.Limits{}, &doc); err != nil {
+	doc := docs.Get().(*xmlscan.Doc)
+	defer docs.Put(doc) // the elem copies what it keeps: nothing points into doc
+	if err := xmlscan.Parse(raw, xmlscan.Limits{}, doc); err != nil {
 		return nil, err
 	}
 	if string(doc.Space) != nsClient {
@@ -188,7 +194,7 @@ func parse(raw []byte) (*elem, error) {
 		case nsXML:
 			name = "xml:" + name
 		default:
-			name = prefixFor(&doc, space) + ":" + name
+			name = prefixFor(doc, space) + ":" + name
 		}
 		e.attrs = append(e.attrs, attr{name, string(a.Value)})
 	}
