@@ -42,6 +42,24 @@
 //	                       (user or user@domain, the XMPP password) and
 //	                       answers {"jid","sid","rid"}; a wrong password is
 //	                       401. Default: none
+//	-tls-cert FILE         PEM certificate chain: serve HTTPS, HTTP/2
+//	-tls-key FILE          chosen by ALPN and HTTP/1.1 (both needed)
+//	-h2c                   also accept unencrypted HTTP/2 with prior
+//	                       knowledge on the plain listener (not with
+//	                       -tls-cert)
+//	-session-rate N        session creations a second (default 200)
+//	-session-burst N       session creations at once (default 400)
+//	-max-sessions N        sessions at once (default 100000)
+//	-max-sessions-per-address N
+//	                       sessions at once from one client address
+//	                       (default 1000); these four set bosh.Config's
+//	                       SessionsPerSecond, SessionBurst, MaxSessions
+//	                       and MaxSessionsPerAddress
+//
+// Over HTTP/2 a client's held request and the requests it sends are
+// streams of one TCP connection instead of two or more connections.
+// Sessions created over TLS, by HTTP/2 or HTTP/1.1, are secure sessions
+// (XEP-0124 §19.1).
 //
 // An invalid flag is an error that names it.
 //

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/xmppstream"
 )
 
@@ -33,6 +35,21 @@ type options struct {
 	routes         []string // -route-allow → bosh.Config.Routes
 	trustedProxies []string // -trusted-proxies → bosh.Config.TrustedProxies
 	prebind        string   // -prebind: path of the prebind endpoint, "" for none
+	// cert is the certificate of -tls-cert and -tls-key, nil for plain
+	// HTTP.
+	cert *tls.Certificate
+	h2c  bool // -h2c: HTTP/2 with prior knowledge on the plain listener
+	// limits are -session-rate, -session-burst, -max-sessions and
+	// -max-sessions-per-address.
+	limits limits
+}
+
+// limits are the session limits of bosh.Config that boshd's flags set.
+type limits struct {
+	sessionsPerSecond     float64 // bosh.Config.SessionsPerSecond
+	sessionBurst          int     // bosh.Config.SessionBurst
+	maxSessions           int     // bosh.Config.MaxSessions
+	maxSessionsPerAddress int     // bosh.Config.MaxSessionsPerAddress
 }
 
 // upstream is a parsed -upstream with its -upstream-ca.
@@ -61,6 +78,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	proxyHeader := fs.Bool("upstream-proxy-header", false, "send a PROXY protocol v2 header with each client's address to -upstream (the server must expect it)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated IP `addresses` or CIDR prefixes of reverse proxies whose Forwarded/X-Forwarded-For headers are believed")
 	fs.StringVar(&o.prebind, "prebind", "", "`path` of a prebind endpoint (converse.js prebind_url) that logs in with the request's HTTP Basic credentials; default: none")
+	certFile := fs.String("tls-cert", "", "PEM `file` of the certificate chain: serve HTTPS (HTTP/2 by ALPN, and HTTP/1.1); needs -tls-key")
+	keyFile := fs.String("tls-key", "", "PEM `file` of the private key of -tls-cert")
+	fs.BoolVar(&o.h2c, "h2c", false, "also accept unencrypted HTTP/2 with prior knowledge (h2c) on the plain listener")
+	fs.Float64Var(&o.limits.sessionsPerSecond, "session-rate", bosh.DefaultSessionsPerSecond, "session creations a second, refilling a bucket of -session-burst (`rate`, 1 to 1e6)")
+	fs.IntVar(&o.limits.sessionBurst, "session-burst", bosh.DefaultSessionBurst, "session creations at once (`count`, 1 to 1<<30)")
+	fs.IntVar(&o.limits.maxSessions, "max-sessions", bosh.DefaultMaxSessions, "most sessions at once (`count`, 1 to 1<<30)")
+	fs.IntVar(&o.limits.maxSessionsPerAddress, "max-sessions-per-address", bosh.DefaultMaxSessionsPerAddress, "most sessions at once from one client address (`count`, 1 to 1<<30)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -101,6 +125,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.trustedProxies, err = parseProxies(*proxies); err != nil {
 		return nil, err
 	}
+	if o.cert, err = loadCert(*certFile, *keyFile); err != nil {
+		return nil, err
+	}
+	if o.h2c && o.cert != nil {
+		return nil, errors.New("-h2c is for plain HTTP; with -tls-cert, HTTP/2 is negotiated by ALPN")
+	}
+	if err := o.limits.check(); err != nil {
+		return nil, err
+	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
 		return nil, fmt.Errorf("-log-level %q is not debug, info, warn or error", *level)
 	}
@@ -113,6 +146,38 @@ func validLevel(s string) bool {
 		return true
 	}
 	return false
+}
+
+// loadCert loads -tls-cert and -tls-key; both empty: plain HTTP (nil).
+func loadCert(certFile, keyFile string) (*tls.Certificate, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert, -tls-key: %w", err)
+	}
+	return &cert, nil
+}
+
+// check checks the limits against the bounds of bosh.Config, so that a
+// bad value is an error naming its flag.
+func (l limits) check() error {
+	const most = 1 << 30
+	switch {
+	case !(l.sessionsPerSecond >= 1 && l.sessionsPerSecond <= 1e6): // also NaN
+		return fmt.Errorf("-session-rate %v: want 1 to 1e6", l.sessionsPerSecond)
+	case l.sessionBurst < 1 || l.sessionBurst > most:
+		return fmt.Errorf("-session-burst %d: want 1 to %d", l.sessionBurst, most)
+	case l.maxSessions < 1 || l.maxSessions > most:
+		return fmt.Errorf("-max-sessions %d: want 1 to %d", l.maxSessions, most)
+	case l.maxSessionsPerAddress < 1 || l.maxSessionsPerAddress > most:
+		return fmt.Errorf("-max-sessions-per-address %d: want 1 to %d", l.maxSessionsPerAddress, most)
+	}
+	return nil
 }
 
 // parseOrigins parses -allow-origin: a comma-separated list of origins

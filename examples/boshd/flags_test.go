@@ -17,6 +17,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/boshtest"
 )
 
 // testCA returns a self-signed CA certificate in PEM.
@@ -130,6 +133,89 @@ func TestRunFlagErrorsNameTheFlag(t *testing.T) {
 			err := run(t.Context(), append([]string{"-listen", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), args[0])
+		})
+	}
+}
+
+// TestParseFlagsServing covers -tls-cert, -tls-key, -h2c and the session
+// limits: defaults are bosh.Config's, values map one to one, and a bad
+// value is an error naming its flag.
+func TestParseFlagsServing(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	otherKey := filepath.Join(t.TempDir(), "other.pem")
+	_, k2, _ := selfSigned(t)
+	data, err := os.ReadFile(k2)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(otherKey, data, 0o600))
+
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, o *options)
+		error string // a substring of the error; it names the flag
+	}{
+		{name: "defaults: plain HTTP/1.1, bosh.Config's limits", check: func(t *testing.T, o *options) {
+			assert.Nil(t, o.cert)
+			assert.False(t, o.h2c)
+			assert.Equal(t, "http", o.scheme())
+			assert.Equal(t, limits{
+				sessionsPerSecond:     bosh.DefaultSessionsPerSecond,
+				sessionBurst:          bosh.DefaultSessionBurst,
+				maxSessions:           bosh.DefaultMaxSessions,
+				maxSessionsPerAddress: bosh.DefaultMaxSessionsPerAddress,
+			}, o.limits)
+		}},
+		{name: "TLS", args: []string{"-tls-cert", certFile, "-tls-key", keyFile}, check: func(t *testing.T, o *options) {
+			assert.NotNil(t, o.cert)
+			assert.Equal(t, "https", o.scheme())
+		}},
+		{name: "h2c", args: []string{"-h2c"}, check: func(t *testing.T, o *options) { assert.True(t, o.h2c) }},
+		{name: "limits", args: []string{"-session-rate", "2500.5", "-session-burst", "5000", "-max-sessions", "30000", "-max-sessions-per-address", "20000"},
+			check: func(t *testing.T, o *options) {
+				assert.Equal(t, limits{sessionsPerSecond: 2500.5, sessionBurst: 5000, maxSessions: 30000, maxSessionsPerAddress: 20000}, o.limits)
+			}},
+		{name: "cert without key", args: []string{"-tls-cert", certFile}, error: "-tls-cert and -tls-key"},
+		{name: "key without cert", args: []string{"-tls-key", keyFile}, error: "-tls-cert and -tls-key"},
+		{name: "missing cert file", args: []string{"-tls-cert", certFile + ".missing", "-tls-key", keyFile}, error: "-tls-cert"},
+		{name: "key of another certificate", args: []string{"-tls-cert", certFile, "-tls-key", otherKey}, error: "-tls-cert"},
+		{name: "h2c with TLS", args: []string{"-h2c", "-tls-cert", certFile, "-tls-key", keyFile}, error: "-h2c"},
+		{name: "session rate 0", args: []string{"-session-rate", "0"}, error: "-session-rate"},
+		{name: "session rate NaN", args: []string{"-session-rate", "NaN"}, error: "-session-rate"},
+		{name: "session rate above 1e6", args: []string{"-session-rate", "2e6"}, error: "-session-rate"},
+		{name: "session rate not a number", args: []string{"-session-rate", "fast"}, error: "-session-rate"},
+		{name: "burst 0", args: []string{"-session-burst", "0"}, error: "-session-burst"},
+		{name: "max sessions negative", args: []string{"-max-sessions", "-1"}, error: "-max-sessions"},
+		{name: "max sessions above 1<<30", args: []string{"-max-sessions", "1073741825"}, error: "-max-sessions"},
+		{name: "per address 0", args: []string{"-max-sessions-per-address", "0"}, error: "-max-sessions-per-address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.error != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.error)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, o)
+		})
+	}
+}
+
+// TestSessionLimitFlags: -max-sessions and -max-sessions-per-address reach
+// the handler: with 1, a second session is refused with policy-violation
+// while the first is open (bosh.Config.MaxSessions, MaxSessionsPerAddress).
+func TestSessionLimitFlags(t *testing.T) {
+	for _, flag := range []string{"-max-sessions", "-max-sessions-per-address"} {
+		t.Run(flag, func(t *testing.T) {
+			ctx := testContext(t)
+			d := start(t, flag, "1")
+			first := boshtest.NewClient(d.url)
+			defer first.Close()
+			require.NoError(t, first.Connect(ctx, "localhost"))
+			second := boshtest.NewClient(d.url, boshtest.WithAttempts(1))
+			defer second.Close()
+			assert.ErrorIs(t, second.Connect(ctx, "localhost"), bosh.PolicyViolation)
 		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -59,6 +58,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Routes:         o.routes,
 		TrustedProxies: o.trustedProxies,
 		Logger:         log,
+
+		SessionsPerSecond:     o.limits.sessionsPerSecond,
+		SessionBurst:          o.limits.sessionBurst,
+		MaxSessions:           o.limits.maxSessions,
+		MaxSessionsPerAddress: o.limits.maxSessionsPerAddress,
 	})
 	if err != nil {
 		return err
@@ -74,19 +78,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mux.Handle(o.prebind, ep)
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
+	srv := o.httpServer(mux, log)
+	ln, err := o.openListener(srv)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at http://%s%s\n", strings.Join(o.domains, ","), ln.Addr(), o.path)
+	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at %s://%s%s\n", strings.Join(o.domains, ","), o.scheme(), ln.Addr(), o.path)
 	if o.prebind != "" {
-		fmt.Fprintf(stdout, "boshd: prebind endpoint at http://%s%s (HTTP Basic with XMPP credentials)\n", ln.Addr(), o.prebind)
+		fmt.Fprintf(stdout, "boshd: prebind endpoint at %s://%s%s (HTTP Basic with XMPP credentials)\n", o.scheme(), ln.Addr(), o.prebind)
 	}
 	switch {
 	case o.upstream != nil:

@@ -52,7 +52,7 @@ type boshd struct {
 }
 
 var (
-	urlLine  = regexp.MustCompile(`^boshd: serving BOSH for (\S+) at (http://[^/\s]+)(/\S*)$`)
+	urlLine  = regexp.MustCompile(`^boshd: serving BOSH for (\S+) at (https?://[^/\s]+)(/\S*)$`)
 	demoLine = regexp.MustCompile(`^boshd: demo account ([^@]+)@\S+ password (\S+)$`)
 )
 

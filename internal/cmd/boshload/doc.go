@@ -43,7 +43,7 @@
 //
 // # Flags
 //
-//	-url URL                BOSH endpoint, http only (default http://127.0.0.1:5280/http-bind)
+//	-url URL                BOSH endpoint, http or https (default http://127.0.0.1:5280/http-bind)
 //	-domain NAME            XMPP domain of the accounts (default localhost)
 //	-user-format FMT        account name from the account number (default user%d)
 //	-first N                first account number (default 1)
@@ -63,9 +63,25 @@
 //	-pid PID                server process for the /proc figures (default none)
 //	-sources N              source addresses 127.0.0.1 .. 127.0.0.N (default one per 500 sessions)
 //	-json                   one JSON line on stdout; the report goes to stderr
+//	-h2c                    HTTP/2 with prior knowledge to an http URL (see below)
+//	-h2                     HTTP/2 over TLS to an https URL (see below)
+//	-insecure               https: do not verify the server's certificate
+//	-ca FILE                https: PEM CA certificates to trust (default: the system's)
+//
+// # HTTP/2
+//
+// By default the tool speaks HTTP/1.1 (over TLS for an https URL), with
+// one transport whose keep-alive connections every session shares: each
+// session needs two connections at times, one for its held request and
+// one for the request that sends. With -h2c (prior knowledge, RFC 9113
+// §3.3) or -h2 (ALPN over TLS), each session has a transport of its own
+// and so exactly one TCP connection, whose streams carry its held and
+// sending requests, as a browser has one HTTP/2 connection per origin.
+// Sessions take source addresses in turn (session i: 127.0.0.(i mod
+// -sources + 1)).
 //
 // The tool raises its own RLIMIT_NOFILE to the hard limit; it needs about
-// two descriptors per session. With -sources above 1 the URL's host must
+// two descriptors per session (one over HTTP/2). With -sources above 1 the URL's host must
 // be an IPv4 loopback address; spreading connections over source
 // addresses keeps each address under the ephemeral port range and under
 // a server's per-address session limit (boshd's default is 1000).

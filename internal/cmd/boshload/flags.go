@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -43,14 +45,23 @@ type options struct {
 	pid            int
 	sources        int
 	json           bool
+	h2c            bool           // -h2c: HTTP/2 with prior knowledge, one connection per session
+	h2             bool           // -h2: HTTP/2 over TLS, one connection per session
+	insecure       bool           // -insecure: no certificate verification
+	roots          *x509.CertPool // -ca; nil: the system's roots
 }
+
+// perSession reports whether every session has a transport, and so a
+// connection, of its own: over HTTP/2, as a browser holds one connection
+// per origin.
+func (o *options) perSession() bool { return o.h2c || o.h2 }
 
 // parseFlags parses the command line and checks the values against each other.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("boshload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:5280/http-bind", "BOSH endpoint `URL` (http only)")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:5280/http-bind", "BOSH endpoint `URL`, http or https")
 	fs.StringVar(&o.domain, "domain", "localhost", "XMPP `domain` of the accounts (the session's 'to')")
 	fs.StringVar(&o.userFormat, "user-format", "user%d", "account name `format`, given the account number")
 	fs.IntVar(&o.first, "first", 1, "`number` of the first account: sessions use first .. first+sessions-1")
@@ -70,6 +81,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "server process `id` whose CPU time and RSS are read from /proc; 0: no server figures")
 	fs.IntVar(&o.sources, "sources", 0, "spread connections over source addresses 127.0.0.1 .. 127.0.0.`N`; 0: one per 500 sessions")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON line on stdout (the report goes to stderr)")
+	fs.BoolVar(&o.h2c, "h2c", false, "speak HTTP/2 with prior knowledge (h2c) to an http URL, one connection per session")
+	fs.BoolVar(&o.h2, "h2", false, "speak HTTP/2 over TLS to an https URL, one connection per session")
+	fs.BoolVar(&o.insecure, "insecure", false, "https: do not verify the server's certificate")
+	ca := fs.String("ca", "", "https: PEM `file` of CA certificates trusted for the server; default: the system's")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -79,6 +94,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.sources == 0 {
 		o.sources = (o.sessions + 499) / 500
 	}
+	if *ca != "" {
+		pem, err := os.ReadFile(*ca)
+		if err != nil {
+			return nil, fmt.Errorf("-ca: %w", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca %s: no PEM certificate in it", *ca)
+		}
+	}
 	return o, o.check()
 }
 
@@ -86,8 +111,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func (o *options) check() error {
 	u, err := url.Parse(o.url)
 	switch {
-	case err != nil || u.Scheme != "http" || u.Host == "":
-		return fmt.Errorf("-url %q: want http://host:port/path", o.url)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("-url %q: want http://host:port/path or https://…", o.url)
+	case o.h2c && u.Scheme != "http":
+		return errors.New("-h2c needs an http -url")
+	case o.h2 && u.Scheme != "https":
+		return errors.New("-h2 needs an https -url")
+	case (o.insecure || o.roots != nil) && u.Scheme != "https":
+		return errors.New("-insecure and -ca need an https -url")
+	case o.insecure && o.roots != nil:
+		return errors.New("give at most one of -insecure and -ca")
 	case o.domain == "":
 		return errors.New("-domain is empty")
 	case !strings.Contains(o.userFormat, "%d"):

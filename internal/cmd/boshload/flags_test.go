@@ -19,7 +19,13 @@ func TestParseFlags(t *testing.T) {
 		{name: "user format without %d", args: []string{"-password", "x", "-user-format", "user"}},
 		{name: "unknown mode", args: []string{"-password", "x", "-mode", "open"}},
 		{name: "wait not whole seconds", args: []string{"-password", "x", "-wait", "1500ms"}},
-		{name: "https", args: []string{"-password", "x", "-url", "https://127.0.0.1/http-bind"}},
+		{name: "not http or https", args: []string{"-password", "x", "-url", "ws://127.0.0.1/http-bind"}},
+		{name: "h2c over https", args: []string{"-password", "x", "-h2c", "-url", "https://127.0.0.1/http-bind"}},
+		{name: "h2 over http", args: []string{"-password", "x", "-h2"}},
+		{name: "h2 and h2c", args: []string{"-password", "x", "-h2", "-h2c"}},
+		{name: "insecure over http", args: []string{"-password", "x", "-insecure"}},
+		{name: "unreadable CA", args: []string{"-password", "x", "-url", "https://127.0.0.1/", "-ca", "/nonexistent/ca.pem"}},
+		{name: "CA file without PEM", args: []string{"-password", "x", "-url", "https://127.0.0.1/", "-ca", "flags_test.go"}},
 		{name: "sources need a loopback IPv4 host", args: []string{"-password", "x", "-url", "http://localhost:5280/", "-sources", "2"}},
 		{name: "no duration", args: []string{"-password", "x", "-duration", "0s"}},
 	} {
@@ -35,4 +41,13 @@ func TestParseFlags(t *testing.T) {
 	o, err = parseFlags([]string{"-password-format", "pw-%d"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, "pw-7", o.pass(7))
+	o, err = parseFlags([]string{"-password", "x", "-h2c"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, o.perSession(), "HTTP/2: a connection per session")
+	o, err = parseFlags([]string{"-password", "x", "-url", "https://127.0.0.1/http-bind", "-h2", "-insecure"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, o.perSession())
+	o, err = parseFlags([]string{"-password", "x", "-url", "https://127.0.0.1/http-bind"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.False(t, o.perSession(), "HTTP/1.1 over TLS: shared connections")
 }

@@ -37,13 +37,13 @@ const maxKinds = 20
 
 func newLoad(ctx context.Context, o *options, start time.Time) *load {
 	l := &load{
-		o: o, t: newTransport(o), start: start, ctx: ctx,
+		o: o, t: newTransport(o, sharedDial(o)), start: start, ctx: ctx,
 		allIn: make(chan struct{}), allEnded: make(chan struct{}), errs: map[string]int{},
 	}
 	l.open.Store(1)
 	l.sessions = make([]*session, o.sessions)
 	for i := range l.sessions {
-		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, recv: newReceiveStats(o.messages)}
+		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, t: l.transportFor(i), recv: newReceiveStats(o.messages)}
 	}
 	for i, s := range l.sessions {
 		s.partner = l.sessions[i^1]

@@ -140,7 +140,7 @@ func (s *session) iq(ctx context.Context, id, child string) error {
 // exchange posts body (a pooled buffer's bytes, which it puts back) and
 // keeps copies of the response's children in s.pending.
 func (s *session) exchange(ctx context.Context, body []byte) error {
-	resp, err := s.l.t.post(ctx, body)
+	resp, err := s.t.post(ctx, body)
 	putBuf(&buffer{b: body})
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res, err := l.run(work)
 	cancel()
 	l.wg.Wait()
-	l.t.close()
+	l.closeTransports()
 	if res != nil {
 		report := stdout
 		if o.json {

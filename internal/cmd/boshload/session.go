@@ -14,6 +14,7 @@ type session struct {
 	idx     int // session number; the partner is idx^1
 	acct    int // account number
 	partner *session
+	t       *transport // l.t, or over HTTP/2 the session's own (transportFor)
 
 	// Set by login, then read-only.
 	sid      string
@@ -95,7 +96,7 @@ func (s *session) launchLocked(body *buffer) {
 // do posts one request and hands its response over in rid order.
 func (s *session) do(rid uint64, body *buffer) {
 	defer s.l.wg.Done()
-	resp, err := s.l.t.post(s.l.ctx, body.b)
+	resp, err := s.t.post(s.l.ctx, body.b)
 	putBuf(body)
 	now := s.l.now()
 	s.mu.Lock()

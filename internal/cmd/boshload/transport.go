@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,28 +25,57 @@ type transport struct {
 	tr  *http.Transport
 }
 
-// newTransport returns a transport whose connections come from the source
-// addresses 127.0.0.1 .. 127.0.0.sources, in turn, when sources > 1.
-// Idle connections are kept for every session (two each: the held request
-// and the one that sends), responses are not compressed, and a response
-// must start within wait plus a grace.
-func newTransport(o *options) *transport {
+// dialFunc dials a TCP connection, like net.Dialer.DialContext.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dialer returns a dialer bound to source address 127.0.0.(i+1) when
+// -sources is above 1, to the system's choice otherwise.
+func dialer(o *options, i int) *net.Dialer {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1, Control: control}
-	dial := d.DialContext
 	if o.sources > 1 {
-		dialers := make([]*net.Dialer, o.sources)
-		for i := range dialers {
-			dd := *d
-			dd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))}
-			dialers[i] = &dd
-		}
-		var next atomic.Uint64
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialers[next.Add(1)%uint64(len(dialers))].DialContext(ctx, network, addr)
-		}
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i%o.sources+1))}
+	}
+	return d
+}
+
+// sharedDial dials from the source addresses 127.0.0.1 .. 127.0.0.sources
+// in turn, for the transport all sessions share over HTTP/1.1.
+func sharedDial(o *options) dialFunc {
+	if o.sources == 1 {
+		return dialer(o, 0).DialContext
+	}
+	dialers := make([]*net.Dialer, o.sources)
+	for i := range dialers {
+		dialers[i] = dialer(o, i)
+	}
+	var next atomic.Uint64
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialers[next.Add(1)%uint64(len(dialers))].DialContext(ctx, network, addr)
+	}
+}
+
+// newTransport returns a transport that dials with dial and speaks the
+// protocol of the options: HTTP/1.1 (over TLS for an https URL), HTTP/2
+// over TLS with -h2, or HTTP/2 with prior knowledge with -h2c. Over
+// HTTP/1.1, idle connections are kept for every session (two each: the
+// held request and the one that sends); over HTTP/2 a transport holds one
+// connection, whose streams carry every request. Responses are not
+// compressed, and a response must start within wait plus a grace.
+func newTransport(o *options, dial dialFunc) *transport {
+	var p http.Protocols
+	switch {
+	case o.h2c:
+		p.SetUnencryptedHTTP2(true)
+	case o.h2:
+		p.SetHTTP2(true)
+	default:
+		p.SetHTTP1(true)
 	}
 	tr := &http.Transport{
 		DialContext:           dial,
+		Protocols:             &p,
+		TLSClientConfig:       &tls.Config{RootCAs: o.roots, InsecureSkipVerify: o.insecure},
+		TLSHandshakeTimeout:   10 * time.Second,
 		MaxIdleConns:          2*o.sessions + 64,
 		MaxIdleConnsPerHost:   2*o.sessions + 64,
 		IdleConnTimeout:       2 * time.Minute,
@@ -132,6 +162,27 @@ func readAll(r io.Reader, buf *buffer) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// transportFor returns the transport of session i: over HTTP/2 one of its
+// own, from source address i mod -sources, so that each session has one
+// connection, as a browser has one per origin; over HTTP/1.1 the shared
+// l.t, whose connections any session may reuse.
+func (l *load) transportFor(i int) *transport {
+	if !l.o.perSession() {
+		return l.t
+	}
+	return newTransport(l.o, dialer(l.o, i).DialContext)
+}
+
+// closeTransports closes the idle connections of every transport.
+func (l *load) closeTransports() {
+	l.t.close()
+	for _, s := range l.sessions {
+		if s.t != l.t {
+			s.t.close()
 		}
 	}
 }
