@@ -67,6 +67,7 @@
 //	-h2                     HTTP/2 over TLS to an https URL (see below)
 //	-insecure               https: do not verify the server's certificate
 //	-ca FILE                https: PEM CA certificates to trust (default: the system's)
+//	-sessions-per-conn N    with -h2c or -h2: N sessions share one connection (default 1)
 //
 // # HTTP/2
 //
@@ -78,7 +79,10 @@
 // and so exactly one TCP connection, whose streams carry its held and
 // sending requests, as a browser has one HTTP/2 connection per origin.
 // Sessions take source addresses in turn (session i: 127.0.0.(i mod
-// -sources + 1)).
+// -sources + 1)). -sessions-per-conn N lets N consecutive sessions share
+// one connection instead, as they do behind a reverse proxy that speaks
+// HTTP/2 to boshd: it is how 20,000 sessions fit under a process's
+// descriptor limit on a machine where it cannot be raised past 20,000.
 //
 // The tool raises its own RLIMIT_NOFILE to the hard limit; it needs about
 // two descriptors per session (one over HTTP/2). With -sources above 1 the URL's host must

@@ -49,6 +49,7 @@ type options struct {
 	h2             bool           // -h2: HTTP/2 over TLS, one connection per session
 	insecure       bool           // -insecure: no certificate verification
 	roots          *x509.CertPool // -ca; nil: the system's roots
+	perConn        int            // -sessions-per-conn: sessions sharing one HTTP/2 connection
 }
 
 // perSession reports whether every session has a transport, and so a
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON line on stdout (the report goes to stderr)")
 	fs.BoolVar(&o.h2c, "h2c", false, "speak HTTP/2 with prior knowledge (h2c) to an http URL, one connection per session")
 	fs.BoolVar(&o.h2, "h2", false, "speak HTTP/2 over TLS to an https URL, one connection per session")
+	fs.IntVar(&o.perConn, "sessions-per-conn", 1, "with -h2c or -h2: `sessions` that share one HTTP/2 connection, as behind a reverse proxy that multiplexes clients (default 1: one connection per session, as a browser)")
 	fs.BoolVar(&o.insecure, "insecure", false, "https: do not verify the server's certificate")
 	ca := fs.String("ca", "", "https: PEM `file` of CA certificates trusted for the server; default: the system's")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +115,10 @@ func (o *options) check() error {
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("-url %q: want http://host:port/path or https://…", o.url)
+	case o.perConn < 1:
+		return errors.New("-sessions-per-conn must be at least 1")
+	case o.perConn > 1 && !o.perSession():
+		return errors.New("-sessions-per-conn needs -h2c or -h2")
 	case o.h2c && u.Scheme != "http":
 		return errors.New("-h2c needs an http -url")
 	case o.h2 && u.Scheme != "https":

@@ -23,6 +23,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "h2c over https", args: []string{"-password", "x", "-h2c", "-url", "https://127.0.0.1/http-bind"}},
 		{name: "h2 over http", args: []string{"-password", "x", "-h2"}},
 		{name: "h2 and h2c", args: []string{"-password", "x", "-h2", "-h2c"}},
+		{name: "sessions per connection without HTTP/2", args: []string{"-password", "x", "-sessions-per-conn", "4"}},
+		{name: "no sessions per connection", args: []string{"-password", "x", "-h2c", "-sessions-per-conn", "0"}},
 		{name: "insecure over http", args: []string{"-password", "x", "-insecure"}},
 		{name: "unreadable CA", args: []string{"-password", "x", "-url", "https://127.0.0.1/", "-ca", "/nonexistent/ca.pem"}},
 		{name: "CA file without PEM", args: []string{"-password", "x", "-url", "https://127.0.0.1/", "-ca", "flags_test.go"}},

@@ -63,9 +63,11 @@ func TestRunHTTP2(t *testing.T) {
 		tls       bool
 		args      []string
 		wantHTTP2 bool
+		wantConns int64 // over HTTP/2
 	}{
-		{name: "h2c, prior knowledge", args: []string{"-h2c"}, wantHTTP2: true},
-		{name: "HTTP/2 over TLS", tls: true, args: []string{"-h2"}, wantHTTP2: true},
+		{name: "h2c, prior knowledge", args: []string{"-h2c"}, wantHTTP2: true, wantConns: 10},
+		{name: "h2c, five sessions a connection", args: []string{"-h2c", "-sessions-per-conn", "5"}, wantHTTP2: true, wantConns: 2},
+		{name: "HTTP/2 over TLS", tls: true, args: []string{"-h2"}, wantHTTP2: true, wantConns: 10},
 		{name: "HTTP/1.1 to the same server", args: nil, wantHTTP2: false},
 		{name: "HTTP/1.1 over TLS", tls: true, args: nil, wantHTTP2: false},
 	}
@@ -93,7 +95,7 @@ func TestRunHTTP2(t *testing.T) {
 			if tt.wantHTTP2 {
 				assert.Zero(t, c.http1.Load(), "HTTP/1.1 requests")
 				assert.Positive(t, c.http2.Load(), "HTTP/2 requests")
-				assert.Equal(t, int64(10), c.conns.Load(), "one connection per session")
+				assert.Equal(t, tt.wantConns, c.conns.Load(), "connections")
 			} else {
 				assert.Zero(t, c.http2.Load(), "HTTP/2 requests")
 				assert.Positive(t, c.http1.Load(), "HTTP/1.1 requests")

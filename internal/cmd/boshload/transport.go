@@ -84,6 +84,12 @@ func newTransport(o *options, dial dialFunc) *transport {
 		WriteBufferSize:       2048,
 		ReadBufferSize:        4096,
 	}
+	if o.perSession() {
+		// Over HTTP/2 this bounds the dials under way, so that sessions
+		// that share the transport start at once on one connection
+		// instead of racing to dial one each.
+		tr.MaxConnsPerHost = 1
+	}
 	return &transport{url: o.url, tr: tr, hc: &http.Client{Transport: tr}}
 }
 
@@ -170,18 +176,22 @@ func readAll(r io.Reader, buf *buffer) error {
 // own, from source address i mod -sources, so that each session has one
 // connection, as a browser has one per origin; over HTTP/1.1 the shared
 // l.t, whose connections any session may reuse.
+// With -sessions-per-conn N, sessions i with the same i/N share one.
 func (l *load) transportFor(i int) *transport {
 	if !l.o.perSession() {
 		return l.t
 	}
-	return newTransport(l.o, dialer(l.o, i).DialContext)
+	if i%l.o.perConn != 0 && i > 0 && l.sessions[i-1] != nil {
+		return l.sessions[i-1].t
+	}
+	return newTransport(l.o, dialer(l.o, i/l.o.perConn).DialContext)
 }
 
 // closeTransports closes the idle connections of every transport.
 func (l *load) closeTransports() {
 	l.t.close()
-	for _, s := range l.sessions {
-		if s.t != l.t {
+	for i, s := range l.sessions {
+		if s != nil && s.t != l.t && (i == 0 || l.sessions[i-1] == nil || s.t != l.sessions[i-1].t) {
 			s.t.close()
 		}
 	}
