@@ -230,6 +230,31 @@ func escapeAttr(buf *bytes.Buffer, v []byte) {
 	buf.Write(v[last:])
 }
 
+// bodySize is about the length of r's encoded body, so that an encoded
+// reply (kept for a retransmission, §14.3) takes one allocation and no
+// more room than it needs, escapes aside.
+func bodySize(r *session.Reply) int {
+	n := len("<body xmlns='" + NS + "'></body>")
+	for _, v := range [...]string{r.Type, r.Condition, r.Stream} {
+		if v != "" {
+			n += len(" condition=''") + len(v)
+		}
+	}
+	if r.Ack != 0 {
+		n += len(" ack=''") + 20
+	}
+	if r.Report != 0 {
+		n += len(" report='' time=''") + 40
+	}
+	for _, a := range r.Attrs {
+		n += len(a.Name) + len(a.Value) + 4
+	}
+	for _, p := range r.Payloads {
+		n += len(p)
+	}
+	return n
+}
+
 // appendBody appends one complete <body/> to dst: the BOSH attributes, the
 // extra attributes (the last of two with one name wins) and the payloads
 // as they are (§6). It writes no XML declaration, comment or whitespace.

@@ -78,7 +78,7 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 	}
 	h.scfg = session.Config{
 		Clock:      cfg.clock,
-		Encode:     func(r *session.Reply) []byte { return appendBody(nil, r) },
+		Encode:     func(r *session.Reply) []byte { return appendBody(make([]byte, 0, bodySize(r)), r) },
 		Condition:  func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
 		Ended:      h.ended,
 		GapTimeout: gapTimeout(cfg),
@@ -93,20 +93,33 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.inflight.Add(1)
 	defer h.stats.inflight.Add(-1)
+	// A request of a live session may be held for up to 'wait' (§8): what
+	// stays on its goroutine's stack meanwhile is only this frame, serve's
+	// and the session's, not admit's, and the pooled request state is back
+	// in the pool, so that an idle session costs little.
+	if s, req := h.admit(w, r); s != nil {
+		h.serve(w, r, s, req)
+	}
+}
+
+// admit reads and decodes a request and answers it, except a request of a
+// live session, which it returns for serve with the pooled request state
+// already put back.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*session.Session, *session.Request) {
 	if !h.cors(w, r) {
 		h.fail(w, r, nil, newError(PolicyViolation, errOrigin))
-		return
+		return nil, nil
 	}
 	switch r.Method {
 	case http.MethodPost:
 	case http.MethodOptions:
 		h.preflight(w)
-		return
+		return nil, nil
 	default:
 		// XEP-0252 Script Syntax (GET) is not served (checklist B-117).
 		w.Header().Set("Allow", "POST, OPTIONS")
 		h.write(w, r, "", http.StatusMethodNotAllowed, terminateBody(BadRequest, nil))
-		return
+		return nil, nil
 	}
 	h.stats.requests.Add(1)
 	st := h.states.Get().(*reqState)
@@ -114,26 +127,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	data, err := h.readBody(r, st)
 	if err != nil {
 		h.fail(w, r, nil, err)
-		return
+		return nil, nil
 	}
 	b := &st.b
 	if err := decodeBody(data, h.limits, &st.doc, b); err != nil {
 		h.refuse(w, r, b, err)
-		return
+		return nil, nil
 	}
 	if b.rid == 0 {
 		h.refuse(w, r, b, newError(BadRequest, errors.New("bosh: no rid")))
-		return
+		return nil, nil
 	}
 	if err := h.checkPayloads(b.payloads); err != nil {
 		h.refuse(w, r, b, err)
-		return
+		return nil, nil
 	}
 	if len(b.sid) == 0 {
 		h.create(w, r, b)
-		return
+		return nil, nil
 	}
-	h.serve(w, r, b)
+	s := h.reg.Get(string(b.sid))
+	if s == nil {
+		// §7.1, §17.2: unknown sid; no session, so no legacy status (C-01).
+		code := ItemNotFound
+		if h.shutting.Load() {
+			code = SystemShutdown
+		}
+		h.fail(w, r, nil, code)
+		return nil, nil
+	}
+	if s.Tag().(*info).secure && r.TLS == nil {
+		// §19.1: a secure session's request over a plain connection: close
+		// the connection, leave the session alone.
+		panic(http.ErrAbortHandler)
+	}
+	// The request copies what it keeps out of st.
+	return s, h.request(b, s.Params().MultiStream)
 }
 
 // refuse answers a request that cannot be processed. When it names a live
@@ -156,31 +185,19 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err er
 	h.fail(w, r, h.infoFor(b), err)
 }
 
-// serve handles a request of an existing session.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, b *body) {
-	s := h.reg.Get(string(b.sid))
-	if s == nil {
-		// §7.1, §17.2: unknown sid; no session, so no legacy status (C-01).
-		code := ItemNotFound
-		if h.shutting.Load() {
-			code = SystemShutdown
-		}
-		h.fail(w, r, nil, code)
-		return
-	}
-	inf := s.Tag().(*info)
-	if inf.secure && r.TLS == nil {
-		// §19.1: a secure session's request over a plain connection: close
-		// the connection, leave the session alone.
-		panic(http.ErrAbortHandler)
-	}
-	req := h.request(b, s.Params().MultiStream)
+// serve handles a request of an existing session: it waits for the
+// session's reply and writes it.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *session.Session, req *session.Request) {
 	h.stats.held.Add(1)
 	reply := s.Handle(r.Context(), req)
 	h.stats.held.Add(-1)
-	if reply == nil {
-		return // the client went away
+	if reply != nil { // nil: the client went away
+		h.reply(w, r, s.Tag().(*info), reply)
 	}
+}
+
+// reply writes a session's reply.
+func (h *Handler) reply(w http.ResponseWriter, r *http.Request, inf *info, reply *session.Reply) {
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy && reply.Stream == "" {
 		status = Condition(reply.Condition).LegacyStatus()

@@ -18,7 +18,7 @@ func (s *stream) bind(ctx context.Context, raw []byte) bool {
 		s.fail(ctx, "not-authorized", errors.New("xmppstream: bind before authentication and restart"))
 		return false
 	}
-	id := attrString(&s.doc, "id")
+	id := attrString(s.doc, "id")
 	reply := func(e *StanzaError) bool {
 		s.sink.Deliver(errorReply("iq", id, "", "", e))
 		return true
@@ -73,7 +73,7 @@ func (s *stream) session(ctx context.Context, raw []byte) bool {
 		s.fail(ctx, "not-authorized", errors.New("xmppstream: session before bind"))
 		return false
 	}
-	id := attrString(&s.doc, "id")
+	id := attrString(s.doc, "id")
 	if !s.sessioned {
 		err := s.srv.core.StartSession(ctx, s.client)
 		var se *StanzaError

@@ -29,7 +29,7 @@ func (s *stream) stanza(ctx context.Context, raw []byte) bool {
 		s.fail(ctx, "not-authorized", errors.New("xmppstream: stanza before authentication, bind or session"))
 		return false
 	}
-	st, err := inspectStanza(raw, &s.doc, s.client.JID())
+	st, err := inspectStanza(raw, s.doc, s.client.JID())
 	var se streamError
 	var stanzaErr *StanzaError
 	switch {
@@ -67,7 +67,7 @@ func answerable(st *Stanza) bool {
 // {urn:ietf:params:xml:ns:xmpp-bind}bind (RFC 6120 §7) or
 // {urn:ietf:params:xml:ns:xmpp-session}session (RFC 3921 §3).
 func (s *stream) control() string {
-	d := &s.doc
+	d := s.doc
 	if string(d.Local) != "iq" || len(d.Children) == 0 {
 		return ""
 	}

@@ -32,7 +32,9 @@ type stream struct {
 	user      JID       // the authenticated bare JID
 	exch      *exchange // the SASL exchange in progress, or nil
 	failures  int       // failed SASL attempts
-	doc       xmlscan.Doc
+	// doc is the parser's storage, from docPool during Send only, so that
+	// an idle session does not keep it.
+	doc *xmlscan.Doc
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -43,6 +45,9 @@ type stream struct {
 	pending     bool     // Core.Unbind waits for the calls in progress to return
 	undelivered [][]byte // what Closing gave, for that Core.Unbind
 }
+
+// docPool holds the parsers' storage of the streams' Send calls.
+var docPool = sync.Pool{New: func() any { return new(xmlscan.Doc) }}
 
 func newStream(srv *Server, sink bosh.Sink, domain string, secure bool) *stream {
 	s := &stream{srv: srv, sink: sink, domain: domain, secure: secure}
@@ -68,6 +73,8 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 		return nil
 	}
 	defer s.release(true)
+	s.doc = docPool.Get().(*xmlscan.Doc)
+	defer func() { docPool.Put(s.doc); s.doc = nil }()
 	if restartRequested(req) {
 		// stanzas in a restart request are ignored.
 		if len(req.Payloads) > 0 {
@@ -99,7 +106,7 @@ func (s *stream) restart() {
 // handle processes one top-level element from the client. It reports false
 // when the stream has ended.
 func (s *stream) handle(ctx context.Context, raw []byte) bool {
-	direct := xmlscan.Parse(raw, stanzaLimits, &s.doc) == nil
+	direct := xmlscan.Parse(raw, stanzaLimits, s.doc) == nil
 	space, local := string(s.doc.Space), string(s.doc.Local)
 	if !direct {
 		// xmlscan applies BOSH's rule for <body/> and refuses character
@@ -136,7 +143,7 @@ func (s *stream) handle(ctx context.Context, raw []byte) bool {
 func (s *stream) rootName(raw []byte) (space, local string, ok bool) {
 	w := make([]byte, 0, len(raw)+7)
 	w = append(append(append(w, "<w>"...), raw...), "</w>"...)
-	if err := xmlscan.Parse(w, stanzaLimits, &s.doc); err != nil || len(s.doc.Children) != 1 {
+	if err := xmlscan.Parse(w, stanzaLimits, s.doc); err != nil || len(s.doc.Children) != 1 {
 		return "", "", false
 	}
 	c := s.doc.Children[0]

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -364,14 +365,14 @@ func boshStats(t *testing.T, base string) stats {
 // is the user query parameter, and it asks boshd's endpoint for a session
 // with that user's XMPP credentials (HTTP Basic, server to server), so the
 // password never reaches the page.
-func hostPrebind(cfg *config, endpoint *string) http.Handler {
+func hostPrebind(cfg *config, endpoint *atomic.Pointer[string]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := cfg.Users[r.URL.Query().Get("user")]
 		if !ok {
 			http.Error(w, "unknown user", http.StatusUnauthorized)
 			return
 		}
-		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, *endpoint, nil)
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, *endpoint.Load(), nil)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -247,10 +248,11 @@ func TestPrebindBoshdEndpoint(t *testing.T) {
 	for _, up := range upstreams {
 		t.Run(up.name, func(t *testing.T) {
 			cfg := newConfig(t, "localhost", "alice", "bob")
-			var endpoint string
+			// Set once boshd runs; read by the page server's goroutines.
+			var endpoint atomic.Pointer[string]
 			cfg.pages.Handle("/prebind", hostPrebind(cfg, &endpoint))
-			base := up.start(t, cfg, "-prebind", "/prebind")
-			endpoint = base + "/prebind"
+			url := up.start(t, cfg, "-prebind", "/prebind") + "/prebind"
+			endpoint.Store(&url)
 			var res struct {
 				Session struct {
 					Status   int

@@ -1,0 +1,236 @@
+package boshtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/httpbind/httpbind/bosh"
+)
+
+var idleProfile = flag.String("idle.heapprofile", "", "BenchmarkIdleSessions: write a heap profile to `file` while every session holds a request")
+
+// BenchmarkIdleSessions measures what an idle logged-in session costs the
+// server: idleSessions sessions, each logged in (SASL PLAIN, restart, bind,
+// session) over its own HTTP/1.1 connection through the real net/http
+// stack, then each holding one request (wait 60 s), like boshload's idle
+// phase. The clients are raw connections with no goroutine once logged in,
+// so nearly all that the figures count is the server's. Run it once:
+//
+//	go test -run '^$' -bench IdleSessions -benchtime 1x ./bosh/boshtest -idle.heapprofile /tmp/idle.heap
+//	go tool pprof -top -sample_index=inuse_space /tmp/idle.heap
+func BenchmarkIdleSessions(b *testing.B) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for b.Loop() {
+		idleSessions(b, n)
+	}
+}
+
+func idleSessions(b *testing.B, n int) {
+	if *idleProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() { runtime.MemProfileRate = 512 * 1024 }()
+	}
+	srv := NewServer(WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: n + 1, SessionsPerSecond: 1e6, SessionBurst: n + 1}))
+	defer srv.Close()
+	for i := range n {
+		if err := srv.Core.AddUser("user"+strconv.Itoa(i), "secret"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	addr := strings.TrimPrefix(strings.TrimSuffix(srv.URL, "/http-bind"), "http://")
+	before := memSnapshot()
+
+	conns := make([]net.Conn, n)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				c, err := idleLogin(ctx, addr, "user"+strconv.Itoa(i))
+				if err != nil {
+					errs <- fmt.Errorf("user%d: %w", i, err)
+					return
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	for start := time.Now(); srv.Handler.Stats().Held < int64(n); {
+		if time.Since(start) > 30*time.Second {
+			b.Fatalf("%d of %d requests held", srv.Handler.Stats().Held, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := memSnapshot()
+	if *idleProfile != "" {
+		f, err := os.Create(*idleProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+	b.ReportMetric(per(after.HeapInuse, before.HeapInuse), "heapinuse-B/session")
+	b.ReportMetric(per(after.HeapAlloc, before.HeapAlloc), "heapalloc-B/session")
+	b.ReportMetric(per(after.StackInuse, before.StackInuse), "stack-B/session")
+	b.ReportMetric(per(after.Sys-after.HeapReleased, before.Sys-before.HeapReleased), "sys-B/session")
+	b.ReportMetric(float64(after.goroutines-before.goroutines)/float64(n), "goroutines/session")
+	b.ReportMetric(per(after.TotalAlloc, before.TotalAlloc), "alloc-B/login")
+	b.ReportMetric(0, "ns/op")
+}
+
+type snapshot struct {
+	runtime.MemStats
+	goroutines int
+}
+
+func memSnapshot() snapshot {
+	runtime.GC()
+	runtime.GC()
+	var s snapshot
+	runtime.ReadMemStats(&s.MemStats)
+	s.goroutines = runtime.NumGoroutine()
+	return s
+}
+
+// idleLogin logs user in over a new connection and leaves one request
+// held on it, unread.
+func idleLogin(ctx context.Context, addr, user string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	dl, _ := ctx.Deadline()
+	c.SetDeadline(dl)
+	l := &idleClient{c: c, r: bufio.NewReader(c), rid: 1000}
+	if err := l.login(user); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// The held request: written, never read.
+	if err := l.write(requestBody(l.next(), l.sid, "", nil)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+type idleClient struct {
+	c   net.Conn
+	r   *bufio.Reader
+	rid uint64
+	sid string
+	got []byte // response bodies not yet matched
+}
+
+func (l *idleClient) next() uint64 { l.rid++; return l.rid - 1 }
+
+func (l *idleClient) login(user string) error {
+	create := fmt.Sprintf("<body rid='%d' to='localhost' hold='1' wait='60' ver='1.6' xml:lang='en' xmpp:version='1.0' xmlns:xmpp='%s' xmlns='%s'/>",
+		l.next(), nsXBOSH, nsHTTPBind)
+	if err := l.exchange([]byte(create)); err != nil {
+		return err
+	}
+	i := bytes.Index(l.got, []byte("sid='"))
+	if i < 0 {
+		return fmt.Errorf("no sid in %s", l.got)
+	}
+	l.sid = string(l.got[i+5 : i+5+bytes.IndexByte(l.got[i+5:], '\'')])
+	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00secret"))
+	steps := []struct{ extra, payload, want string }{
+		{"", "", "PLAIN"},
+		{"", "<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + creds + "</auth>", "<success"},
+		{" to='localhost' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + nsXBOSH + "'", "", "bind"},
+		{"", "<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='" + nsBind + "'/></iq>", "bind_1"},
+		{"", "<iq type='set' id='sess_1' to='localhost' xmlns='jabber:client'><session xmlns='" + nsSession + "'/></iq>", "sess_1"},
+	}
+	for _, s := range steps {
+		if s.extra != "" || s.payload != "" {
+			var ps [][]byte
+			if s.payload != "" {
+				ps = [][]byte{[]byte(s.payload)}
+			}
+			if err := l.exchange(requestBody(l.next(), l.sid, s.extra, ps)); err != nil {
+				return err
+			}
+		}
+		for tries := 0; !bytes.Contains(l.got, []byte(s.want)); tries++ {
+			if tries > 5 {
+				return fmt.Errorf("no %q in %s", s.want, l.got)
+			}
+			if err := l.exchange(requestBody(l.next(), l.sid, "", nil)); err != nil {
+				return err
+			}
+		}
+		l.got = l.got[:0]
+	}
+	return nil
+}
+
+func (l *idleClient) write(body []byte) error {
+	req := fmt.Sprintf("POST /http-bind HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n\r\n", len(body))
+	_, err := l.c.Write(append([]byte(req), body...))
+	return err
+}
+
+func (l *idleClient) exchange(body []byte) error {
+	if err := l.write(body); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(l.r, nil)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || bytes.Contains(data, []byte("type='terminate'")) {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	l.got = append(l.got, data...)
+	return nil
+}
