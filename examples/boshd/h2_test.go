@@ -91,6 +91,12 @@ func newWire(protocols func(*http.Protocols), roots *x509.CertPool) *wire {
 			return d.DialContext(ctx, network, addr)
 		},
 	}
+	if !p.HTTP1() {
+		// One dial at a time, as a browser does for HTTP/2: requests that
+		// start together wait for the connection instead of racing to
+		// dial one each (http.Transport.MaxConnsPerHost).
+		w.next.(*http.Transport).MaxConnsPerHost = 1
+	}
 	return w
 }
 
