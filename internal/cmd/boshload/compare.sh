@@ -134,7 +134,10 @@ start_ejabberd() {
 	# ejabberdctl runs the node as the ejabberd user: its directory is its own.
 	EJDIR=$(mktemp -d /tmp/boshcompare-ejabberd.XXXXXX)
 	chmod 755 "$EJDIR"; mkdir -p "$EJDIR/spool" "$EJDIR/logs"
-	EJ_HTTP=$(free_port); EJ_NODE=boshcompare$$@localhost
+	# A node name of its own per start: a stopping node of an earlier run
+	# must not be taken for this one.
+	EJ_RUN=$((${EJ_RUN:-0} + 1))
+	EJ_HTTP=$(free_port); EJ_NODE=boshcompare$$-$EJ_RUN@localhost
 	cat >"$EJDIR/ejabberd.yml" <<EOF
 hosts: ["$DOMAIN"]
 loglevel: warning
@@ -164,6 +167,7 @@ EOF
 	cat >"$EJDIR/ejabberdctl.cfg" <<EOF
 POLL=true
 ERL_PROCESSES=250000
+ERL_MAX_PORTS=65536
 ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
 INET_DIST_INTERFACE=127.0.0.1
 ERL_EPMD_ADDRESS=127.0.0.1
@@ -172,13 +176,17 @@ EJABBERD_PID_PATH=$EJDIR/ejabberd.pid
 EOF
 	chown -R ejabberd: "$EJDIR"
 	EJCTL="ejabberdctl --ctl-config $EJDIR/ejabberdctl.cfg --config $EJDIR/ejabberd.yml --config-dir $EJDIR --spool $EJDIR/spool --logs $EJDIR/logs --node $EJ_NODE"
-	$EJCTL foreground >"$WORK/ejabberd.out" 2>&1 &
+	# As the ejabberd user directly, not through ejabberdctl's su: su goes
+	# through PAM, which puts the open-files limit back to 1024, and
+	# ejabberd then refuses connections past about 500 sessions.
+	ej_ctl foreground >"$WORK/ejabberd.out" 2>&1 &
 	EJ_CTL=$!; PIDS="$PIDS $EJ_CTL"
 	wait_port "$EJ_HTTP" "$EJ_CTL"
 	# The server is the beam.smp process of our node, a descendant of EJ_CTL.
-	SERVER_PID=$(pgrep -f "beam.smp.*-sname $EJ_NODE" | head -1)
+	SERVER_PID=$(pgrep -f "beam.smp.*-s?name $EJ_NODE( |$)" | head -1)
 	[ -n "$SERVER_PID" ] || { log "no beam.smp for $EJ_NODE"; return 1; }
 	EJ_BEAM=$SERVER_PID
+	log "ejabberd: $(grep 'Max open files' /proc/$SERVER_PID/limits)"
 	python3 - "$EJ_HTTP" "$DOMAIN" "$SESSIONS" "$PASSWORD" <<'EOF'
 import http.client, json, sys
 port, host, n, pw = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -193,10 +201,23 @@ EOF
 	URL=http://127.0.0.1:$EJ_HTTP/http-bind
 }
 
+# ej_ctl ARGS...: ejabberdctl for our node, run as the ejabberd user with
+# its HOME (and so its Erlang cookie) in our directory.
+ej_ctl() {
+	$SUDO setpriv --reuid=ejabberd --regid=ejabberd --init-groups env HOME="$EJDIR" \
+		sh -c "ulimit -n $(ulimit -Hn) && exec $EJCTL $*"
+}
+
 stop_ejabberd() {
-	$EJCTL stop >/dev/null 2>&1 || kill "$SERVER_PID" 2>/dev/null || true
+	ej_ctl stop >/dev/null 2>&1 || kill "$SERVER_PID" 2>/dev/null || true
 	wait "$EJ_CTL" 2>/dev/null || true
+	# The node may outlive ejabberdctl for a moment: the next run starts
+	# only when it is gone.
+	i=0
+	while kill -0 "$EJ_BEAM" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
+	kill -9 "$EJ_BEAM" 2>/dev/null || true
 	EJ_BEAM=""
+	cp -r "$EJDIR/logs" "$WORK/ejabberd-logs.$EJ_RUN" 2>/dev/null || true
 }
 
 # ---- boshd ----------------------------------------------------------------
