@@ -4,7 +4,7 @@
 
 GO ?= go
 
-.PHONY: test deps e2e-deps vet race fuzz bench compare
+.PHONY: test deps e2e-deps vet race fuzz bench compare bigload
 
 test: deps e2e-deps vet race
 
@@ -58,3 +58,9 @@ bench:
 # markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default). Installs what it needs.
 compare:
 	sh internal/cmd/boshload/compare.sh
+
+# bigload runs 20,000 concurrent sessions (SESSIONS=…) against boshd with its in-memory core,
+# over h2c, and fails unless every one logs in and no message is lost, duplicated or stuck
+# (internal/cmd/boshload/big.sh).
+bigload:
+	sh internal/cmd/boshload/big.sh

@@ -162,6 +162,10 @@ func (l *load) active() []*session {
 	return out
 }
 
+// afterStart is called after each session's startMessages; tests use it
+// to let messages flow before the next session starts.
+var afterStart = func(*session) {}
+
 // messages runs the message phase on the active sessions until every
 // message arrived, nothing arrived for -drain after the last one was
 // due, or ctx ends. It returns the phase's start (ns since the start).
@@ -176,9 +180,16 @@ func (l *load) messages(ctx context.Context, act []*session) int64 {
 	if o.mode == modePaced {
 		span = time.Duration(o.messages) * o.interval
 	}
+	// Every session knows how to address its partner before any starts:
+	// in closed mode a session answers the first message that arrives,
+	// which can be before its own turn in the loop below.
+	for _, s := range act {
+		s.prepareMessages()
+	}
 	for i, s := range act {
 		// Paced sessions start evenly spread over one interval.
 		s.startMessages(time.Duration(begin) + o.interval*time.Duration(i)/time.Duration(len(act)))
+		afterStart(s)
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

@@ -108,3 +108,30 @@ func TestRunBounded(t *testing.T) {
 	assert.Equal(t, 4, res.LoginFailures, report)
 	assert.True(t, strings.Contains(report, "timed out") || strings.Contains(report, "canceled"), report)
 }
+
+// TestRunAnswerBeforeOwnStart: in closed mode a session answers the first
+// message from its partner even when that message arrives before the
+// session's own turn to start. The answer must be a whole message: an
+// early version sent the body text without the <message> around it, the
+// server refused it with bad-request and ended the session (seen at
+// 20,000 sessions, where starting every session takes long enough).
+func TestRunAnswerBeforeOwnStart(t *testing.T) {
+	srv := newServer(t, 2)
+	afterStart = func(s *session) {
+		if s.idx != 0 {
+			return
+		}
+		// Session 1 has not started yet: hold it back until session 0's
+		// first message has reached it.
+		assert.Eventually(t, func() bool { return s.l.nDelivered.Load() > 0 },
+			10*time.Second, time.Millisecond, "session 0's first message delivered")
+	}
+	defer func() { afterStart = func(*session) {} }()
+	res, report, err := runJSON(t, "-url", srv.URL, "-sessions", "2", "-messages", "5", "-mode", "closed",
+		"-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s")
+	require.NoError(t, err, report)
+	assert.Empty(t, res.Errors, report)
+	assert.Zero(t, res.SessionsFailed, report)
+	assert.Equal(t, int64(10), res.Delivered, report)
+	assert.Zero(t, res.Lost, report)
+}

@@ -179,6 +179,13 @@ func (s *session) queueLocked(now int64) {
 	s.sent++
 }
 
+// prepareMessages makes the start of the messages to the partner.
+func (s *session) prepareMessages() {
+	s.mu.Lock()
+	s.head = messageHead(s.partner.jid)
+	s.mu.Unlock()
+}
+
 // startMessages begins the message phase: in closed mode, the first
 // -window messages; in paced mode, a timer that first fires at phase
 // (since the start) and then every -interval.
@@ -188,7 +195,6 @@ func (s *session) startMessages(phase time.Duration) {
 	if s.ended || s.ending {
 		return
 	}
-	s.head = messageHead(s.partner.jid)
 	o := s.l.o
 	if o.mode == modeClosed {
 		now := s.l.now()
