@@ -85,7 +85,8 @@
 // descriptor limit on a machine where it cannot be raised past 20,000.
 //
 // The tool raises its own RLIMIT_NOFILE to the hard limit; it needs about
-// two descriptors per session (one over HTTP/2). With -sources above 1 the URL's host must
+// two descriptors per session (one per -sessions-per-conn sessions over
+// HTTP/2). With -sources above 1 the URL's host must
 // be an IPv4 loopback address; spreading connections over source
 // addresses keeps each address under the ephemeral port range and under
 // a server's per-address session limit (boshd's default is 1000).

@@ -57,6 +57,16 @@ type options struct {
 // per origin.
 func (o *options) perSession() bool { return o.h2c || o.h2 }
 
+// conns returns how many connections the sessions may have open at once:
+// two per session over HTTP/1.1 (the held request and the one that sends),
+// one per -sessions-per-conn sessions over HTTP/2.
+func (o *options) conns() int {
+	if o.perSession() {
+		return (o.sessions + o.perConn - 1) / o.perConn
+	}
+	return 2 * o.sessions
+}
+
 // parseFlags parses the command line and checks the values against each other.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("boshload", flag.ContinueOnError)

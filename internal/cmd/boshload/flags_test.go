@@ -52,4 +52,8 @@ func TestParseFlags(t *testing.T) {
 	o, err = parseFlags([]string{"-password", "x", "-url", "https://127.0.0.1/http-bind"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.False(t, o.perSession(), "HTTP/1.1 over TLS: shared connections")
+	assert.Equal(t, 2000, o.conns(), "HTTP/1.1: two connections per session")
+	o, err = parseFlags([]string{"-password", "x", "-sessions", "20000", "-h2c", "-sessions-per-conn", "3"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 6667, o.conns(), "HTTP/2: one connection per three sessions")
 }

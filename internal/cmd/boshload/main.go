@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
 	}
-	if need := uint64(2*o.sessions + 64); nofile < need {
+	if need := uint64(o.conns() + 64); nofile < need {
 		fmt.Fprintf(stderr, "boshload: warning: RLIMIT_NOFILE %d is below the %d descriptors %d sessions need\n", nofile, need, o.sessions)
 	}
 	// hard bounds every request; work ends the phases earlier, leaving
