@@ -5,7 +5,7 @@
 # table with each figure's ratio to the best of the two peers.
 #
 #   make compare                          # or: sh internal/cmd/boshload/compare.sh
-#   SESSIONS=1000 MESSAGES=20 CLOSED_MESSAGES=200 make compare
+#   SESSIONS=5000 MESSAGES=20 CLOSED_MESSAGES=20 RUNS=1 make compare
 #   BOSHD=/path/boshd BOSHLOAD=/path/boshload make compare   # prebuilt binaries
 #
 # It installs prosody and ejabberd from Debian when they are missing
@@ -22,11 +22,15 @@ set -eu
 
 SESSIONS=${SESSIONS:-1000}
 MESSAGES=${MESSAGES:-20}
-CLOSED_MESSAGES=${CLOSED_MESSAGES:-200}
+CLOSED_MESSAGES=${CLOSED_MESSAGES:-20}
 INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
 TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
 RUNS=${RUNS:-3}
+# EJABBERD_BACKLOG: ejabberd's listen queue. Its default is too short for a
+# load: connections the kernel could not queue are never accepted, and the
+# requests sent on them are lost with them.
+BACKLOG=${EJABBERD_BACKLOG:-1024}
 PASSWORD=bench-$$
 DOMAIN=localhost
 
@@ -146,6 +150,7 @@ listen:
   - port: $EJ_HTTP
     ip: "127.0.0.1"
     module: ejabberd_http
+    backlog: $BACKLOG
     request_handlers:
       /http-bind: mod_bosh
       /api: mod_http_api
