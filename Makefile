@@ -52,7 +52,7 @@ fuzz:
 	$(GO) test ./internal/prosodytest -run '^$$' -fuzz '^FuzzElementReader$$' -fuzztime $(FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./bosh ./internal/xmlscan ./xmppstream/...
+	$(GO) test -run '^$$' -bench . -benchmem ./bosh/... ./internal/xmlscan ./xmppstream/...
 
 # compare runs boshload against Prosody, ejabberd and boshd, one after another, and prints a
 # markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default). Installs what it needs.

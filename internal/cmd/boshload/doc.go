@@ -119,6 +119,10 @@
 // its in-memory core and boshd relaying to the Prosody, one after another;
 // table.py prints the markdown table with ratios to the best peer.
 //
+// big.sh (make bigload) runs 20,000 sessions against boshd over h2c, two
+// sessions per HTTP/2 connection, and fails unless every session logs in
+// and every message arrives exactly once.
+//
 // The exit status is 1 when the flags are wrong or no session logged in;
 // lost messages and failures are figures, not errors. Logs and reports
 // never contain passwords or message bodies.
