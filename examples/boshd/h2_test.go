@@ -133,8 +133,9 @@ var (
 	h2c   = func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }
 )
 
-// TestHTTP2: alice logs in and sends bob a message through boshd, each
-// client over its own transport, while bob holds a request. Over HTTP/2
+// TestHTTP2: alice and bob log in and send each other a message through
+// boshd, each client over its own transport, each message sent while
+// boshd holds a request of both. Over HTTP/2
 // (TLS by ALPN, or h2c with prior knowledge) every response is HTTP/2 and
 // each client's held and sending requests share its one TCP connection,
 // with at least two in flight at once; over HTTP/1.1 the same exchange
@@ -171,11 +172,24 @@ func TestHTTP2(t *testing.T) {
 				require.NoError(t, err)
 				clients[name] = c
 			}
-			msg := []byte("<message xmlns='jabber:client' to='bob@localhost/h2' type='chat'><body>over one connection</body></message>")
-			require.NoError(t, clients["alice"].Send(ctx, msg))
-			got, err := clients["bob"].Receive(ctx)
-			require.NoError(t, err)
-			assert.Contains(t, string(got), "over one connection")
+			// Each client sends while boshd holds a request of both, so
+			// each has two requests in flight at once.
+			admin := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+			defer admin.CloseIdleConnections()
+			waitBothHeld := func() {
+				require.Eventually(t, func() bool {
+					_, st := varsWith(t, d, admin)
+					return st.Held >= 2
+				}, 10*time.Second, 5*time.Millisecond, "both clients hold a request")
+			}
+			for _, ex := range []struct{ from, to string }{{"alice", "bob"}, {"bob", "alice"}} {
+				waitBothHeld()
+				msg := []byte("<message xmlns='jabber:client' to='" + ex.to + "@localhost/h2' type='chat'><body>over one connection</body></message>")
+				require.NoError(t, clients[ex.from].Send(ctx, msg))
+				got, err := clients[ex.to].Receive(ctx)
+				require.NoError(t, err)
+				assert.Contains(t, string(got), "over one connection")
+			}
 			for name, c := range clients {
 				require.NoError(t, c.Terminate(ctx), name)
 			}

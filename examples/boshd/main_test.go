@@ -281,7 +281,14 @@ func TestFlagErrors(t *testing.T) {
 // vars fetches /debug/vars.
 func vars(t *testing.T, d *boshd) (map[string]json.RawMessage, bosh.Stats) {
 	t.Helper()
-	res, err := http.Get(d.base + "/debug/vars")
+	return varsWith(t, d, http.DefaultClient)
+}
+
+// varsWith fetches /debug/vars with client (over HTTPS: one that trusts
+// boshd's certificate).
+func varsWith(t *testing.T, d *boshd, client *http.Client) (map[string]json.RawMessage, bosh.Stats) {
+	t.Helper()
+	res, err := client.Get(d.base + "/debug/vars")
 	require.NoError(t, err)
 	defer res.Body.Close()
 	assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
