@@ -27,9 +27,9 @@ INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
 TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
 RUNS=${RUNS:-3}
-# EJABBERD_BACKLOG: ejabberd's listen queue. Its default is too short for a
-# load: connections the kernel could not queue are never accepted, and the
-# requests sent on them are lost with them.
+# EJABBERD_BACKLOG: ejabberd's listen queue. Its default, 5, is too short
+# for a load: connections the kernel could not queue are never accepted,
+# and the requests sent on them are lost with them.
 BACKLOG=${EJABBERD_BACKLOG:-1024}
 PASSWORD=bench-$$
 DOMAIN=localhost
