@@ -1,6 +1,9 @@
 package session
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ending is what is left to do, without the lock, when a session ends.
 type ending struct {
@@ -193,8 +196,11 @@ func (s *Session) onTimer() {
 		s.answerFirstLocked(true)
 	}
 	if s.skipGapLocked(now) {
+		// Process the requests the given-up gap released. Their request
+		// goroutines wait for their replies; this is the timer's
+		// goroutine, so forwarding has a context of its own.
 		s.mu.Unlock()
-		s.drainSkipped()
+		s.drain(context.Background())
 		s.mu.Lock()
 		if s.ended {
 			s.mu.Unlock()

@@ -1,9 +1,6 @@
 package session
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // A rid gap (§14.2): requests above last+1 wait in pending until the
 // missing rids arrive. A client can lose a request it had numbered but
@@ -37,9 +34,7 @@ func (s *Session) skipGapLocked(now time.Time) bool {
 	if d.IsZero() || now.Before(d) {
 		return false
 	}
-	low := s.lowestPendingLocked()
-	s.skipped += low - 1 - s.last
-	s.last = low - 1
+	s.giveUpGapLocked(s.lowestPendingLocked())
 	return true
 }
 
@@ -60,9 +55,15 @@ func (s *Session) skipGapForLocked(rid uint64) bool {
 	if rid > low-1+uint64(s.p.Requests) {
 		return false
 	}
+	s.giveUpGapLocked(low)
+	return true
+}
+
+// giveUpGapLocked counts the missing rids below low, the lowest pending
+// one, as done.
+func (s *Session) giveUpGapLocked(low uint64) {
 	s.skipped += low - 1 - s.last
 	s.last = low - 1
-	return true
 }
 
 // lowestPendingLocked returns the lowest rid waiting above the gap.
@@ -74,13 +75,6 @@ func (s *Session) lowestPendingLocked() uint64 {
 		}
 	}
 	return low
-}
-
-// drainSkipped processes the requests a given-up gap released. They were
-// admitted by request goroutines that now wait for their replies; this runs
-// on the timer's goroutine, so forwarding uses a context of its own.
-func (s *Session) drainSkipped() {
-	s.drain(context.Background())
 }
 
 // skipKeys hashes key n times: the key of the request n rids later in the

@@ -32,8 +32,8 @@ type stream struct {
 	user      JID       // the authenticated bare JID
 	exch      *exchange // the SASL exchange in progress, or nil
 	failures  int       // failed SASL attempts
-	// doc is the parser's storage, from docPool during Send only, so that
-	// an idle session does not keep it.
+	// doc is the parser's storage, from xmlscan.GetDoc during Send only,
+	// so that an idle session does not keep it.
 	doc *xmlscan.Doc
 
 	mu sync.Mutex
@@ -45,9 +45,6 @@ type stream struct {
 	pending     bool     // Core.Unbind waits for the calls in progress to return
 	undelivered [][]byte // what Closing gave, for that Core.Unbind
 }
-
-// docPool holds the parsers' storage of the streams' Send calls.
-var docPool = sync.Pool{New: func() any { return new(xmlscan.Doc) }}
 
 func newStream(srv *Server, sink bosh.Sink, domain string, secure bool) *stream {
 	s := &stream{srv: srv, sink: sink, domain: domain, secure: secure}
@@ -73,8 +70,6 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 		return nil
 	}
 	defer s.release(true)
-	s.doc = docPool.Get().(*xmlscan.Doc)
-	defer func() { docPool.Put(s.doc); s.doc = nil }()
 	if restartRequested(req) {
 		// stanzas in a restart request are ignored.
 		if len(req.Payloads) > 0 {
@@ -83,6 +78,11 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 		s.restart()
 		return nil
 	}
+	if len(req.Payloads) == 0 {
+		return nil
+	}
+	s.doc = xmlscan.GetDoc()
+	defer func() { xmlscan.PutDoc(s.doc); s.doc = nil }()
 	for _, p := range req.Payloads {
 		if !s.handle(ctx, p) || s.isEnded() {
 			break

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/userfile"
 	"github.com/httpbind/httpbind/xmppstream"
 )
 
@@ -303,66 +303,18 @@ func parseProxies(s string) ([]string, error) {
 	return proxies, nil
 }
 
-// account is one account to create, with where it comes from for errors.
-type account struct {
-	name, password string
-	where          string
-}
-
 // accounts returns the accounts of -users, or fresh demo accounts.
-func (o *options) accounts() ([]account, error) {
+func (o *options) accounts() ([]userfile.Account, error) {
 	if o.usersFile == "" {
 		return demoAccounts(), nil
 	}
-	f, err := os.Open(o.usersFile)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseUsers(f, o.usersFile)
-}
-
-// parseUsers reads accounts, one "name:password" a line; the password is
-// everything after the first colon. Leading and trailing white space of a
-// line is ignored; blank lines and lines starting with '#' are skipped. A
-// malformed line or a repeated name is an error naming the line.
-func parseUsers(r io.Reader, file string) ([]account, error) {
-	var out []account
-	seen := make(map[string]int)
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		where := fmt.Sprintf("%s:%d", file, n)
-		name, password, ok := strings.Cut(line, ":")
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("%s: want name:password", where)
-		case name == "":
-			return nil, fmt.Errorf("%s: empty name", where)
-		case password == "":
-			return nil, fmt.Errorf("%s: empty password for %q", where, name)
-		case seen[name] > 0:
-			return nil, fmt.Errorf("%s: %q already defined on line %d", where, name, seen[name])
-		}
-		seen[name] = n
-		out = append(out, account{name: name, password: password, where: where})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if len(out) == 0 {
-		return nil, errors.New(file + ": no accounts")
-	}
-	return out, nil
+	return userfile.Load(o.usersFile)
 }
 
 // demoAccounts returns alice and bob with fresh random passwords.
-func demoAccounts() []account {
-	return []account{
-		{name: "alice", password: rand.Text()[:12], where: "demo account alice"},
-		{name: "bob", password: rand.Text()[:12], where: "demo account bob"},
+func demoAccounts() []userfile.Account {
+	return []userfile.Account{
+		{Name: "alice", Password: rand.Text()[:12], Where: "demo account alice"},
+		{Name: "bob", Password: rand.Text()[:12], Where: "demo account bob"},
 	}
 }

@@ -1,19 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,39 +14,41 @@ import (
 	"github.com/httpbind/httpbind/bosh/boshtest"
 )
 
-// testCA returns a self-signed CA certificate in PEM.
-func testCA(t *testing.T) []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "boshd test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
+// flagCase is one command line for parseFlags: error, a substring of the
+// error naming the flag, or check for what it parsed.
+type flagCase struct {
+	name  string
+	args  []string
+	check func(t *testing.T, o *options)
+	error string
+}
+
+// runFlagCases runs parseFlags on each case as a subtest.
+func runFlagCases(t *testing.T, tests []flagCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.error != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.error)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, o)
+		})
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestParseFlagsUpstream(t *testing.T) {
 	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
+	ca, _, _ := selfSigned(t)
 	notPEM := filepath.Join(dir, "not.pem")
-	require.NoError(t, os.WriteFile(ca, testCA(t), 0o600))
 	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
 	users := filepath.Join(dir, "users")
 	require.NoError(t, os.WriteFile(users, []byte("a:b\n"), 0o600))
 
-	tests := []struct {
-		name  string
-		args  []string
-		check func(t *testing.T, o *options)
-		error string // a substring of the error; it names the flag
-	}{
+	tests := []flagCase{
 		{name: "defaults: in-memory core for localhost", args: nil, check: func(t *testing.T, o *options) {
 			assert.Nil(t, o.upstream)
 			assert.Equal(t, []string{"localhost"}, o.domains)
@@ -107,18 +101,7 @@ func TestParseFlagsUpstream(t *testing.T) {
 		{name: "proxy not an address", args: []string{"-trusted-proxies", "proxy.example"}, error: "-trusted-proxies"},
 		{name: "proxy bad prefix", args: []string{"-trusted-proxies", "10.0.0.0/33"}, error: "-trusted-proxies"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, err := parseFlags(tt.args, io.Discard)
-			if tt.error != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.error)
-				return
-			}
-			require.NoError(t, err)
-			tt.check(t, o)
-		})
-	}
+	runFlagCases(t, tests)
 }
 
 // TestRunFlagErrorsNameTheFlag checks that run reports the new flags'
@@ -142,18 +125,9 @@ func TestRunFlagErrorsNameTheFlag(t *testing.T) {
 // value is an error naming its flag.
 func TestParseFlagsServing(t *testing.T) {
 	certFile, keyFile, _ := selfSigned(t)
-	otherKey := filepath.Join(t.TempDir(), "other.pem")
-	_, k2, _ := selfSigned(t)
-	data, err := os.ReadFile(k2)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(otherKey, data, 0o600))
+	_, otherKey, _ := selfSigned(t)
 
-	tests := []struct {
-		name  string
-		args  []string
-		check func(t *testing.T, o *options)
-		error string // a substring of the error; it names the flag
-	}{
+	tests := []flagCase{
 		{name: "defaults: plain HTTP/1.1, bosh.Config's limits", check: func(t *testing.T, o *options) {
 			assert.Nil(t, o.cert)
 			assert.False(t, o.h2c)
@@ -188,18 +162,7 @@ func TestParseFlagsServing(t *testing.T) {
 		{name: "max sessions above 1<<30", args: []string{"-max-sessions", "1073741825"}, error: "-max-sessions"},
 		{name: "per address 0", args: []string{"-max-sessions-per-address", "0"}, error: "-max-sessions-per-address"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, err := parseFlags(tt.args, io.Discard)
-			if tt.error != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.error)
-				return
-			}
-			require.NoError(t, err)
-			tt.check(t, o)
-		})
-	}
+	runFlagCases(t, tests)
 }
 
 // TestSessionLimitFlags: -max-sessions and -max-sessions-per-address reach

@@ -65,7 +65,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
 // protocol of each response, and the most requests in flight at once.
 // Its transport dials only on loopback.
 type wire struct {
-	next http.RoundTripper
+	next *http.Transport
 
 	mu          sync.Mutex
 	dials       int
@@ -95,7 +95,7 @@ func newWire(protocols func(*http.Protocols), roots *x509.CertPool) *wire {
 		// One dial at a time, as a browser does for HTTP/2: requests that
 		// start together wait for the connection instead of racing to
 		// dial one each (http.Transport.MaxConnsPerHost).
-		w.next.(*http.Transport).MaxConnsPerHost = 1
+		w.next.MaxConnsPerHost = 1
 	}
 	return w
 }
@@ -115,7 +115,7 @@ func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (w *wire) close() { w.next.(*http.Transport).CloseIdleConnections() }
+func (w *wire) close() { w.next.CloseIdleConnections() }
 
 // seen returns the dials, the distinct protocols and the most requests
 // in flight at once.

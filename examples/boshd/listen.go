@@ -5,7 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
+
+	"github.com/httpbind/httpbind/internal/serve"
 )
 
 // httpServer returns boshd's HTTP server for handler. HTTP/1.1 is always
@@ -19,13 +20,8 @@ func (o *options) httpServer(handler http.Handler, log *slog.Logger) *http.Serve
 	p.SetHTTP1(true)
 	p.SetHTTP2(o.cert != nil)
 	p.SetUnencryptedHTTP2(o.h2c)
-	srv := &http.Server{
-		Handler:           handler,
-		Protocols:         &p,
-		ReadHeaderTimeout: 10 * time.Second, // also bounds the TLS handshake
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := serve.NewServer(handler, log)
+	srv.Protocols = &p
 	if o.cert != nil {
 		srv.TLSConfig = &tls.Config{
 			Certificates: []tls.Certificate{*o.cert},

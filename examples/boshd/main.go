@@ -13,10 +13,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/serve"
+	"github.com/httpbind/httpbind/internal/userfile"
 	"github.com/httpbind/httpbind/xmppstream"
 	"github.com/httpbind/httpbind/xmppstream/memcore"
 )
@@ -30,9 +30,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// shutdownTimeout bounds the graceful shutdown.
-const shutdownTimeout = 10 * time.Second
 
 // run serves until ctx ends or SIGINT/SIGTERM arrives, then shuts down
 // gracefully: Handler.Shutdown first, so that held requests are answered
@@ -92,21 +89,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "boshd: relaying to %s\n", o.upstream.url)
 	case o.usersFile == "":
 		for _, a := range accounts {
-			fmt.Fprintf(stdout, "boshd: demo account %s@%s password %s\n", a.name, o.domains[0], a.password)
+			fmt.Fprintf(stdout, "boshd: demo account %s@%s password %s\n", a.Name, o.domains[0], a.Password)
 		}
 	default:
 		fmt.Fprintf(stdout, "boshd: %d accounts from %s\n", len(accounts), o.usersFile)
 	}
 
-	logStop := context.AfterFunc(ctx, func() { log.Info("boshd: shutting down") })
-	defer logStop()
-	return serve.Run(ctx, srv, ln, h, shutdownTimeout)
+	return serve.Run(ctx, "boshd", srv, ln, h, log)
 }
 
 // newUpstream returns the upstream of -upstream: the TCP upstream to an
 // XMPP server, or the in-memory core with its accounts (and the accounts,
 // to print).
-func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []account, error) {
+func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []userfile.Account, error) {
 	if u := o.upstream; u != nil {
 		up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{
 			Addr:        u.addr,
@@ -127,8 +122,8 @@ func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []account, error
 		return nil, nil, err
 	}
 	for _, a := range accounts {
-		if err := core.AddUser(a.name, a.password); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", a.where, err)
+		if err := core.AddUser(a.Name, a.Password); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", a.Where, err)
 		}
 	}
 	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{core.Domain()}, Logger: log})

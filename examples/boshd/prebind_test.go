@@ -13,30 +13,16 @@ import (
 )
 
 func TestParseFlagsPrebind(t *testing.T) {
-	tests := []struct {
-		name  string
-		args  []string
-		want  string
-		error string
-	}{
-		{name: "default: off", args: nil, want: ""},
-		{name: "a path", args: []string{"-prebind", "/prebind"}, want: "/prebind"},
+	prebindIs := func(want string) func(t *testing.T, o *options) {
+		return func(t *testing.T, o *options) { assert.Equal(t, want, o.prebind) }
+	}
+	runFlagCases(t, []flagCase{
+		{name: "default: off", args: nil, check: prebindIs("")},
+		{name: "a path", args: []string{"-prebind", "/prebind"}, check: prebindIs("/prebind")},
 		{name: "not a path", args: []string{"-prebind", "prebind"}, error: "-prebind"},
 		{name: "the BOSH path", args: []string{"-prebind", "/http-bind"}, error: "-prebind"},
 		{name: "the vars path", args: []string{"-prebind", "/debug/vars"}, error: "-prebind"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, err := parseFlags(tt.args, io.Discard)
-			if tt.error != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.error)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, o.prebind)
-		})
-	}
+	})
 }
 
 func TestPrebindEndpoint(t *testing.T) {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/subtle"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
+
+	"github.com/httpbind/httpbind/internal/userfile"
 )
 
 // account is one user of the site.
@@ -34,55 +30,19 @@ func (as accounts) check(name, password string) bool {
 // loadAccounts reads -users, or makes the demo accounts alice and bob with
 // fresh passwords. Every account gets a random XMPP password.
 func loadAccounts(file string) ([]*account, error) {
-	var list []*account
 	if file == "" {
-		list = []*account{{name: "alice", password: rand.Text()[:12]}, {name: "bob", password: rand.Text()[:12]}}
-	} else {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if list, err = parseUsers(f, file); err != nil {
-			return nil, err
-		}
+		return []*account{
+			{name: "alice", password: rand.Text()[:12], xmpp: rand.Text()},
+			{name: "bob", password: rand.Text()[:12], xmpp: rand.Text()},
+		}, nil
 	}
-	for _, a := range list {
-		a.xmpp = rand.Text()
+	read, err := userfile.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*account, len(read))
+	for i, a := range read {
+		list[i] = &account{name: a.Name, password: a.Password, xmpp: rand.Text()}
 	}
 	return list, nil
-}
-
-// parseUsers reads accounts, one "name:password" a line, like boshd's
-// -users: the password is everything after the first colon; blank lines
-// and lines starting with '#' are skipped. A malformed line or a repeated
-// name is an error naming the line.
-func parseUsers(r io.Reader, file string) ([]*account, error) {
-	var out []*account
-	seen := make(map[string]int)
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, password, ok := strings.Cut(line, ":")
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("%s:%d: want name:password", file, n)
-		case name == "" || password == "":
-			return nil, fmt.Errorf("%s:%d: empty name or password", file, n)
-		case seen[name] > 0:
-			return nil, fmt.Errorf("%s:%d: %q already defined on line %d", file, n, name, seen[name])
-		}
-		seen[name] = n
-		out = append(out, &account{name: name, password: password})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if len(out) == 0 {
-		return nil, errors.New(file + ": no accounts")
-	}
-	return out, nil
 }

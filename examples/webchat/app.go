@@ -113,7 +113,5 @@ func render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	if err := t.Execute(w, data); err != nil {
-		return // the client went away; nothing else to say
-	}
+	t.Execute(w, data) // an error here is the client gone: nothing else to say
 }

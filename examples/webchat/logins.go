@@ -16,9 +16,8 @@ const loginLifetime = 12 * time.Hour
 // logins are the site's logged-in sessions: random tokens, kept in memory
 // only, each naming a user. Safe for concurrent use.
 type logins struct {
-	mu     sync.Mutex
-	byID   map[string]login // guarded by mu
-	expire time.Duration
+	mu   sync.Mutex
+	byID map[string]login // guarded by mu
 }
 
 type login struct {
@@ -27,7 +26,7 @@ type login struct {
 }
 
 func newLogins() *logins {
-	return &logins{byID: make(map[string]login), expire: loginLifetime}
+	return &logins{byID: make(map[string]login)}
 }
 
 // start records a login for user and sets its cookie: HttpOnly (scripts
@@ -42,12 +41,12 @@ func (l *logins) start(w http.ResponseWriter, r *http.Request, user string) {
 			delete(l.byID, id)
 		}
 	}
-	l.byID[token] = login{user: user, expires: now.Add(l.expire)}
+	l.byID[token] = login{user: user, expires: now.Add(loginLifetime)}
 	l.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: token, Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-		MaxAge: int(l.expire / time.Second),
+		MaxAge: int(loginLifetime / time.Second),
 	})
 }
 

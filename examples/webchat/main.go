@@ -8,11 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/serve"
@@ -30,9 +28,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// shutdownTimeout bounds the graceful shutdown.
-const shutdownTimeout = 10 * time.Second
 
 // options are the parsed flags.
 type options struct {
@@ -105,12 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := serve.NewServer(mux, log)
 	fmt.Fprintf(stdout, "webchat: serving http://%s/ for %s\n", ln.Addr(), o.domain)
 	if o.usersFile == "" {
 		for _, a := range list {
@@ -123,7 +113,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "webchat: %s is missing: run npm ci --prefix examples/webchat\n", o.assets)
 	}
 
-	logStop := context.AfterFunc(ctx, func() { log.Info("webchat: shutting down") })
-	defer logStop()
-	return serve.Run(ctx, srv, ln, h, shutdownTimeout)
+	return serve.Run(ctx, "webchat", srv, ln, h, log)
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,13 +55,6 @@ type config struct {
 	pages *http.ServeMux // the page server's routes, for a scenario's own
 }
 
-// inCI reports whether CI is set to a true value: missing parts then fail
-// the tests instead of skipping them.
-func inCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
 // requireBrowser returns the Chromium executable, after checking that node
 // and the npm packages are there. Without them the test skips, or fails
 // under CI.
@@ -71,7 +63,7 @@ func requireBrowser(t *testing.T) string {
 	missing := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...) + "; run make e2e-deps"
-		if inCI() {
+		if prosodytest.InCI() {
 			t.Fatal("e2e: " + msg + " (CI=true requires it)")
 		}
 		t.Skip("e2e: " + msg + "; skipped outside CI")
@@ -309,10 +301,21 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 // writeUsers writes cfg's users as a boshd -users file.
 func writeUsers(t *testing.T, cfg *config) string {
 	t.Helper()
-	var b strings.Builder
+	accounts := make(map[string]string)
 	for _, u := range cfg.Users {
 		local, _, _ := strings.Cut(u.JID, "@")
-		fmt.Fprintf(&b, "%s:%s\n", local, u.Password)
+		accounts[local] = u.Password
+	}
+	return writeAccounts(t, accounts)
+}
+
+// writeAccounts writes an account file (name:password lines, as the
+// programs' -users reads) and returns its path.
+func writeAccounts(t *testing.T, accounts map[string]string) string {
+	t.Helper()
+	var b strings.Builder
+	for name, password := range accounts {
+		fmt.Fprintf(&b, "%s:%s\n", name, password)
 	}
 	path := filepath.Join(t.TempDir(), "users")
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -101,7 +100,6 @@ func TestStropheReloadLosesNothing(t *testing.T) {
 				During                message
 				AfterReloadReceived   int
 				SIDBefore, SIDAfter   string
-				CachedRid             uint64
 				LastRidBefore         uint64
 				FirstRidAfter         uint64
 				StatusAfter           []string
@@ -154,7 +152,6 @@ func TestConverseReloadLosesNothing(t *testing.T) {
 			var res struct {
 				Texts                        []string
 				AtBob                        message
-				Screenshot                   string
 				SIDBefore, SIDAfter          string
 				SIDsAfter                    []string
 				LastRidBefore, FirstRidAfter uint64
@@ -179,12 +176,11 @@ func TestPrebindConverse(t *testing.T) {
 		SitePassword string `json:"sitePassword"`
 	}
 	users := map[string]siteUser{"alice": {"alice", "alice-site-pw"}, "bob": {"bob", "bob-site-pw"}}
-	var lines []string
+	accounts := make(map[string]string)
 	for _, u := range users {
-		lines = append(lines, u.Name+":"+u.SitePassword)
+		accounts[u.Name] = u.SitePassword
 	}
-	file := filepath.Join(t.TempDir(), "site-users")
-	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	file := writeAccounts(t, accounts)
 	assets, err := filepath.Abs(filepath.Join("node_modules", "converse.js", "dist"))
 	require.NoError(t, err)
 	_, rest := start(t, "webchat", "webchat: serving ", "-listen", "127.0.0.1:0", "-users", file, "-assets", assets)
@@ -206,7 +202,6 @@ func TestPrebindConverse(t *testing.T) {
 		Alice, Bob           prebound
 		AliceFirst, BobFirst request
 		AtBob, AtAlice       []string
-		Screenshot           string
 	}
 	runScenario(t, "prebind", cfg, &res)
 	for _, c := range []struct {

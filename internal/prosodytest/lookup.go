@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// inCI reports whether the environment variable CI is set to a true value
-// ("true", "1", ...), as CI systems do.
-func inCI() bool {
+// InCI reports whether the environment variable CI is set to a true value
+// ("true", "1", ...), as CI systems do: a missing part of the test setup
+// then fails a test instead of skipping it.
+func InCI() bool {
 	ci, _ := strconv.ParseBool(os.Getenv("CI"))
 	return ci
 }
@@ -24,7 +25,7 @@ func Lookup(t testing.TB) string {
 	if err == nil {
 		return path
 	}
-	if inCI() {
+	if InCI() {
 		t.Fatalf("prosodytest: prosody is not installed (%v); CI=true requires it: run make deps", err)
 	}
 	t.Skipf("prosodytest: prosody is not installed (%v); skipped outside CI", err)

@@ -113,7 +113,7 @@ func TestInCI(t *testing.T) {
 	}{{"", false}, {"true", true}, {"1", true}, {"false", false}, {"yes", false}} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv("CI", tc.env)
-			assert.Equal(t, tc.want, inCI())
+			assert.Equal(t, tc.want, InCI())
 		})
 	}
 }

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -28,7 +29,9 @@ func TestRunShutsSessionsDownFirst(t *testing.T) {
 	mux.Handle("/http-bind", back.Handler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve.Run(ctx, &http.Server{Handler: mux}, ln, back.Handler, 5*time.Second) }()
+	go func() {
+		done <- serve.Run(ctx, "test", &http.Server{Handler: mux}, ln, back.Handler, slog.New(slog.DiscardHandler))
+	}()
 
 	c := boshtest.NewClient("http://" + ln.Addr().String() + "/http-bind")
 	defer c.Close()

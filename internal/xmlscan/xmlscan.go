@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Attr is one attribute of the root element (namespace declarations are in Doc.Decls instead).
@@ -45,6 +46,17 @@ type Doc struct {
 
 	scratch scratch // working storage reused by Parse
 }
+
+// docs holds Docs for reuse across the program's parsers.
+var docs = sync.Pool{New: func() any { return new(Doc) }}
+
+// GetDoc returns a Doc from a pool shared by the program's parsers: Parse
+// allocates nothing into a Doc whose slices have room. Give it back with
+// PutDoc once nothing points into it.
+func GetDoc() *Doc { return docs.Get().(*Doc) }
+
+// PutDoc gives back a Doc from GetDoc.
+func PutDoc(d *Doc) { docs.Put(d) }
 
 // Limits bounds a document. Zero values mean: MaxDepth 32, MaxAttrs 64.
 // Negative values are treated like zero.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
@@ -168,13 +167,9 @@ func escape(b *bytes.Buffer, s string) {
 // its child elements as bytes. Character data directly inside the root,
 // which carries no meaning in a stanza, is dropped. The root must be in
 // jabber:client; it is written back unprefixed with xmlns='jabber:client'.
-// docs reuses scanner documents: xmlscan.Parse allocates nothing into a
-// Doc whose slices have room.
-var docs = sync.Pool{New: func() any { return new(xmlscan.Doc) }}
-
 func parse(raw []byte) (*elem, error) {
-	doc := docs.Get().(*xmlscan.Doc)
-	defer docs.Put(doc) // the elem copies what it keeps: nothing points into doc
+	doc := xmlscan.GetDoc()
+	defer xmlscan.PutDoc(doc) // the elem copies what it keeps: nothing points into doc
 	if err := xmlscan.Parse(raw, xmlscan.Limits{}, doc); err != nil {
 		return nil, err
 	}

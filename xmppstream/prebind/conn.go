@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"time"
 
@@ -20,6 +21,7 @@ const (
 	nsXBOSH    = "urn:xmpp:xbosh"
 	nsStream   = "http://etherx.jabber.org/streams"
 	nsStreams  = "urn:ietf:params:xml:ns:xmpp-streams"
+	nsStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
 	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
 	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
@@ -79,7 +81,7 @@ func (e *element) child(space, local string) *element {
 // error (RFC 6120 §4.9.3, §6.5, §8.3.3), or "undefined-condition".
 func (e *element) condition(space string) string {
 	for _, c := range e.Children {
-		if (space == "" || c.XMLName.Space == space) && c.XMLName.Local != "text" {
+		if c.XMLName.Space == space && c.XMLName.Local != "text" {
 			return c.XMLName.Local
 		}
 	}
@@ -109,16 +111,20 @@ func (c *conn) create(ctx context.Context) error {
 // (escaped, each with a leading space) and payload, and keeps what the
 // response carries.
 func (c *conn) send(ctx context.Context, attrs string, payload []byte) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "<body rid='%d' sid='%s' xmlns='%s'%s>", c.rid, escape(c.sid), nsHTTPBind, attrs)
-	b.Write(payload)
-	b.WriteString("</body>")
-	resp, err := c.post(ctx, b.Bytes())
+	resp, err := c.post(ctx, c.body(attrs, payload))
 	if err != nil {
 		return err
 	}
 	c.inbox = append(c.inbox, resp.children...)
 	return nil
+}
+
+// body returns a request body of the session with extra attributes (as
+// for send) and payload.
+func (c *conn) body(attrs string, payload []byte) []byte {
+	b := fmt.Appendf(nil, "<body rid='%d' sid='%s' xmlns='%s'%s>", c.rid, escape(c.sid), nsHTTPBind, attrs)
+	b = append(b, payload...)
+	return append(b, "</body>"...)
 }
 
 // next takes the next received element, sending empty requests (each held
@@ -143,15 +149,11 @@ func (c *conn) next(ctx context.Context) (*element, error) {
 func (c *conn) terminate(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), terminateTimeout)
 	defer cancel()
-	body := fmt.Appendf(nil, "<body rid='%d' sid='%s' type='terminate' xmlns='%s'/>", c.rid, escape(c.sid), nsHTTPBind)
-	if _, err := c.post(ctx, body); err != nil && !errors.Is(err, errTerminated) {
-		c.p.log.Debug("prebind: terminate", "sid", c.sid, "err", err)
+	_, err := c.post(ctx, c.body(" type='terminate'", nil))
+	if e := (*Error)(nil); err != nil && !(errors.As(err, &e) && e.Terminate != "") {
+		c.p.cfg.Logger.Debug("prebind: terminate", "sid", c.sid, "err", err)
 	}
 }
-
-// errTerminated is matched by the *Error of a response that ended the
-// session.
-var errTerminated = errors.New("prebind: terminate body")
 
 // response is a decoded response <body/>.
 type response struct {
@@ -169,11 +171,7 @@ func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
 		return nil, c.fail(err)
 	}
 	hr.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	for _, k := range []string{"Forwarded", "X-Forwarded-For"} {
-		if v := c.req.forwarded.Values(k); len(v) > 0 {
-			hr.Header[k] = v
-		}
-	}
+	maps.Copy(hr.Header, c.req.forwarded)
 	hr.RemoteAddr, hr.TLS = c.req.RemoteAddr, c.req.tls
 	w := &recorder{hdr: make(http.Header)}
 	if err := serve(c.p.cfg.Handler, w, hr); err != nil {
@@ -190,10 +188,10 @@ func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
 		return nil, c.fail(err)
 	}
 	if resp.typ == "terminate" {
-		e := &Error{Op: c.op, Terminate: bosh.Condition(resp.condition), Err: errTerminated}
+		e := &Error{Op: c.op, Terminate: bosh.Condition(resp.condition)}
 		for _, ch := range resp.children {
 			if ch.XMLName.Space == nsStream && ch.XMLName.Local == "error" {
-				e.Err = fmt.Errorf("%w: stream error %s", errTerminated, ch.condition(nsStreams))
+				e.Err = fmt.Errorf("stream error %s", ch.condition(nsStreams))
 			}
 		}
 		return nil, e

@@ -42,7 +42,7 @@ func Endpoint(p *Prebinder, auth func(*http.Request) (Request, error)) http.Hand
 		}
 		req, err := auth(r)
 		if err != nil {
-			p.log.Debug("prebind: request not authenticated", "remote", r.RemoteAddr, "err", err)
+			p.cfg.Logger.Debug("prebind: request not authenticated", "remote", r.RemoteAddr, "err", err)
 			if errors.Is(err, ErrForbidden) {
 				writeJSON(w, http.StatusForbidden, errorBody{"forbidden"})
 			} else {
@@ -52,13 +52,13 @@ func Endpoint(p *Prebinder, auth func(*http.Request) (Request, error)) http.Hand
 		}
 		if req.RemoteAddr == "" {
 			req.RemoteAddr = r.RemoteAddr
-			req.forwarded = r.Header
+			req.forwarded = forwarding(r.Header)
 		}
 		req.tls = r.TLS
 		s, err := p.Prebind(r.Context(), req)
 		if err != nil {
 			status, msg := statusOf(err)
-			p.log.Info("prebind: failed", "remote", r.RemoteAddr, "status", status, "err", err)
+			p.cfg.Logger.Info("prebind: failed", "remote", r.RemoteAddr, "status", status, "err", err)
 			writeJSON(w, status, errorBody{msg})
 			return
 		}
@@ -103,4 +103,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// forwarding returns the forwarding headers of h (RFC 7239 Forwarded and
+// X-Forwarded-For), which the handler reads with bosh.Config.TrustedProxies.
+func forwarding(h http.Header) http.Header {
+	out := make(http.Header)
+	for _, k := range []string{"Forwarded", "X-Forwarded-For"} {
+		if v := h.Values(k); len(v) > 0 {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -58,7 +58,7 @@ func (e *Error) Error() string {
 	case e.Stanza != "":
 		s += ": refused: " + e.Stanza
 	}
-	if e.Err != nil && e.Err != errTerminated {
+	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
 	return s

@@ -179,7 +179,7 @@ func (c *conn) iq(ctx context.Context, id string, stanza []byte) (*element, erro
 			cond := "undefined-condition"
 			for _, x := range el.Children {
 				if x.XMLName.Local == "error" {
-					cond = x.condition("urn:ietf:params:xml:ns:xmpp-stanzas")
+					cond = x.condition(nsStanzas)
 				}
 			}
 			return nil, &Error{Op: c.op, Stanza: cond}

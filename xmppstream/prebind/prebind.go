@@ -55,9 +55,7 @@ type Config struct {
 // Prebinder creates and authenticates BOSH sessions on users' behalf. Its
 // methods are safe for concurrent use; each Prebind is independent.
 type Prebinder struct {
-	// Set in New, then read-only.
-	cfg Config
-	log *slog.Logger
+	cfg Config // set in New, with its defaults; then read-only
 }
 
 // New returns a Prebinder for cfg, or an error for an invalid Config.
@@ -96,11 +94,10 @@ func New(cfg Config) (*Prebinder, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("prebind: Config.Timeout %v is negative", cfg.Timeout)
 	}
-	p := &Prebinder{cfg: cfg, log: cfg.Logger}
-	if p.log == nil {
-		p.log = slog.Default()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return p, nil
+	return &Prebinder{cfg: cfg}, nil
 }
 
 // Request is what Prebind logs in with.
@@ -125,10 +122,10 @@ type Request struct {
 	// fills it from the HTTP request.
 	RemoteAddr string
 
-	// Set by Endpoint: the forwarding headers of the user's request, so
-	// that bosh.Config.TrustedProxies apply to them, and its TLS state,
-	// so that a session prebound over HTTPS is a secure one (XEP-0124
-	// §19.1).
+	// Set by Endpoint: the forwarding headers of the user's request (only
+	// those), so that bosh.Config.TrustedProxies apply to them, and its TLS
+	// state, so that a session prebound over HTTPS is a secure one
+	// (XEP-0124 §19.1).
 	forwarded http.Header
 	tls       *tls.ConnectionState
 }
@@ -180,12 +177,12 @@ func (p *Prebinder) Prebind(ctx context.Context, r Request) (Session, error) {
 	jid, err := c.login(ctx)
 	if err != nil {
 		c.terminate(ctx)
-		p.log.Debug("prebind: failed", "sid", c.sid, "err", err)
+		p.cfg.Logger.Debug("prebind: failed", "sid", c.sid, "err", err)
 		return Session{}, err
 	}
 	if c.dropped > 0 {
-		p.log.Warn("prebind: stanzas sent during the login were not handed on", "sid", c.sid, "count", c.dropped)
+		p.cfg.Logger.Warn("prebind: stanzas sent during the login were not handed on", "sid", c.sid, "count", c.dropped)
 	}
-	p.log.Debug("prebind: session ready", "sid", c.sid, "jid", jid)
+	p.cfg.Logger.Debug("prebind: session ready", "sid", c.sid, "jid", jid)
 	return Session{JID: jid, SID: c.sid, RID: c.rid}, nil
 }

@@ -78,7 +78,15 @@ wait_port() {
 	done
 }
 
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# forget PID: PID is no longer ours to stop at the end (it has exited, and
+# its number may go to another process).
+forget() {
+	_rest=""
+	for _pid in $PIDS; do [ "$_pid" = "$1" ] || _rest="$_rest $_pid"; done
+	PIDS=$_rest
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; forget "$1"; }
 
 # ---- Prosody --------------------------------------------------------------
 
@@ -216,6 +224,7 @@ ej_ctl() {
 stop_ejabberd() {
 	ej_ctl stop >/dev/null 2>&1 || kill "$SERVER_PID" 2>/dev/null || true
 	wait "$EJ_CTL" 2>/dev/null || true
+	forget "$EJ_CTL"
 	# The node may outlive ejabberdctl for a moment: the next run starts
 	# only when it is gone.
 	i=0

@@ -13,7 +13,8 @@ import (
 // afterwards; counters are atomic; errs is guarded by mu.
 type load struct {
 	o        *options
-	t        *transport
+	t        *transport      // the HTTP/1.1 transport the sessions share
+	h2       []*transport    // over HTTP/2: the sessions' own, one per -sessions-per-conn
 	start    time.Time       // stamps are nanoseconds since start (monotonic)
 	ctx      context.Context // the hard bound: every request of a started session
 	wg       sync.WaitGroup  // request goroutines and paced timers
@@ -24,7 +25,6 @@ type load struct {
 	lastDelivery  atomic.Int64 // ns since start
 	expected      atomic.Int64 // messages the active pairs exchange
 	allIn         chan struct{}
-	allInOnce     sync.Once
 	open          atomic.Int64 // started sessions not ended, plus one until the run lets go
 	allEnded      chan struct{}
 
@@ -43,7 +43,19 @@ func newLoad(ctx context.Context, o *options, start time.Time) *load {
 	l.open.Store(1)
 	l.sessions = make([]*session, o.sessions)
 	for i := range l.sessions {
-		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, t: l.transportFor(i), recv: newReceiveStats(o.messages)}
+		// Over HTTP/1.1 every session uses the shared l.t, whose
+		// connections any session may reuse. Over HTTP/2 a session has
+		// a transport of its own, from source address i mod -sources, so
+		// that it has one connection, as a browser has one per origin;
+		// with -sessions-per-conn N, sessions i with the same i/N share one.
+		t := l.t
+		if o.perSession() {
+			if i%o.perConn == 0 {
+				l.h2 = append(l.h2, newTransport(o, dialer(o, i/o.perConn).DialContext))
+			}
+			t = l.h2[len(l.h2)-1]
+		}
+		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, t: t, recv: newReceiveStats(o.messages)}
 	}
 	for i, s := range l.sessions {
 		s.partner = l.sessions[i^1]
@@ -57,7 +69,7 @@ func (l *load) now() int64 { return int64(time.Since(l.start)) }
 // delivered counts one message delivered at now.
 func (l *load) delivered(now int64) {
 	if l.nDelivered.Add(1) == l.expected.Load() {
-		l.allInOnce.Do(func() { close(l.allIn) })
+		close(l.allIn) // Add returns each count once: this runs once
 	}
 	for {
 		last := l.lastDelivery.Load()

@@ -49,7 +49,8 @@ func (s *session) login(ctx context.Context) error {
 	case el.local != "success":
 		return &errStage{"auth", fmt.Errorf("SASL %s", saslCondition(el.raw))}
 	}
-	body := appendRestart(getBuf().b, s.nextRID(), s.sid, s.l.o.domain)
+	body := getBuf()
+	body.b = appendRestart(body.b, s.nextRID(), s.sid, s.l.o.domain)
 	if err := s.exchange(ctx, body); err != nil {
 		return &errStage{"restart", err}
 	}
@@ -84,7 +85,8 @@ func (s *session) create(ctx context.Context) (*element, error) {
 	pause := 50 * time.Millisecond
 	for {
 		s.rid = 1<<20 + rand.Uint64N(1<<40)
-		body := appendCreate(getBuf().b, s.nextRID(), s.l.o.domain, int(s.l.o.wait/time.Second))
+		body := getBuf()
+		body.b = appendCreate(body.b, s.nextRID(), s.l.o.domain, int(s.l.o.wait/time.Second))
 		err := s.exchange(ctx, body)
 		if err == nil {
 			break
@@ -112,9 +114,11 @@ func (s *session) nextRID() uint64 { s.rid++; return s.rid - 1 }
 
 // send sends one stanza in a request of its own.
 func (s *session) send(ctx context.Context, stanza string) error {
-	b := appendOpen(getBuf().b, s.nextRID(), s.sid, "")
-	b = append(b, stanza...)
-	return s.exchange(ctx, append(b, closeBody...))
+	b := getBuf()
+	b.b = appendOpen(b.b, s.nextRID(), s.sid, "")
+	b.b = append(b.b, stanza...)
+	b.b = append(b.b, closeBody...)
+	return s.exchange(ctx, b)
 }
 
 // iq sends an iq of type set and waits for its result; a bind result
@@ -139,9 +143,9 @@ func (s *session) iq(ctx context.Context, id, child string) error {
 
 // exchange posts body (a pooled buffer's bytes, which it puts back) and
 // keeps copies of the response's children in s.pending.
-func (s *session) exchange(ctx context.Context, body []byte) error {
-	resp, err := s.t.post(ctx, body)
-	putBuf(&buffer{b: body})
+func (s *session) exchange(ctx context.Context, body *buffer) error {
+	resp, err := s.t.post(ctx, body.b)
+	putBuf(body)
 	if err != nil {
 		return err
 	}
@@ -173,8 +177,9 @@ func (s *session) await(ctx context.Context, match func(*element) bool) (*elemen
 			}
 		}
 		s.pending = s.pending[:0]
-		b := appendOpen(getBuf().b, s.nextRID(), s.sid, "")
-		if err := s.exchange(ctx, append(b, closeBody...)); err != nil {
+		b := getBuf()
+		b.b = append(appendOpen(b.b, s.nextRID(), s.sid, ""), closeBody...)
+		if err := s.exchange(ctx, b); err != nil {
 			return nil, err
 		}
 	}

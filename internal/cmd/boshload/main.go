@@ -33,9 +33,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	nofile, err := raiseNoFile()
+	nofile, err := noFileLimit()
 	if err != nil {
-		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
+		return fmt.Errorf("reading RLIMIT_NOFILE: %w", err)
 	}
 	if need := uint64(o.conns() + 64); nofile < need {
 		fmt.Fprintf(stderr, "boshload: warning: RLIMIT_NOFILE %d is below the %d descriptors %d sessions need\n", nofile, need, o.sessions)

@@ -85,18 +85,13 @@ func parseRSS(status []byte) (int64, error) {
 	return 0, errors.New("no VmRSS line")
 }
 
-// raiseNoFile raises this process's soft RLIMIT_NOFILE to its hard limit
-// and returns the new soft limit.
-func raiseNoFile() (uint64, error) {
+// noFileLimit returns this process's soft RLIMIT_NOFILE. The Go runtime
+// has already raised it to the hard limit at start (Go 1.19 and later, on
+// Unix), which is as far as an unprivileged process can go.
+func noFileLimit() (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return 0, err
-		}
 	}
 	return lim.Cur, nil
 }

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/loadstat"
 )
 
 // result holds the figures of one run; its JSON form is -json's line.
@@ -26,16 +28,13 @@ type result struct {
 	Delivered       int64   `json:"delivered"`
 	MessageSeconds  float64 `json:"message_seconds"` // from the phase's start to the last delivery
 	DeliveredPerSec float64 `json:"delivered_per_second"`
-	LatencyP50Ms    float64 `json:"latency_p50_ms"`
-	LatencyP90Ms    float64 `json:"latency_p90_ms"`
-	LatencyP99Ms    float64 `json:"latency_p99_ms"`
-	LatencyMaxMs    float64 `json:"latency_max_ms"`
-	Lost            int64   `json:"lost"`         // sent, never arrived
-	Duplicated      int64   `json:"duplicated"`   // arrived more than once
-	OutOfOrder      int64   `json:"out_of_order"` // arrived after a later message of the same sender
-	Foreign         int64   `json:"foreign"`      // arrived at the wrong session, or unreadable
-	SessionsFailed  int     `json:"sessions_failed"`
-	SessionsStuck   int     `json:"sessions_stuck"` // active sessions that did not send and receive every message
+	loadstat.Latency
+	Lost           int64 `json:"lost"`         // sent, never arrived
+	Duplicated     int64 `json:"duplicated"`   // arrived more than once
+	OutOfOrder     int64 `json:"out_of_order"` // arrived after a later message of the same sender
+	Foreign        int64 `json:"foreign"`      // arrived at the wrong session, or unreadable
+	SessionsFailed int   `json:"sessions_failed"`
+	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
 
 	Server           *serverFigures `json:"server,omitempty"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
@@ -77,10 +76,7 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 		r.MessageSeconds = time.Duration(last - begin).Seconds()
 		r.DeliveredPerSec = float64(r.Delivered) / r.MessageSeconds
 	}
-	lat := latencies(act)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	r.LatencyP50Ms, r.LatencyP90Ms = ms(percentile(lat, 50)), ms(percentile(lat, 90))
-	r.LatencyP99Ms, r.LatencyMaxMs = ms(percentile(lat, 99)), ms(percentile(lat, 100))
+	r.Latency = loadstat.LatencyOf(latencies(act))
 	for _, s := range act {
 		sent := s.onWire()
 		p := s.partner

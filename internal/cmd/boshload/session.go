@@ -14,7 +14,7 @@ type session struct {
 	idx     int // session number; the partner is idx^1
 	acct    int // account number
 	partner *session
-	t       *transport // l.t, or over HTTP/2 the session's own (transportFor)
+	t       *transport // l.t, or over HTTP/2 the session's own (from l.h2)
 
 	// Set by login, then read-only.
 	sid      string
@@ -67,20 +67,25 @@ func (s *session) pumpLocked() {
 	case s.ending:
 		if s.termRID == 0 {
 			s.termRID = s.rid
-			b := appendOpen(getBuf().b, s.rid, s.sid, " type='terminate'")
-			b = append(b, "<presence type='unavailable' xmlns='jabber:client'/>"...)
-			s.launchLocked(&buffer{b: append(b, closeBody...)})
+			b := getBuf()
+			b.b = appendOpen(b.b, s.rid, s.sid, " type='terminate'")
+			b.b = append(b.b, "<presence type='unavailable' xmlns='jabber:client'/>"...)
+			b.b = append(b.b, closeBody...)
+			s.launchLocked(b)
 		}
 	case len(s.outq) > 0 && s.inflight < s.requests:
-		b := appendOpen(getBuf().b, s.rid, s.sid, "")
+		b := getBuf()
+		b.b = appendOpen(b.b, s.rid, s.sid, "")
 		for _, m := range s.outq {
-			b = appendMessage(b, s.head, m.from, m.seq, m.nanos)
+			b.b = appendMessage(b.b, s.head, m.from, m.seq, m.nanos)
 		}
 		s.outq = s.outq[:0]
-		s.launchLocked(&buffer{b: append(b, closeBody...)})
+		b.b = append(b.b, closeBody...)
+		s.launchLocked(b)
 	case s.inflight == 0:
-		b := appendOpen(getBuf().b, s.rid, s.sid, "")
-		s.launchLocked(&buffer{b: append(b, closeBody...)})
+		b := getBuf()
+		b.b = append(appendOpen(b.b, s.rid, s.sid, ""), closeBody...)
+		s.launchLocked(b)
 	}
 }
 

@@ -1,9 +1,6 @@
 package main
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // receiveStats counts the messages a session received from its partner.
 type receiveStats struct {
@@ -49,16 +46,6 @@ func (r *receiveStats) add(seq int, lat int64) int {
 	}
 	r.lat = append(r.lat, lat)
 	return addNew
-}
-
-// percentile returns the p-th percentile (0 < p <= 100) of sorted, by the
-// nearest-rank method, or 0 for no samples.
-func percentile(sorted []int64, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(float64(len(sorted))*p/100+0.999999999) - 1
-	return time.Duration(sorted[min(max(rank, 0), len(sorted)-1)])
 }
 
 // latencies merges and sorts the sessions' latency samples.

@@ -172,27 +172,10 @@ func readAll(r io.Reader, buf *buffer) error {
 	}
 }
 
-// transportFor returns the transport of session i: over HTTP/2 one of its
-// own, from source address i mod -sources, so that each session has one
-// connection, as a browser has one per origin; over HTTP/1.1 the shared
-// l.t, whose connections any session may reuse.
-// With -sessions-per-conn N, sessions i with the same i/N share one.
-func (l *load) transportFor(i int) *transport {
-	if !l.o.perSession() {
-		return l.t
-	}
-	if i%l.o.perConn != 0 && i > 0 && l.sessions[i-1] != nil {
-		return l.sessions[i-1].t
-	}
-	return newTransport(l.o, dialer(l.o, i/l.o.perConn).DialContext)
-}
-
 // closeTransports closes the idle connections of every transport.
 func (l *load) closeTransports() {
 	l.t.close()
-	for i, s := range l.sessions {
-		if s != nil && s.t != l.t && (i == 0 || l.sessions[i-1] == nil || s.t != l.sessions[i-1].t) {
-			s.t.close()
-		}
+	for _, t := range l.h2 {
+		t.close()
 	}
 }

@@ -82,12 +82,3 @@ func TestReceiveStats(t *testing.T) {
 	assert.Equal(t, 1, r.ooo, "2 after 65")
 	assert.Len(t, r.lat, 5)
 }
-
-func TestPercentile(t *testing.T) {
-	s := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	assert.EqualValues(t, 5, percentile(s, 50))
-	assert.EqualValues(t, 9, percentile(s, 90))
-	assert.EqualValues(t, 10, percentile(s, 99))
-	assert.EqualValues(t, 10, percentile(s, 100))
-	assert.EqualValues(t, 0, percentile(nil, 50))
-}

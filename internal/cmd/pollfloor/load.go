@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/loadstat"
 )
 
 // loadConfig is load's flags.
@@ -30,17 +32,14 @@ type loadConfig struct {
 
 // result is what load measured.
 type result struct {
-	Clients      int     `json:"clients"`
-	Expected     int64   `json:"expected"`
-	Sent         int64   `json:"sent"`
-	Delivered    int64   `json:"delivered"`
-	Lost         int64   `json:"lost"`
-	Duplicated   int64   `json:"duplicated"`
-	SendErrors   int64   `json:"send_errors"`
-	LatencyP50Ms float64 `json:"latency_p50_ms"`
-	LatencyP90Ms float64 `json:"latency_p90_ms"`
-	LatencyP99Ms float64 `json:"latency_p99_ms"`
-	LatencyMaxMs float64 `json:"latency_max_ms"`
+	Clients    int   `json:"clients"`
+	Expected   int64 `json:"expected"`
+	Sent       int64 `json:"sent"`
+	Delivered  int64 `json:"delivered"`
+	Lost       int64 `json:"lost"`
+	Duplicated int64 `json:"duplicated"`
+	SendErrors int64 `json:"send_errors"`
+	loadstat.Latency
 }
 
 // load is one run: its clients' receive state and the latencies.
@@ -135,11 +134,10 @@ func (l *load) run(ctx context.Context) result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	slices.Sort(l.lat)
-	ms := func(p float64) float64 { return float64(percentile(l.lat, p)) / 1e6 }
 	return result{
 		Clients: n, Expected: expected, Sent: l.sent.Load(), Delivered: int64(len(l.lat)),
 		Lost: l.sent.Load() - int64(len(l.lat)), Duplicated: l.dups, SendErrors: l.sendErrs.Load(),
-		LatencyP50Ms: ms(50), LatencyP90Ms: ms(90), LatencyP99Ms: ms(99), LatencyMaxMs: ms(100),
+		Latency: loadstat.LatencyOf(l.lat),
 	}
 }
 
@@ -211,14 +209,4 @@ func (l *load) send(ctx context.Context, id int) {
 		}
 		l.sent.Add(1)
 	}
-}
-
-// percentile returns the p-th percentile (0 < p <= 100) of sorted by the
-// nearest-rank method, or 0 without samples.
-func percentile(sorted []int64, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(float64(len(sorted))*p/100+0.999999999) - 1
-	return time.Duration(sorted[min(max(rank, 0), len(sorted)-1)])
 }

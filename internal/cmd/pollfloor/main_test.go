@@ -33,22 +33,6 @@ func TestLoadDeliversEverything(t *testing.T) {
 	assert.LessOrEqual(t, res.LatencyP50Ms, res.LatencyMaxMs)
 }
 
-func TestPercentile(t *testing.T) {
-	for _, tc := range []struct {
-		in   []int64
-		p    float64
-		want time.Duration
-	}{
-		{nil, 50, 0},
-		{[]int64{5}, 99, 5},
-		{[]int64{1, 2, 3, 4}, 50, 2},
-		{[]int64{1, 2, 3, 4}, 100, 4},
-		{[]int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 90, 9},
-	} {
-		assert.Equal(t, tc.want, percentile(tc.in, tc.p), "%v p%v", tc.in, tc.p)
-	}
-}
-
 func TestRunUsage(t *testing.T) {
 	var out bytes.Buffer
 	assert.Error(t, run(context.Background(), nil, &out, &out))

@@ -1,5 +1,5 @@
 // Scenario 4 against boshd -prebind: the page's host (the test's page
-// server, cfg.extra.hostPrebind) has its own idea of who the user is and
+// server's /prebind, hostPrebind in scenarios_test.go) has its own idea of who the user is and
 // asks boshd's prebind endpoint, server to server with HTTP Basic, for a
 // session; converse.js on the page (another origin than boshd) attaches to
 // it with authentication: 'prebind' and chats with bob, a Strophe.js page.
