@@ -336,19 +336,20 @@ func TestB63NoFalsePositives(t *testing.T) {
 			again4 := holdPost(s, 4, "", holdMsg("4"))
 			again1 := holdPost(s, 1, "", "")
 			synctest.Wait()
-			for _, c := range []*call{c1, c4} {
-				r := holdAnswered(t, c) // replaced by its retransmission
-				assert.Equal(t, "error", r.Type(), "a recoverable error (§14.3, §17.3), not an end: %s", r.Raw)
+			// A retransmission waits for its rid's reply beside the
+			// original (§14.3); neither is answered early.
+			for _, c := range []*call{c1, c2, c4, again1, again4} {
+				holdHeld(t, c)
 			}
-			holdHeld(t, c2)
-			holdHeld(t, again1)
-			holdHeld(t, again4)
 			c3 := s.post(3, "", holdMsg("3"))
 			synctest.Wait()
 			assert.Equal(t, []string{holdMsg("3"), holdMsg("4")}, x.up.stream(t, 0).payloads(), "REQ 4 forwarded once")
-			assert.True(t, holdAnswered(t, again1).IsEmpty())
+			r1 := holdAnswered(t, c1)
+			assert.True(t, r1.IsEmpty(), r1.Raw)
+			assert.Equal(t, r1.Raw, holdAnswered(t, again1).Raw, "both connections of REQ 1 get its reply")
 			assert.True(t, holdAnswered(t, c2).IsEmpty())
 			holdHeld(t, c3)
+			holdHeld(t, c4)
 			holdHeld(t, again4)
 		})
 	})

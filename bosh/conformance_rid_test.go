@@ -396,9 +396,12 @@ func TestB82RepeatedRidAnsweredAtWaitIsReplayed(t *testing.T) {
 }
 
 func TestB83B109RepeatedPendingRid(t *testing.T) {
-	// XEP-0124 §14.3, §17.3: a repeated rid that is still pending answers
-	// the older request at once with type='error'; the newest one takes its
-	// place. The error does not end the session, and it is not replayed.
+	// XEP-0124 §14.3: a repeated rid that is still pending waits for the
+	// same reply as the original; both connections get it, so the client
+	// reads it on whichever it still has. (§14.3's SHOULD answers the
+	// older one at once with type='error'; clients in use take that error
+	// for the answer, and the reply is lost if the newer connection is
+	// already closed. See Session.Handle.) The reply is then replayed.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "")
@@ -406,53 +409,49 @@ func TestB83B109RepeatedPendingRid(t *testing.T) {
 		synctest.Wait()
 		require.False(t, a.Done())
 		b := s.post(1, "", "")
-		ra := a.wait()
-		assert.Equal(t, http.StatusOK, ra.Status)
-		assert.Equal(t, "error", ra.Type(), "B-83: recoverable error: %s", ra.Raw)
-		assert.Empty(t, ra.Condition())
-		synctest.Wait()
-		assert.False(t, b.Done(), "B-83: the newest request is held")
-		// B-109: the client resends again after the error: accepted.
 		c := s.post(1, "", "")
-		rb := b.wait()
-		assert.Equal(t, "error", rb.Type(), rb.Raw)
 		synctest.Wait()
-		assert.False(t, c.Done(), "B-109: the resend is held, not item-not-found")
+		for _, k := range []*call{a, b, c} {
+			assert.False(t, k.Done(), "every connection of REQ 1 is held")
+		}
 		x.up.stream(t, 0).sink.Deliver([]byte(ridMsgA))
-		rc := c.wait()
-		assert.Equal(t, []string{ridMsgA}, rc.Children, "the real response goes to the newest request")
-		// B-81/B-109: the replay is the real response, not an error.
+		ra := a.wait()
+		assert.Equal(t, []string{ridMsgA}, ra.Children)
+		assert.Equal(t, ra.Raw, b.wait().Raw, "the same reply on every connection")
+		assert.Equal(t, ra.Raw, c.wait().Raw, "the same reply on every connection")
+		// §14.3: the replay is the real response.
 		again := s.send(1, "", "")
-		assert.Equal(t, rc.Raw, again.Raw)
+		assert.Equal(t, ra.Raw, again.Raw)
 		assert.Len(t, x.up.opens, 1)
 		assert.Equal(t, int64(1), x.h.Stats().Sessions)
 	})
 }
 
 func TestB83RepeatedBufferedRid(t *testing.T) {
-	// XEP-0124 §14.3: a repeat of a rid buffered above a gap replaces it
-	// too; the payloads go upstream once, in rid order.
+	// XEP-0124 §14.3: a repeat of a rid buffered above a gap waits beside
+	// it; the payloads go upstream once, in rid order.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "")
 		a := s.post(2, "", ridMsgB)
 		synctest.Wait()
 		b := s.post(2, "", ridMsgB)
-		ra := a.wait()
-		assert.Equal(t, "error", ra.Type(), ra.Raw)
 		synctest.Wait()
+		assert.False(t, a.Done())
 		assert.False(t, b.Done())
 		one := s.post(1, "", ridMsgA)
 		assert.True(t, one.wait().IsEmpty())
 		assert.Equal(t, []string{ridMsgA, ridMsgB}, x.up.stream(t, 0).payloads())
 		synctest.Wait()
+		assert.False(t, a.Done(), "REQ 2 is held")
 		assert.False(t, b.Done(), "REQ 2 is held")
 	})
 }
 
 func TestB84TooManyRepeats(t *testing.T) {
 	// XEP-0124 §14.3: the CM MAY limit repeats of one rid; past the limit
-	// (4 repeats) it sends policy-violation (HTTP 403 legacy, §17.1).
+	// (five connections waiting at once for one rid) it sends
+	// policy-violation (HTTP 403 legacy, §17.1).
 	cases := []struct {
 		name   string
 		extra  string
@@ -466,21 +465,19 @@ func TestB84TooManyRepeats(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				x := newTester(t, Config{})
 				s := x.create(1000, tc.extra)
-				prev := s.post(1, "", "")
-				synctest.Wait()
-				for i := 1; i <= 4; i++ {
-					next := s.post(1, "", "")
-					r := prev.wait()
-					require.Equal(t, "error", r.Type(), "repeat %d: %s", i, r.Raw)
-					prev = next
+				var calls []*call
+				for range 5 {
+					calls = append(calls, s.post(1, "", ""))
+					synctest.Wait()
 				}
-				synctest.Wait()
-				require.False(t, prev.Done(), "four repeats are tolerated")
+				for i, c := range calls {
+					require.False(t, c.Done(), "connection %d: four repeats are tolerated", i)
+				}
 				r := s.send(1, "", "")
 				assert.Equal(t, tc.status, r.Status)
 				assert.Equal(t, "terminate", r.Type(), r.Raw)
 				assert.Equal(t, "policy-violation", r.Condition())
-				held := prev.wait()
+				held := calls[0].wait()
 				assert.Equal(t, "policy-violation", held.Condition(), held.Raw)
 				ridDead(t, s, 2)
 			})

@@ -37,6 +37,10 @@ type fakeUp struct {
 	onOpen func(req *OpenRequest, sink Sink)
 	// echo makes every stream deliver each payload back to the client.
 	echo bool
+	// gate, when set, makes Send wait until it receives from gate (or the
+	// gate is closed), so that a test can act while a request is being
+	// forwarded.
+	gate chan struct{}
 }
 
 type fakeStream struct {
@@ -69,6 +73,9 @@ func (u *fakeUp) Open(ctx context.Context, req *OpenRequest, sink Sink) (Stream,
 }
 
 func (s *fakeStream) Send(ctx context.Context, req *Request) error {
+	if s.up.gate != nil {
+		<-s.up.gate
+	}
 	s.mu.Lock()
 	s.reqs = append(s.reqs, req)
 	err := s.sendErr

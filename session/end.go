@@ -56,7 +56,7 @@ func (s *Session) terminalLocked(rid uint64, cond string, children [][]byte) *Re
 // failWaiterLocked ends the session with cond, answering w with it, and
 // returns what to run without the lock.
 func (s *Session) failWaiterLocked(w *waiter, cond string) func() {
-	_, r, fin := s.failLocked(w, cond)
+	_, r, fin := s.failLocked(w.req.RID, cond)
 	s.replyLocked(w, r)
 	return fin
 }

@@ -96,7 +96,7 @@ func (s *Session) releaseLocked() {
 		h := s.held[0]
 		data := s.hasDataLocked()
 		switch {
-		case data && !h.gone:
+		case data && !h.gone():
 			s.answerFirstLocked(true)
 		case data && s.liveHeldLocked() > 0, len(s.held) > limit:
 			s.answerFirstLocked(false)
@@ -111,7 +111,7 @@ func (s *Session) answerFirstLocked(data bool) {
 	h := s.held[0]
 	s.held = s.held[1:]
 	r := &Reply{RID: h.req.RID}
-	if data && !h.gone {
+	if data && !h.gone() {
 		s.fillLocked(r, "")
 	}
 	s.finishReplyLocked(r, h, true)
@@ -196,7 +196,7 @@ func (s *Session) terminate(w *waiter, targets []stream) {
 	acked := false
 	for _, h := range all {
 		r := &Reply{RID: h.req.RID}
-		if !acked && (!h.gone || h == w) {
+		if !acked && (!h.gone() || h == w) {
 			r.Type, acked = TypeTerminate, true
 		}
 		s.finishReplyLocked(r, h, false)

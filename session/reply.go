@@ -23,6 +23,7 @@ func (s *Session) finishReplyLocked(r *Reply, w *waiter, cache bool) {
 	r.Body = s.cfg.Encode(r)
 	if w != nil {
 		r.key = w.req.Key
+		r.pinned = w.gone()
 		if cache && r.Type == "" {
 			s.cacheLocked(r)
 		}
@@ -42,22 +43,43 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 	close(w.done)
 }
 
-// cacheLocked keeps r for retransmission: the last 'requests' replies, or,
-// when the client acknowledges, those it has not acknowledged (§14.3, §9.2).
+// cacheLocked keeps r for retransmission (§14.3). When the client
+// acknowledges responses (§9.2), every reply it has not acknowledged is
+// kept, up to maxUnacked. Otherwise the last 'requests' replies are kept,
+// and besides them up to maxPinned older ones that were made while no
+// client connection waited for them: their client was cut and will resend
+// the request, maybe after its other requests moved on.
 func (s *Session) cacheLocked(r *Reply) {
 	s.cache = append(s.cache, r)
-	limit := s.p.Requests
 	if s.p.ClientAcks {
-		limit = max(limit, maxUnacked)
-	}
-	drop := 0
-	for drop < len(s.cache) && (len(s.cache)-drop > limit || (s.p.ClientAcks && s.cache[drop].RID <= s.clientAck)) {
-		drop++
-	}
-	if drop > 0 {
+		drop := 0
+		for drop < len(s.cache) && (len(s.cache)-drop > max(s.p.Requests, maxUnacked) || s.cache[drop].RID <= s.clientAck) {
+			drop++
+		}
 		clear(s.cache[:drop])
 		s.cache = s.cache[drop:]
+		return
 	}
+	recent := len(s.cache) - s.p.Requests
+	if recent <= 0 {
+		return
+	}
+	pinned := 0
+	for _, c := range s.cache[:recent] {
+		if c.pinned {
+			pinned++
+		}
+	}
+	keep := s.cache[:0]
+	for i, c := range s.cache {
+		if i >= recent || (c.pinned && pinned <= maxPinned) {
+			keep = append(keep, c)
+		} else if c.pinned {
+			pinned-- // the oldest pinned replies go first
+		}
+	}
+	clear(s.cache[len(keep):])
+	s.cache = keep
 }
 
 // ackLocked records the client's acknowledgement (§9.2): 'ack' names the
@@ -86,7 +108,7 @@ func (s *Session) ackLocked(r *Request) {
 func (s *Session) liveHeldLocked() int {
 	n := 0
 	for _, h := range s.held {
-		if !h.gone {
+		if !h.gone() {
 			n++
 		}
 	}

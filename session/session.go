@@ -19,9 +19,12 @@ const (
 // later request gets item-not-found (§10).
 const Inactive = "inactivity"
 
-// maxRepeats is how often one pending rid may be repeated before the session
-// ends with policy-violation (§14.3).
-const maxRepeats = 4
+// maxAttached bounds the connections that wait at once for one rid: the
+// request and its live retransmissions (§14.3). A client resends a request
+// only after it gave up the earlier connection, so two is the most a
+// well-behaved client has at once; past the bound the session ends with
+// policy-violation (§14.3: a CM MAY limit repeats of one rid).
+const maxAttached = 5
 
 // maxUnacked bounds the replies kept for retransmission when the client
 // acknowledges responses: §14.3 asks for every reply it has not
@@ -32,6 +35,12 @@ const maxRepeats = 4
 // client that never acknowledges from growing the buffer without end; the
 // replies hold nothing but what was sent to that client.
 const maxUnacked = 1024
+
+// maxPinned bounds the replies kept, without client acks, beyond the last
+// 'requests' because no client connection waited for them when they were
+// made (cacheLocked). Such replies carry no payloads (a request whose
+// client is gone takes none), so they are small.
+const maxPinned = 8
 
 // Session is one BOSH session. Its methods are safe for concurrent use.
 type Session struct {
@@ -48,10 +57,11 @@ type Session struct {
 
 	mu sync.Mutex // guards everything below
 	// rid window (§14.2)
-	last    uint64             // highest rid taken into processing; all lower rids were too
-	pending map[uint64]*waiter // requests above a gap, by rid
-	skipped uint64             // rids given up since the last request taken (GapTimeout); the key chain skips them too
-	held    []*waiter          // processed requests awaiting a reply, in rid order
+	last       uint64             // highest rid taken into processing; all lower rids were too
+	pending    map[uint64]*waiter // requests above a gap, by rid
+	forwarding *waiter            // the request being forwarded upstream, if any (set by drain)
+	skipped    uint64             // rids given up since the last request taken (GapTimeout); the key chain skips them too
+	held       []*waiter          // processed requests awaiting a reply, in rid order
 	// replies kept for retransmission, in rid order (§14.3)
 	cache     []*Reply
 	answered  uint64 // highest rid answered
@@ -94,16 +104,26 @@ type item struct {
 	children [][]byte
 }
 
-// waiter is a request inside the session: buffered above a gap, or held.
+// waiter is one rid's request inside the session, from its arrival to its
+// reply. It is in exactly one state at a time: buffered above a gap
+// (pending), being forwarded (forwarding), held, or answered (reply set,
+// and kept in cache for a retransmission). A retransmission of its rid
+// while it is not yet answered attaches to it (§14.3): every connection
+// waiting on the waiter gets the same reply.
 type waiter struct {
 	req      *Request
 	done     chan struct{} // closed when reply is set
 	reply    *Reply
 	arrived  time.Time
 	deadline time.Time // when a held request is answered at the latest
-	gone     bool      // the client's connection is gone; never give it payloads
-	repeats  int       // times its rid was repeated while pending (§14.3)
+	// live counts the connections waiting for this reply whose client has
+	// not gone away: the first request and its attached retransmissions.
+	// At zero the waiter is gone and never takes payloads.
+	live int
 }
+
+// gone reports whether every client connection waiting for w went away.
+func (w *waiter) gone() bool { return w.live == 0 }
 
 // New returns a session created by a request with the given rid, expecting
 // the key sequence to continue from key (§15.2: the creation request's
@@ -171,15 +191,22 @@ func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
 // returns nil when ctx ends first (the client went away); the request then
 // keeps its place, is never given payloads, and its empty reply is kept for
 // a retransmission.
+//
+// A retransmission of a rid (§14.3) is answered by the state its request
+// is in: buffered, being forwarded or held, the retransmission waits for
+// the same reply as the request (and revives it if its client had gone);
+// answered, it gets the cached reply; no longer cached, item-not-found.
 func (s *Session) Handle(ctx context.Context, r *Request) *Reply {
-	w, reply, fin := s.admit(r)
+	w, reply, fin := s.admit(ctx, r)
 	if fin != nil {
 		fin()
 	}
-	if reply != nil {
-		return reply
+	if w == nil {
+		return reply // nil: a retransmission whose client is already gone
 	}
-	s.drain(ctx)
+	if w.req == r {
+		s.drain(ctx) // a new request; a retransmission has nothing to drain
+	}
 	select {
 	case <-w.done:
 		return w.reply
@@ -189,14 +216,14 @@ func (s *Session) Handle(ctx context.Context, r *Request) *Reply {
 		if w.reply != nil {
 			return w.reply
 		}
-		w.gone = true
+		w.live--
 		return nil
 	}
 }
 
 // admit places a request in the window, or answers it at once. It returns a
 // function to run without the lock when the request ended the session.
-func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
+func (s *Session) admit(ctx context.Context, r *Request) (*waiter, *Reply, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.final != nil {
@@ -206,20 +233,20 @@ func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
 	if s.ended {
 		return nil, s.terminalLocked(r.RID, ItemNotFound, nil), nil
 	}
-	w := &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now()}
 	switch {
 	case r.RID <= s.last:
-		return s.repeatLocked(w)
+		return s.repeatLocked(ctx, r)
 	case s.pending[r.RID] != nil:
-		return s.replaceLocked(w, s.pending[r.RID])
+		return s.attachLocked(ctx, s.pending[r.RID], r)
 	case r.RID > s.last+uint64(s.p.Requests) && !s.skipGapForLocked(r.RID):
 		// §14.2: a rid above the window ends the session.
-		return s.failLocked(w, ItemNotFound)
+		return s.failLocked(r.RID, ItemNotFound)
 	}
+	w := &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now(), live: 1}
 	s.pending[r.RID] = w
 	if r.RID > s.last+1 && !r.Terminate && r.Pause == 0 && s.liveHeldLocked()+len(s.pending) > s.p.Requests {
 		// §11: more simultaneous requests than allowed, none answered.
-		return s.failLocked(w, PolicyViolation)
+		return s.failLocked(r.RID, PolicyViolation)
 	}
 	if r.RID > s.last+1 {
 		s.rearmLocked() // the gap's deadline (GapTimeout)
@@ -227,50 +254,60 @@ func (s *Session) admit(r *Request) (*waiter, *Reply, func()) {
 	return w, nil, nil
 }
 
-// repeatLocked handles a rid at or below the window (§14.3).
-func (s *Session) repeatLocked(w *waiter) (*waiter, *Reply, func()) {
+// repeatLocked handles a rid at or below the window (§14.3): one being
+// forwarded or held takes the retransmission as another connection for its
+// reply; an answered one replays its cached reply; any other is no longer
+// buffered.
+func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply, func()) {
+	if f := s.forwarding; f != nil && f.req.RID == r.RID {
+		return s.attachLocked(ctx, f, r)
+	}
 	for _, h := range s.held {
-		if h.req.RID == w.req.RID {
-			if !keyEqual(h.req.Key, w.req.Key) {
-				return s.failLocked(w, ItemNotFound) // §15.4: as sent first
-			}
-			return s.replaceLocked(w, h)
+		if h.req.RID == r.RID {
+			return s.attachLocked(ctx, h, r)
 		}
 	}
 	for _, c := range s.cache {
-		if c.RID == w.req.RID {
-			if !keyEqual(c.key, w.req.Key) {
-				return s.failLocked(w, ItemNotFound) // §15.4
+		if c.RID == r.RID {
+			if !keyEqual(c.key, r.Key) {
+				return s.failLocked(r.RID, ItemNotFound) // §15.4
 			}
 			return nil, c, nil
 		}
 	}
 	// §14.3: the response is no longer buffered.
-	return s.failLocked(w, ItemNotFound)
+	return s.failLocked(r.RID, ItemNotFound)
 }
 
-// replaceLocked lets w take the place of an older request with the same rid,
-// answering the older one with a recoverable error (§14.3, §17.3).
-func (s *Session) replaceLocked(w, old *waiter) (*waiter, *Reply, func()) {
-	w.repeats = old.repeats + 1
-	if w.repeats > maxRepeats {
-		return s.failLocked(w, PolicyViolation)
+// attachLocked makes the retransmission r of w's rid wait for w's reply
+// (§14.3). The reply goes to every connection waiting for it, so nothing is
+// lost whichever of them the client still reads: the one it gave up may
+// still be open, and the one it resent on may already be closed (an
+// original delayed in the network arrives after its retransmission). This
+// departs from §14.3's SHOULD, which answers the older connection at once
+// with a recoverable error (§17.3): clients in use (Strophe.js, StanzaJS)
+// take that error for the request's answer, and its real reply is then
+// lost if the newer connection is already gone. A retransmission whose
+// client is already gone attaches nothing and gets no reply.
+func (s *Session) attachLocked(ctx context.Context, w *waiter, r *Request) (*waiter, *Reply, func()) {
+	if !keyEqual(w.req.Key, r.Key) {
+		return s.failLocked(r.RID, ItemNotFound) // §15.4: as sent first
 	}
-	// The newer request keeps the older one's place and deadline.
-	w.arrived, w.deadline = old.arrived, old.deadline
-	if i := s.indexHeldLocked(old); i >= 0 {
-		s.held[i] = w
-	} else {
-		s.pending[w.req.RID] = w
+	if ctx.Err() != nil {
+		return nil, nil, nil
 	}
-	s.replyLocked(old, &Reply{RID: old.req.RID, Type: TypeError})
+	if w.live >= maxAttached {
+		return s.failLocked(r.RID, PolicyViolation) // §14.3: too many repeats
+	}
+	w.live++
 	return w, nil, nil
 }
 
-// failLocked ends the session with cond and returns the terminal reply for w.
-func (s *Session) failLocked(w *waiter, cond string) (*waiter, *Reply, func()) {
+// failLocked ends the session with cond and returns the terminal reply for
+// rid.
+func (s *Session) failLocked(rid uint64, cond string) (*waiter, *Reply, func()) {
 	closers := s.endLocked(cond, nil)
-	r := &Reply{RID: w.req.RID, Type: TypeTerminate, Condition: cond}
+	r := &Reply{RID: rid, Type: TypeTerminate, Condition: cond}
 	s.finishReplyLocked(r, nil, false)
 	return nil, r, func() { s.closeStreams(closers, cond); s.finish(cond) }
 }
@@ -282,6 +319,7 @@ func (s *Session) drain(ctx context.Context) {
 	defer s.send.Unlock()
 	for {
 		s.mu.Lock()
+		s.forwarding = nil // the last one is placed (held or answered)
 		w := s.pending[s.last+1]
 		if w == nil || s.ended {
 			s.mu.Unlock()
@@ -289,6 +327,11 @@ func (s *Session) drain(ctx context.Context) {
 		}
 		delete(s.pending, s.last+1)
 		targets, fin := s.takeLocked(w)
+		if fin == nil {
+			// Until it is placed, a retransmission of its rid finds it
+			// here (§14.3).
+			s.forwarding = w
+		}
 		s.mu.Unlock()
 		if fin != nil {
 			fin()
@@ -304,7 +347,7 @@ func (s *Session) drain(ctx context.Context) {
 func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 	r := w.req
 	if s.key != "" && (r.Key == "" || !keyEqual(s.key, sha1Hex(skipKeys(r.Key, s.skipped)))) {
-		_, reply, fin := s.failLocked(w, ItemNotFound)
+		_, reply, fin := s.failLocked(r.RID, ItemNotFound)
 		s.replyLocked(w, reply)
 		return nil, fin
 	}
@@ -336,7 +379,7 @@ func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 	if len(r.Payloads) == 0 && !r.Terminate {
 		return nil, nil // §16.4: 'stream' on an empty body is ignored
 	}
-	_, reply, fin := s.failLocked(w, ItemNotFound) // §16.4: unknown stream
+	_, reply, fin := s.failLocked(r.RID, ItemNotFound) // §16.4: unknown stream
 	s.replyLocked(w, reply)
 	return nil, fin
 }

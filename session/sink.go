@@ -64,7 +64,7 @@ func (s *Session) EndStream(stream string, cond string, children [][]byte) {
 	s.streams = nil // it ended itself: nothing to close
 	var first *waiter
 	for _, h := range s.held {
-		if !h.gone {
+		if !h.gone() {
 			first = h
 			break
 		}
