@@ -72,12 +72,13 @@ type Config struct {
 	// policy-violation. Default 64; 8 to 1024.
 	MaxAttrs int
 	// MaxSessions is the most sessions at once; further creation requests
-	// get policy-violation. Default 100000.
+	// get HTTP 503 with Retry-After: 5 (OverloadError), which clients
+	// retry. Default 100000.
 	MaxSessions int
 	// MaxSessionsPerAddress is the most sessions open at once from one
 	// client address (an IPv4 address, or the /64 of an IPv6 address; see
 	// TrustedProxies for how the address is found); further creation
-	// requests from it get policy-violation (HTTP 403 for legacy clients)
+	// requests from it get HTTP 503 with Retry-After: 5 (OverloadError)
 	// until one of its sessions ends. Default 1000: far above one user's
 	// needs, yet one address can hold at most 1% of the default
 	// MaxSessions; a deployment with many users behind one NAT or one
@@ -87,9 +88,10 @@ type Config struct {
 	// SessionsPerSecond and SessionBurst bound the rate of session
 	// creation, for the whole handler, as a token bucket: SessionBurst
 	// creations at once, refilled at SessionsPerSecond. A creation request
-	// that finds the bucket empty gets policy-violation (HTTP 403 for
-	// legacy clients) and may be retried later; requests of existing
-	// sessions are never limited. Defaults 200 a second and a burst of
+	// that finds the bucket empty gets HTTP 503 with Retry-After set to
+	// the time until the next token, in whole seconds (OverloadError):
+	// overload is not the client's fault, and Strophe.js and StanzaJS
+	// resend the request. Requests of existing sessions are never limited. Defaults 200 a second and a burst of
 	// 400: a full restart of the default 100000 sessions is let back in
 	// within about 8 minutes, while a flood cannot make the upstream open
 	// more than 200 streams a second. SessionsPerSecond 1 to 1e6,

@@ -351,13 +351,23 @@ func TestB10B11LegacyCreationStatus(t *testing.T) {
 			assert.Zero(t, x.ccOpens())
 		})
 	}
-	t.Run("policy-violation, no ver: 403 (§17.1, Config.MaxSessions)", func(t *testing.T) {
+	t.Run("policy-violation, no ver: 403 (§17.1, Config.MaxPayloadSize)", func(t *testing.T) {
+		x := newTester(t, Config{MaxPayloadSize: 1024})
+		big := "<m xmlns='x'>" + strings.Repeat("a", 1024) + "</m>"
+		creation := func(rid int, extra string) string {
+			return strings.Replace(createBody(uint64(rid), extra), "/>", ">"+big+"</body>", 1)
+		}
+		r := x.send(creation(2000, "-ver"))
+		assert.Equal(t, http.StatusForbidden, r.Status, r.Raw)
+		r = x.send(creation(3000, ""))
+		assert.True(t, r.IsTerm("policy-violation"), r.Raw)
+		assert.Zero(t, x.ccOpens())
+	})
+	t.Run("MaxSessions, no ver: HTTP 503, not a condition (OverloadError)", func(t *testing.T) {
 		x := newTester(t, Config{MaxSessions: 1})
 		x.create(1000, "-ver")
-		r := x.send(createBody(2000, "-ver"))
-		assert.Equal(t, http.StatusForbidden, r.Status, r.Raw)
-		r = x.send(createBody(3000, ""))
-		assert.True(t, r.IsTerm("policy-violation"), r.Raw)
+		assertOverloaded(t, x.send(createBody(2000, "-ver")), "5", "legacy client")
+		assertOverloaded(t, x.send(createBody(3000, "")), "5", "client with ver")
 		assert.Equal(t, 1, x.ccOpens())
 	})
 }

@@ -509,14 +509,18 @@ func TestB52UnacknowledgedResponsesKept(t *testing.T) {
 			// REQ 5 without 'ack' acknowledges everything before it.
 			c5 := s.post(5, "", holdMsg("5"))
 			holdHeld(t, c5)
-			gone := holdAnswered(t, s.post(1, "", ""))
+			gone := s.post(1, "", "").wait() // item-not-found comes after a grace (Session.Handle)
 			assert.True(t, gone.IsTerm("item-not-found"), "acknowledged, so no longer kept: %s", gone.Raw)
 		})
 	})
-	t.Run("B-52 control: without client acks only 'requests' replies are kept", func(t *testing.T) {
+	t.Run("B-52 control: without client acks, replies beyond 'requests' are kept for 2×wait+10s", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			s, _ := run(t, "")
+			s, r1 := run(t, "")
+			time.Sleep(20 * time.Second) // wait='5'
 			again := holdAnswered(t, s.post(1, "", ""))
+			assert.Equal(t, r1.Raw, again.Raw, "kept for 20s")
+			time.Sleep(time.Nanosecond)
+			again = s.post(1, "", "").wait()
 			assert.True(t, again.IsTerm("item-not-found"), again.Raw)
 		})
 	})

@@ -504,12 +504,15 @@ func TestB85B86RidNoLongerBuffered(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				x := newTester(t, Config{})
 				x.up.echo = true
-				s := x.create(1000, tc.extra)
+				s := x.create(1000, "wait='5' "+tc.extra)
 				var last *resp
 				for n := uint64(1); n <= 4; n++ {
 					last = s.send(n, "", "<message xmlns='jabber:client'><body>"+strconv.FormatUint(n, 10)+"</body></message>")
 					require.Len(t, last.Children, 1)
 				}
+				// Without acks, replies beyond the last 'requests' are kept
+				// for 2×wait+10s (Session.Handle).
+				time.Sleep(20*time.Second + time.Nanosecond)
 				three := s.send(3, "", "<message xmlns='jabber:client'><body>3</body></message>")
 				assert.Equal(t, "<message xmlns='jabber:client'><body>3</body></message>", strings.Join(three.Children, ""), "REQ 3 is still buffered")
 				r := s.send(tc.rid, "", "")

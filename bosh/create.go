@@ -141,19 +141,19 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 		fail(err)
 		return
 	}
-	if !h.rate.take(h.cfg.clock.Now()) {
-		fail(newError(PolicyViolation, errRate))
+	if err := h.rate.take(h.cfg.clock.Now()); err != nil {
+		fail(err)
 		return
 	}
 	remote, ip := h.clientAddr(r)
 	if n := h.stats.sessions.Add(1); n > int64(h.cfg.MaxSessions) {
 		h.stats.sessions.Add(-1)
-		fail(newError(PolicyViolation, errors.New("bosh: too many sessions")))
+		fail(&OverloadError{RetryAfter: retryFull, Err: errFull})
 		return
 	}
 	if inf.addr = addrKey(ip); !h.perAddr.add(inf.addr) {
 		h.stats.sessions.Add(-1)
-		fail(newError(PolicyViolation, errPerAddress))
+		fail(&OverloadError{RetryAfter: retryFull, Err: errPerAddress})
 		return
 	}
 	s := h.newSession(b.rid, p, string(b.newkey), inf)

@@ -2,7 +2,9 @@ package bosh
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 )
 
 // Condition is a terminal binding condition (XEP-0124 §17.2). A Condition is
@@ -106,3 +108,39 @@ func childrenOf(err error) [][]byte {
 
 // ErrInactive is the Closing.Err of a session that timed out (§10).
 var ErrInactive = errors.New("bosh: session inactive")
+
+// ErrOverloaded matches every *OverloadError with errors.Is.
+var ErrOverloaded = errors.New("bosh: overloaded")
+
+// OverloadError is a request refused because the server is busy, not
+// because the client broke a rule: a session creation over
+// Config.SessionsPerSecond, Config.MaxSessions or
+// Config.MaxSessionsPerAddress. Nothing of the request was processed, so
+// the client may send it again as it is. The client sees HTTP 503 Service
+// Unavailable with a Retry-After header (RFC 9110 §15.6.4, §10.2.3) and no
+// binding condition: Strophe.js and StanzaJS resend a request that got 503,
+// while a terminal condition (§17.2) would end their attempt.
+type OverloadError struct {
+	// RetryAfter is when the request may succeed; on the wire it is
+	// rounded up to whole seconds, at least one.
+	RetryAfter time.Duration
+	// Err is the cause, for logs.
+	Err error
+}
+
+func (e *OverloadError) Error() string {
+	return fmt.Sprintf("bosh: overloaded, retry after %v: %v", e.RetryAfter, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *OverloadError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrOverloaded.
+func (e *OverloadError) Is(target error) bool { return target == ErrOverloaded }
+
+// retryAfterSeconds is RetryAfter as the Retry-After header's delay-seconds:
+// rounded up, at least 1.
+func (e *OverloadError) retryAfterSeconds() int64 {
+	s := int64((e.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
+}

@@ -30,8 +30,8 @@ type Handler struct {
 	proxies  proxies
 
 	reg      session.Registry
-	rate     bucket     // session creations (Config.SessionsPerSecond)
-	perAddr  perAddress // open sessions by client address
+	rate     creationLimiter // session creations (Config.SessionsPerSecond)
+	perAddr  perAddress      // open sessions by client address
 	shutting atomic.Bool
 	states   sync.Pool // *reqState
 	stats    counters
@@ -69,7 +69,7 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		routes: make(map[Route]bool),
 	}
 	h.proxies, _ = parseProxies(cfg.TrustedProxies) // validated by withDefaults
-	h.rate = bucket{rate: cfg.SessionsPerSecond, burst: float64(cfg.SessionBurst)}
+	h.rate = newCreationLimiter(cfg.SessionsPerSecond, cfg.SessionBurst)
 	h.perAddr = perAddress{max: cfg.MaxSessionsPerAddress}
 	h.charsets, h.advert = lookupCharsets(cfg.Charsets)
 	for _, r := range cfg.Routes {

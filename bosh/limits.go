@@ -5,41 +5,41 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 var (
 	errRate        = errors.New("bosh: session creation rate exceeded")
 	errPerAddress  = errors.New("bosh: too many sessions from one address")
+	errFull        = errors.New("bosh: too many sessions")
 	errPayloadSize = errors.New("bosh: payload too large")
 )
 
-// bucket is a token bucket: rate tokens a second, up to burst (Config.
-// SessionsPerSecond, Config.SessionBurst). The zero time means full.
-type bucket struct {
-	rate  float64
-	burst float64
+// retryFull is the Retry-After given when MaxSessions or
+// MaxSessionsPerAddress is reached: nothing tells when a session will end,
+// and a client that comes back sooner only adds load.
+const retryFull = 5 * time.Second
 
-	mu     sync.Mutex // guards below
-	tokens float64
-	last   time.Time
+// creationLimiter bounds the rate of session creation (Config.
+// SessionsPerSecond, Config.SessionBurst) with golang.org/x/time/rate,
+// given the handler's clock.
+type creationLimiter struct{ lim *rate.Limiter }
+
+func newCreationLimiter(perSecond float64, burst int) creationLimiter {
+	return creationLimiter{rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
-// take removes one token at now and reports whether there was one.
-func (b *bucket) take(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.last.IsZero():
-		b.tokens, b.last = b.burst, now
-	case now.After(b.last):
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
+// take takes a token at now, or returns an *OverloadError saying when the
+// next one comes.
+func (c creationLimiter) take(now time.Time) error {
+	r := c.lim.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return nil
 	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	r.CancelAt(now) // the token goes back: this creation does not happen
+	return &OverloadError{RetryAfter: d, Err: errRate}
 }
 
 // perAddress counts open sessions by addrKey (Config.MaxSessionsPerAddress).

@@ -13,8 +13,9 @@ import (
 )
 
 // TestMaxSessionsPerAddress: the limit is exact, counts by address (IPv6
-// by /64), answers policy-violation (403 for legacy clients), and is
-// released when a session ends, by every path.
+// by /64), answers HTTP 503 with Retry-After (legacy clients too: overload
+// is no binding condition), and is released when a session ends, by every
+// path.
 func TestMaxSessionsPerAddress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{MaxSessionsPerAddress: 2, TrustedProxies: []string{"10.0.0.1"}, Inactivity: 10 * time.Second})
@@ -22,18 +23,18 @@ func TestMaxSessionsPerAddress(t *testing.T) {
 		a2 := x.createFrom("192.0.2.1:1001", "")
 		require.NotEmpty(t, a1.Attr("sid"), a1.Raw)
 		require.NotEmpty(t, a2.Attr("sid"), a2.Raw)
-		assert.True(t, x.createFrom("192.0.2.1:1002", "").IsTerm(string(PolicyViolation)), "third from one address")
-		assert.Equal(t, http.StatusForbidden, x.createFrom("192.0.2.1:1003", "-ver").Status, "legacy client: 403 (§17.1)")
+		assertOverloaded(t, x.createFrom("192.0.2.1:1002", ""), "5", "third from one address")
+		assertOverloaded(t, x.createFrom("192.0.2.1:1003", "-ver"), "5", "legacy client")
 		assert.NotEmpty(t, x.createFrom("192.0.2.2:1000", "").Attr("sid"), "another address")
 		// Behind the trusted proxy, each forwarded client is counted apart,
 		// and a spoofed left hop does not help.
 		assert.NotEmpty(t, x.createFrom("10.0.0.1:1", "", "X-Forwarded-For", "198.51.100.1").Attr("sid"))
 		assert.NotEmpty(t, x.createFrom("10.0.0.1:1", "", "X-Forwarded-For", "1.1.1.1, 192.0.2.3").Attr("sid"))
-		assert.True(t, x.createFrom("10.0.0.1:1", "", "X-Forwarded-For", "9.9.9.9, 192.0.2.1").IsTerm(string(PolicyViolation)), "192.0.2.1 is full")
+		assertOverloaded(t, x.createFrom("10.0.0.1:1", "", "X-Forwarded-For", "9.9.9.9, 192.0.2.1"), "5", "192.0.2.1 is full")
 		// IPv6: one /64 is one address.
 		assert.NotEmpty(t, x.createFrom("[2001:db8:1:2::1]:1", "").Attr("sid"))
 		assert.NotEmpty(t, x.createFrom("[2001:db8:1:2::2]:1", "").Attr("sid"))
-		assert.True(t, x.createFrom("[2001:db8:1:2:ffff::3]:1", "").IsTerm(string(PolicyViolation)), "same /64")
+		assertOverloaded(t, x.createFrom("[2001:db8:1:2:ffff::3]:1", ""), "5", "same /64")
 		assert.NotEmpty(t, x.createFrom("[2001:db8:1:3::1]:1", "").Attr("sid"), "another /64")
 		assert.Equal(t, 6, x.h.Stats().Addresses)
 
@@ -71,8 +72,9 @@ func TestMaxSessionsPerAddressUpstreamRefusal(t *testing.T) {
 }
 
 // TestSessionRate: SessionBurst creations at once, then one per
-// 1/SessionsPerSecond; an empty bucket gives policy-violation (403 for
-// legacy clients); requests of existing sessions are not limited.
+// 1/SessionsPerSecond; an empty bucket gives HTTP 503 with Retry-After, the
+// time until the next token rounded up to whole seconds (legacy clients
+// alike); requests of existing sessions are not limited.
 func TestSessionRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{SessionsPerSecond: 10, SessionBurst: 3})
@@ -84,23 +86,68 @@ func TestSessionRate(t *testing.T) {
 				first = s
 			}
 		}
-		assert.True(t, x.send(createBody(1000, "")).IsTerm(string(PolicyViolation)), "burst used up")
-		assert.Equal(t, http.StatusForbidden, x.send(createBody(1000, "-ver")).Status, "legacy: 403")
+		assertOverloaded(t, x.send(createBody(1000, "")), "1", "burst used up")
+		assertOverloaded(t, x.send(createBody(1000, "-ver")), "1", "legacy client")
 		for n := range uint64(20) {
 			r := first.send(n+1, "", "<m xmlns='x'/>")
 			assert.Equal(t, []string{"<m xmlns='x'/>"}, r.Children, "an existing session is not limited")
 		}
 		time.Sleep(99 * time.Millisecond)
-		assert.True(t, x.send(createBody(1000, "")).IsTerm(string(PolicyViolation)), "not refilled yet")
+		assertOverloaded(t, x.send(createBody(1000, "")), "1", "not refilled yet")
 		time.Sleep(time.Millisecond)
 		x.create(1000, "")
-		assert.True(t, x.send(createBody(1000, "")).IsTerm(string(PolicyViolation)), "one token a tenth of a second")
+		assertOverloaded(t, x.send(createBody(1000, "")), "1", "one token a tenth of a second")
 		time.Sleep(time.Hour)
 		for range 3 {
 			x.create(1000, "")
 		}
-		assert.True(t, x.send(createBody(1000, "")).IsTerm(string(PolicyViolation)), "never more than the burst")
+		assertOverloaded(t, x.send(createBody(1000, "")), "1", "never more than the burst")
+		assert.Equal(t, uint64(5), x.h.Stats().Overloaded)
 	})
+}
+
+// TestSessionRateRetryAfter: Retry-After is the time until the next token,
+// and a refused creation takes no token.
+func TestSessionRateRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		x := newTester(t, Config{SessionsPerSecond: 1, SessionBurst: 1})
+		x.create(1000, "")
+		for range 3 {
+			assertOverloaded(t, x.send(createBody(1000, "")), "1", "1s to the next token")
+		}
+		time.Sleep(999 * time.Millisecond)
+		assertOverloaded(t, x.send(createBody(1000, "")), "1", "1ms to go")
+		time.Sleep(time.Millisecond)
+		x.create(1000, "") // the refusals took no token
+		assert.Equal(t, int64(2), x.h.Stats().Sessions)
+		assert.Equal(t, uint64(4), x.h.Stats().Overloaded)
+	})
+}
+
+// TestRetryAfterSeconds: Retry-After's delay-seconds (RFC 9110 §10.2.3)
+// round up, and are at least 1.
+func TestRetryAfterSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{
+		{0, 1}, {time.Nanosecond, 1}, {time.Second, 1}, {time.Second + time.Millisecond, 2},
+		{2500 * time.Millisecond, 3}, {5 * time.Second, 5},
+	} {
+		assert.Equal(t, tc.want, (&OverloadError{RetryAfter: tc.d}).retryAfterSeconds(), "%v", tc.d)
+	}
+	err := error(&OverloadError{RetryAfter: time.Second, Err: errRate})
+	assert.ErrorIs(t, err, ErrOverloaded)
+	assert.ErrorIs(t, err, errRate)
+	assert.Equal(t, InternalServerError, ConditionOf(err), "no binding condition of its own")
+}
+
+// assertOverloaded checks an answer to a request refused because the
+// server is busy: HTTP 503 with Retry-After, no binding condition.
+func assertOverloaded(t *testing.T, r *resp, retryAfter string, msg string) {
+	t.Helper()
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s: %s", msg, r.Raw)
+	assert.Equal(t, retryAfter, r.Header.Get("Retry-After"), msg)
 }
 
 // TestMaxPayloadSize: a child element of exactly MaxPayloadSize bytes

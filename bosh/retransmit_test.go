@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,10 +125,11 @@ func TestRetransmissionWhileBuffered(t *testing.T) {
 
 func TestRetransmissionAfterAnswer(t *testing.T) {
 	// §14.3: a request answered while no connection waited for it (its
-	// client was cut while it was held) keeps its reply until the client
-	// resends it, even after 'requests' newer replies, so the resend finds
-	// it instead of item-not-found. Without acks (§9.2) nothing else tells
-	// the session which replies the client got.
+	// client was cut while it was held) keeps its reply for the client's
+	// resend even after 'requests' newer replies, so the resend finds it
+	// instead of item-not-found. Without acks (§9.2) nothing tells the
+	// session which replies the client got: replies are kept for
+	// 2×wait+10s beyond the last 'requests'.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "")
@@ -149,4 +151,50 @@ func TestRetransmissionAfterAnswer(t *testing.T) {
 		assert.True(t, r.IsEmpty(), "REQ 1's reply, replayed: %s", r.Raw)
 		assert.Equal(t, int64(1), x.h.Stats().Sessions, "the session lives")
 	})
+}
+
+func TestRetransmissionNoLongerBuffered(t *testing.T) {
+	// §14.3: a rid whose reply is no longer kept gets item-not-found, which
+	// ends the session, if its client is still connected 250ms later. A
+	// copy the network delivered late on a connection its client had
+	// already closed (the client resent and got the reply meanwhile) is
+	// not the client asking: it changes nothing.
+	for _, tc := range []struct {
+		name string
+		gone bool
+	}{
+		{"client connected: item-not-found", false},
+		{"late copy, client gone: nothing happens", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x := newTester(t, Config{})
+				x.up.echo = true
+				s := x.create(1000, "ack='1'")
+				for n := uint64(1); n <= 3; n++ {
+					s.send(n, "", holdMsg("m")) // no 'ack': acknowledges the earlier replies (§9.2)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tc.gone {
+					cancel()
+				}
+				start := time.Now()
+				late := holdPostCtx(ctx, s, 1, "", holdMsg("m"))
+				synctest.Wait()
+				if tc.gone {
+					require.True(t, late.Done())
+					assert.Zero(t, late.rec.Body.Len(), "nothing for a gone client")
+					assert.Equal(t, int64(1), x.h.Stats().Sessions, "the session lives")
+					r := s.send(4, "", holdMsg("after"))
+					assert.Equal(t, []string{holdMsg("after")}, r.Children, r.Raw)
+					return
+				}
+				r := late.wait()
+				assert.True(t, r.IsTerm("item-not-found"), r.Raw)
+				assert.Equal(t, 250*time.Millisecond, late.at.Sub(start), "after the grace")
+				assert.Zero(t, x.h.Stats().Sessions)
+			})
+		})
+	}
 }

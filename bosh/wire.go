@@ -23,9 +23,15 @@ func terminateBody(c Condition, children [][]byte) []byte {
 
 // fail is the one place that turns an error into what the client sees: a
 // terminate body with the error's condition, with the legacy HTTP status
-// instead for a legacy client (§17.1, §17.2). Conditions that are not the
+// instead for a legacy client (§17.1, §17.2); or, for an *OverloadError,
+// HTTP 503 with Retry-After and no condition. Conditions that are not the
 // client's fault are logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, inf *info, err error) {
+	var over *OverloadError
+	if errors.As(err, &over) {
+		h.overloaded(w, r, over)
+		return
+	}
 	c := ConditionOf(err)
 	if c == InternalServerError {
 		h.cfg.Logger.Warn("bosh: internal error", "err", err)
@@ -43,6 +49,23 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, inf *info, err er
 		status = http.StatusForbidden
 	}
 	h.write(w, r, content, status, terminateBody(c, childrenOf(err)))
+}
+
+// overloaded answers a request the server is too busy to take: HTTP 503
+// with Retry-After (RFC 9110 §15.6.4), so that the client sends it again.
+func (h *Handler) overloaded(w http.ResponseWriter, r *http.Request, e *OverloadError) {
+	h.stats.overloaded.Add(1)
+	h.cfg.Logger.Debug("bosh: request refused, overloaded", "err", e.Err, "remote", r.RemoteAddr)
+	secs := e.retryAfterSeconds()
+	body := "bosh: service unavailable, retry after " + strconv.FormatInt(secs, 10) + "s\n"
+	hdr := w.Header()
+	hdr.Set("Retry-After", strconv.FormatInt(secs, 10))
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	n, _ := io.WriteString(w, body)
+	h.stats.out.Add(uint64(n))
 }
 
 // write sends one response body with a Content-Length, never chunked (§5),

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // finishReplyLocked completes r (ack, timestamps, encoding), keeps it for
@@ -23,7 +24,6 @@ func (s *Session) finishReplyLocked(r *Reply, w *waiter, cache bool) {
 	r.Body = s.cfg.Encode(r)
 	if w != nil {
 		r.key = w.req.Key
-		r.pinned = w.gone()
 		if cache && r.Type == "" {
 			s.cacheLocked(r)
 		}
@@ -46,41 +46,38 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 // cacheLocked keeps r for retransmission (§14.3). When the client
 // acknowledges responses (§9.2), every reply it has not acknowledged is
 // kept, up to maxUnacked. Otherwise the last 'requests' replies are kept,
-// and besides them up to maxPinned older ones that were made while no
-// client connection waited for them: their client was cut and will resend
-// the request, maybe after its other requests moved on.
+// and besides them every reply younger than retainLocked, up to
+// maxUnacked: a client whose connection broke resends its request while
+// its other requests go on, so the rid it resends can be more than
+// 'requests' behind the newest (Strophe.js and StanzaJS do this), and
+// without acks nothing says which replies it got.
 func (s *Session) cacheLocked(r *Reply) {
 	s.cache = append(s.cache, r)
+	s.trimCacheLocked(r.sent)
+}
+
+// trimCacheLocked drops the replies cacheLocked no longer keeps at now.
+func (s *Session) trimCacheLocked(now time.Time) {
+	drop := 0
 	if s.p.ClientAcks {
-		drop := 0
 		for drop < len(s.cache) && (len(s.cache)-drop > max(s.p.Requests, maxUnacked) || s.cache[drop].RID <= s.clientAck) {
 			drop++
 		}
-		clear(s.cache[:drop])
-		s.cache = s.cache[drop:]
-		return
-	}
-	recent := len(s.cache) - s.p.Requests
-	if recent <= 0 {
-		return
-	}
-	pinned := 0
-	for _, c := range s.cache[:recent] {
-		if c.pinned {
-			pinned++
+	} else {
+		oldest := now.Add(-s.retainLocked())
+		for drop < len(s.cache)-s.p.Requests && (len(s.cache)-drop > maxUnacked || s.cache[drop].sent.Before(oldest)) {
+			drop++
 		}
 	}
-	keep := s.cache[:0]
-	for i, c := range s.cache {
-		if i >= recent || (c.pinned && pinned <= maxPinned) {
-			keep = append(keep, c)
-		} else if c.pinned {
-			pinned-- // the oldest pinned replies go first
-		}
-	}
-	clear(s.cache[len(keep):])
-	s.cache = keep
+	clear(s.cache[:drop])
+	s.cache = s.cache[drop:]
 }
+
+// retainLocked is how long a reply is kept for a client that does not
+// acknowledge, beyond the last 'requests': a client resends a request
+// whose connection broke at once, or after its own timeout of about 'wait'
+// (Strophe.js: 1.1×wait), and may try several times.
+func (s *Session) retainLocked() time.Duration { return 2*s.p.Wait + 10*time.Second }
 
 // ackLocked records the client's acknowledgement (§9.2): 'ack' names the
 // highest rid whose response it received; a request without one

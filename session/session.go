@@ -26,21 +26,16 @@ const Inactive = "inactivity"
 // policy-violation (§14.3: a CM MAY limit repeats of one rid).
 const maxAttached = 5
 
-// maxUnacked bounds the replies kept for retransmission when the client
-// acknowledges responses: §14.3 asks for every reply it has not
-// acknowledged. A client may go on with its other request while it resends
+// maxUnacked bounds the replies kept for retransmission: when the client
+// acknowledges responses, §14.3 asks for every reply it has not
+// acknowledged; when it does not, the replies of the last moments are
+// kept (cacheLocked). A client may go on with its other request while it resends
 // one whose response was lost or late, acknowledging nothing newer
 // meanwhile, so the bound is generous (with 32, a client chatting fast lost
 // its session to item-not-found; internal/faulttest). It only stops a
 // client that never acknowledges from growing the buffer without end; the
 // replies hold nothing but what was sent to that client.
 const maxUnacked = 1024
-
-// maxPinned bounds the replies kept, without client acks, beyond the last
-// 'requests' because no client connection waited for them when they were
-// made (cacheLocked). Such replies carry no payloads (a request whose
-// client is gone takes none), so they are small.
-const maxPinned = 8
 
 // Session is one BOSH session. Its methods are safe for concurrent use.
 type Session struct {
@@ -201,6 +196,9 @@ func (s *Session) Handle(ctx context.Context, r *Request) *Reply {
 	if fin != nil {
 		fin()
 	}
+	if reply == notBuffered {
+		return s.notBuffered(ctx, r.RID)
+	}
 	if w == nil {
 		return reply // nil: a retransmission whose client is already gone
 	}
@@ -267,6 +265,7 @@ func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply
 			return s.attachLocked(ctx, h, r)
 		}
 	}
+	s.trimCacheLocked(s.clk.Now())
 	for _, c := range s.cache {
 		if c.RID == r.RID {
 			if !keyEqual(c.key, r.Key) {
@@ -275,8 +274,9 @@ func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply
 			return nil, c, nil
 		}
 	}
-	// §14.3: the response is no longer buffered.
-	return s.failLocked(r.RID, ItemNotFound)
+	// §14.3: the response is no longer buffered; Handle answers
+	// item-not-found if the client is still there.
+	return nil, notBuffered, nil
 }
 
 // attachLocked makes the retransmission r of w's rid wait for w's reply
@@ -301,6 +301,42 @@ func (s *Session) attachLocked(ctx context.Context, w *waiter, r *Request) (*wai
 	}
 	w.live++
 	return w, nil, nil
+}
+
+// notBuffered is what admit returns for a rid at or below the window whose
+// reply is no longer kept.
+var notBuffered = &Reply{}
+
+// staleGrace is how long a request for a rid whose reply is no longer kept
+// waits to see whether its client is still connected.
+const staleGrace = 250 * time.Millisecond
+
+// notBuffered answers a request for a rid whose reply is no longer kept
+// (§14.3): item-not-found, which ends the session, if its client is still
+// connected after staleGrace. A copy of a request that the network
+// delivered late, on a connection its client gave up and closed (the
+// client resent the request and got its reply meanwhile), is not the
+// client asking: its connection is found closed within that time (the
+// server's HTTP stack sees the closed connection as soon as it has read
+// the request), and it gets nothing and changes nothing.
+func (s *Session) notBuffered(ctx context.Context, rid uint64) *Reply {
+	wait := make(chan struct{})
+	t := s.clk.AfterFunc(staleGrace, func() { close(wait) })
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		t.Stop()
+		return nil
+	}
+	s.mu.Lock()
+	if s.ended {
+		defer s.mu.Unlock()
+		return s.terminalLocked(rid, ItemNotFound, nil)
+	}
+	_, reply, fin := s.failLocked(rid, ItemNotFound)
+	s.mu.Unlock()
+	fin()
+	return reply
 }
 
 // failLocked ends the session with cond and returns the terminal reply for

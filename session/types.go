@@ -90,9 +90,8 @@ type Reply struct {
 	Payloads  [][]byte      // child elements
 	Body      []byte        // the encoded body, set by Config.Encode
 
-	key    string    // the request's key, for retransmissions (§15)
-	sent   time.Time // when the reply was made, for 'time' (§9.2)
-	pinned bool      // made when no client connection waited for it (cacheLocked)
+	key  string    // the request's key, for retransmissions (§15)
+	sent time.Time // when the reply was made, for 'time' (§9.2) and the cache
 }
 
 // Terminal reports whether the reply ends the session (or, with Stream set

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 )
@@ -137,28 +138,71 @@ type netError struct{ err error }
 func (e *netError) Error() string { return "boshtest: " + e.err.Error() }
 func (e *netError) Unwrap() error { return e.err }
 
-// post sends one request body and decodes the response.
+// maxBusyRetries bounds how often one request is sent again after HTTP 503
+// (the connection manager was busy; bosh.OverloadError).
+const maxBusyRetries = 20
+
+// maxRetryAfter bounds the wait a Retry-After header asks for.
+const maxRetryAfter = 30 * time.Second
+
+// post sends one request body and decodes the response. A request refused
+// with HTTP 503 (the server was busy, bosh.OverloadError) was not
+// processed: it is sent again as it is after the Retry-After delay, as
+// Strophe.js and StanzaJS do, up to maxBusyRetries times.
 func (c *Client) post(ctx context.Context, rid uint64, body []byte) (*response, error) {
+	for try := 0; ; try++ {
+		resp, retry, err := c.postOnce(ctx, rid, body)
+		if retry == 0 || try == maxBusyRetries {
+			return resp, err
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// postOnce sends one request body once. For an HTTP 503 it returns, with
+// the error, how long to wait before sending it again.
+func (c *Client) postOnce(ctx context.Context, rid uint64, body []byte) (*response, time.Duration, error) {
 	c.tracef("→", rid, body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &netError{err}
+		return nil, 0, &netError{err}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
 	if err != nil {
-		return nil, &netError{err}
+		return nil, 0, &netError{err}
 	}
 	c.tracef("←", rid, data)
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("boshtest: HTTP %s: %s", res.Status, data)
+	if res.StatusCode == http.StatusServiceUnavailable {
+		err := fmt.Errorf("boshtest: HTTP %s: %s", res.Status, data)
+		return nil, retryAfter(res.Header.Get("Retry-After")), err
 	}
-	return parseResponse(data)
+	if res.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("boshtest: HTTP %s: %s", res.Status, data)
+	}
+	resp, err := parseResponse(data)
+	return resp, 0, err
+}
+
+// retryAfter reads a Retry-After header's delay-seconds (RFC 9110
+// §10.2.3), 1s when it is absent or not a number, at most maxRetryAfter.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return time.Second
+	}
+	return min(time.Duration(n)*time.Second, maxRetryAfter)
 }
 
 // arrive takes the outcome of request rid and processes every response

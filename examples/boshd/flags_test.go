@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,8 +167,9 @@ func TestParseFlagsServing(t *testing.T) {
 }
 
 // TestSessionLimitFlags: -max-sessions and -max-sessions-per-address reach
-// the handler: with 1, a second session is refused with policy-violation
-// while the first is open (bosh.Config.MaxSessions, MaxSessionsPerAddress).
+// the handler: with 1, a second creation is refused with HTTP 503 and
+// Retry-After while the first session is open (bosh.Config.MaxSessions,
+// MaxSessionsPerAddress, bosh.OverloadError), and succeeds once it ends.
 func TestSessionLimitFlags(t *testing.T) {
 	for _, flag := range []string{"-max-sessions", "-max-sessions-per-address"} {
 		t.Run(flag, func(t *testing.T) {
@@ -176,9 +178,16 @@ func TestSessionLimitFlags(t *testing.T) {
 			first := boshtest.NewClient(d.url)
 			defer first.Close()
 			require.NoError(t, first.Connect(ctx, "localhost"))
-			second := boshtest.NewClient(d.url, boshtest.WithAttempts(1))
+			creation := "<body rid='1000' to='localhost' wait='30' hold='1' ver='1.11' xmlns='http://jabber.org/protocol/httpbind'/>"
+			res, err := http.Post(d.url, "text/xml; charset=utf-8", strings.NewReader(creation))
+			require.NoError(t, err)
+			res.Body.Close()
+			assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+			assert.Equal(t, "5", res.Header.Get("Retry-After"))
+			require.NoError(t, first.Terminate(ctx))
+			second := boshtest.NewClient(d.url)
 			defer second.Close()
-			assert.ErrorIs(t, second.Connect(ctx, "localhost"), bosh.PolicyViolation)
+			assert.NoError(t, second.Connect(ctx, "localhost"))
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
@@ -179,6 +180,15 @@ func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, c.fail(err)
+	}
+	if w.status == http.StatusServiceUnavailable {
+		// The connection manager was busy (bosh.OverloadError): the host
+		// may try again after Retry-After.
+		secs, _ := strconv.Atoi(w.hdr.Get("Retry-After"))
+		return nil, c.fail(&bosh.OverloadError{
+			RetryAfter: time.Duration(max(secs, 1)) * time.Second,
+			Err:        errors.New("the BOSH endpoint answered HTTP 503"),
+		})
 	}
 	if w.status != http.StatusOK {
 		return nil, c.fail(fmt.Errorf("the BOSH endpoint answered HTTP %d", w.status))

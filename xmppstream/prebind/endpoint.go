@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 )
@@ -29,7 +31,8 @@ var ErrForbidden = errors.New("prebind: forbidden")
 // Errors are JSON too, {"error":"…"}, never with credentials: an auth
 // error is 401 (403 when it matches ErrForbidden) and no session is
 // created; a refused login (ErrAuth) is 401; a limit of the connection
-// manager (policy-violation) is 429; system-shutdown is 503; a resource
+// manager (policy-violation) is 429; a busy connection manager
+// (bosh.ErrOverloaded) is 503 with its Retry-After; system-shutdown is 503; a resource
 // conflict is 409; any other failure is 502. Other methods get 405.
 func Endpoint(p *Prebinder, auth func(*http.Request) (Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +62,10 @@ func Endpoint(p *Prebinder, auth func(*http.Request) (Request, error)) http.Hand
 		if err != nil {
 			status, msg := statusOf(err)
 			p.cfg.Logger.Info("prebind: failed", "remote", r.RemoteAddr, "status", status, "err", err)
+			var over *bosh.OverloadError
+			if errors.As(err, &over) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(max(over.RetryAfter/time.Second, 1))))
+			}
 			writeJSON(w, status, errorBody{msg})
 			return
 		}
@@ -78,6 +85,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, "prebind failed"
 	}
 	switch {
+	case errors.Is(err, bosh.ErrOverloaded):
+		return http.StatusServiceUnavailable, "service unavailable"
 	case e.SASL != "":
 		return http.StatusUnauthorized, e.SASL
 	case e.Terminate == bosh.PolicyViolation:

@@ -117,7 +117,8 @@ func TestEndpointRemoteAddr(t *testing.T) {
 	assert.Equal(t, http.StatusOK, get("192.0.2.1:1000").Code)
 	assert.Equal(t, http.StatusOK, get("192.0.2.2:1000").Code)
 	w := get("192.0.2.1:2000")
-	assert.Equal(t, http.StatusTooManyRequests, w.Code)
-	assert.JSONEq(t, `{"error":"policy-violation"}`, w.Body.String())
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "the connection manager is busy for this address")
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+	assert.JSONEq(t, `{"error":"service unavailable"}`, w.Body.String())
 	assert.True(t, strings.HasPrefix(w.Header().Get("Content-Type"), "application/json"))
 }

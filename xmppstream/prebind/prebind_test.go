@@ -167,13 +167,16 @@ func TestPrebindPerAddressLimit(t *testing.T) {
 	_, err = p.Prebind(ctx, req)
 	require.NoError(t, err)
 	_, err = p.Prebind(ctx, req)
-	require.ErrorIs(t, err, bosh.PolicyViolation, "third session from 192.0.2.7")
+	require.ErrorIs(t, err, bosh.ErrOverloaded, "third session from 192.0.2.7")
+	var over *bosh.OverloadError
+	require.ErrorAs(t, err, &over)
+	assert.Equal(t, 5*time.Second, over.RetryAfter, "Retry-After from the handler")
 
 	req.RemoteAddr = "" // default 127.0.0.1: bob has one there
 	_, err = p.Prebind(ctx, req)
 	require.NoError(t, err)
 	_, err = p.Prebind(ctx, req)
-	require.ErrorIs(t, err, bosh.PolicyViolation, "third session from 127.0.0.1")
+	require.ErrorIs(t, err, bosh.ErrOverloaded, "third session from 127.0.0.1")
 }
 
 // silent is a stream that never answers.
