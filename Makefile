@@ -4,7 +4,7 @@
 
 GO ?= go
 
-.PHONY: test deps e2e-deps vet race fuzz bench compare bigload
+.PHONY: test deps e2e-deps vet race fuzz bench compare bigload faults
 
 test: deps e2e-deps vet race
 
@@ -42,6 +42,7 @@ FUZZTIME ?= 1m
 fuzz:
 	$(GO) test ./internal/xmlscan -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./session -run '^$$' -fuzz '^FuzzSessionModel$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzCharset$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzInspectStanza$$' -fuzztime $(FUZZTIME)
@@ -53,6 +54,16 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./bosh/... ./internal/xmlscan ./xmppstream/...
+
+# faults runs internal/faulttest at full size, without the race detector:
+# 100 session pairs × 50 messages each way with client cuts of 10% and 30%,
+# 20 seeds each, and 10 pairs through Prosody with 5 seeds (see README,
+# Reliability). About 3 minutes.
+faults: deps
+	@log=$$(mktemp); cd internal/faulttest && $(GO) test -count=1 -timeout 60m -v \
+		-run 'TestLosslessUnderClientCuts|TestLosslessToProsodyUnderClientCuts' . \
+		-args -cut.pairs 100 -cut.msgs 50 -cut.seeds 20 -prosody.seeds 5 >$$log 2>&1; st=$$?; \
+	grep -E '^\s*(--- |ok|FAIL|PASS)|sent [0-9]' $$log; echo "full log: $$log"; exit $$st
 
 # compare runs boshload against Prosody, ejabberd and boshd, one after another, and prints a
 # markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default). Installs what it needs.

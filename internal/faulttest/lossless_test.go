@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/faulttest"
 )
@@ -153,4 +155,61 @@ func TestLosslessThroughFaults(t *testing.T) {
 	assert.Positive(t, st.Delayed)
 	assert.Positive(t, st.Reordered)
 	assertSessionsEnded(t, srv.Handler, res, users)
+}
+
+// TestReconnectStorm: 1,000 clients create sessions at the same moment,
+// as after a restart, against the default limits (a burst of 400, then
+// 200 a second). The creations over the rate get HTTP 503 with
+// Retry-After, not a terminal condition; the clients send them again
+// after the delay, and every one logs in.
+func TestReconnectStorm(t *testing.T) {
+	defer noGoroutinesLeft(t)()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
+	defer cancel()
+	const users = 1000
+	srv := boshtest.NewServer()
+	defer srv.Close()
+	for i := range users {
+		require.NoError(t, srv.Core.AddUser("u"+strconv.Itoa(i), "pw"))
+	}
+	base := &http.Transport{MaxIdleConnsPerHost: users, IdleConnTimeout: 30 * time.Second}
+	defer base.CloseIdleConnections()
+	hc := &http.Client{Transport: base}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failures []error
+	)
+	clients := make([]*boshtest.Client, users)
+	start := make(chan struct{})
+	for i := range users {
+		wg.Go(func() {
+			c := boshtest.NewClient(srv.URL, boshtest.WithHTTPClient(hc), boshtest.WithWait(time.Second))
+			clients[i] = c
+			<-start
+			err := c.Connect(ctx, "localhost")
+			if err == nil {
+				_, err = c.Login(ctx, "u"+strconv.Itoa(i), "pw", "r")
+			}
+			if err != nil {
+				mu.Lock()
+				failures = append(failures, fmt.Errorf("u%d: %w", i, err))
+				mu.Unlock()
+			}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	st := srv.Handler.Stats()
+	t.Logf("%d logins in %v; %d creations answered 503 and resent; handler: %+v",
+		users-len(failures), time.Since(began).Round(time.Millisecond), st.Overloaded, st)
+	assert.Empty(t, failures)
+	assert.Equal(t, int64(users), st.Sessions, "every client has its session")
+	assert.Empty(t, st.Ended, "no session ended")
+	assert.GreaterOrEqual(t, st.Overloaded, uint64(users-bosh.DefaultSessionBurst), "over the burst, creations were refused with 503")
+	for _, c := range clients {
+		wg.Go(func() { c.Terminate(ctx) })
+	}
+	wg.Wait()
 }
