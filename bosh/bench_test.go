@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -61,7 +62,7 @@ func (*reusableBody) Close() error { return nil }
 // it at once.
 func BenchmarkRoundTripQueuedPoll(b *testing.B) {
 	up := &fakeUp{}
-	h, err := NewHandler(up, Config{NoPolling: true})
+	h, err := NewHandler(up, Config{NoPolling: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

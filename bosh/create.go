@@ -116,6 +116,7 @@ func negotiateVersion(v []byte) (string, error) {
 // create handles a session creation request (§7.1) and writes the session
 // creation response (§7.2).
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
+	began := h.cfg.clock.Now()
 	inf := h.infoFor(b)
 	inf.secure = r.TLS != nil
 	fail := func(err error) { h.fail(w, r, inf, err) }
@@ -182,6 +183,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 		status = Condition(reply.Condition).LegacyStatus()
 	}
 	h.write(w, r, inf.content, status, reply.Body)
+	h.stats.created.Add(1)
+	h.stats.creation.Observe(h.cfg.clock.Now().Sub(began))
 }
 
 // newSession registers a session under a fresh sid (§7.2: unique and

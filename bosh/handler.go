@@ -2,6 +2,8 @@ package bosh
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -82,6 +84,7 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		Condition:  func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
 		Ended:      h.ended,
 		GapTimeout: gapTimeout(cfg),
+		Metrics:    &h.stats.session,
 	}
 	h.states.New = func() any { return new(reqState) }
 	return h, nil
@@ -193,6 +196,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *session.Sessi
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away
 		h.reply(w, r, s.Tag().(*info), reply)
+		if at := reply.TakeDelivered(); !at.IsZero() {
+			h.stats.delivery.Observe(h.cfg.clock.Now().Sub(at))
+		}
 	}
 }
 
@@ -278,7 +284,18 @@ func (h *Handler) ended(s *session.Session, cond string) {
 	h.perAddr.remove(s.Tag().(*info).addr)
 	h.stats.sessions.Add(-1)
 	h.stats.ended(cond)
-	h.cfg.Logger.Debug("bosh: session ended", "sid", s.SID(), "reason", reasonOf(cond))
+	sum := s.Summary()
+	h.cfg.Logger.Info("bosh: session ended",
+		"session", sidHash(s.SID()), "reason", reasonOf(cond), "duration", sum.Duration,
+		"requests", sum.Requests, "payloads_in", sum.PayloadsIn, "payloads_out", sum.PayloadsOut)
+}
+
+// sidHash names a session in logs without its sid, which would let a
+// reader of the logs take the session over: the first 12 hex digits of
+// its SHA-256.
+func sidHash(sid string) string {
+	sum := sha256.Sum256([]byte(sid))
+	return hex.EncodeToString(sum[:6])
 }
 
 func reasonOf(cond string) string {

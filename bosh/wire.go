@@ -29,6 +29,7 @@ func terminateBody(c Condition, children [][]byte) []byte {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, inf *info, err error) {
 	var over *OverloadError
 	if errors.As(err, &over) {
+		h.stats.refused(over.Err)
 		h.overloaded(w, r, over)
 		return
 	}
@@ -66,6 +67,7 @@ func (h *Handler) overloaded(w http.ResponseWriter, r *http.Request, e *Overload
 	w.WriteHeader(http.StatusServiceUnavailable)
 	n, _ := io.WriteString(w, body)
 	h.stats.out.Add(uint64(n))
+	h.stats.outPlain.Add(uint64(n))
 }
 
 // write sends one response body with a Content-Length, never chunked (§5),
@@ -77,6 +79,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, content string, 
 	hdr := w.Header()
 	hdr.Set("Content-Type", content)
 	hdr.Set("Cache-Control", "no-store")
+	h.stats.outPlain.Add(uint64(len(body)))
 	if len(body) >= h.cfg.CompressMin {
 		if enc := acceptEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
 			body = compress(enc, body)
@@ -169,6 +172,7 @@ func (h *Handler) readBody(r *http.Request, st *reqState) ([]byte, error) {
 	}
 	buf, err := readAll(st.buf[:0], io.LimitReader(src, limit+1))
 	st.buf = buf
+	h.stats.inDecoded.Add(uint64(len(buf)))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig) || int64(len(buf)) > limit:

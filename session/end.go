@@ -18,7 +18,7 @@ func (s *Session) endLocked(cond string, children [][]byte) ending {
 	if s.ended {
 		return ending{}
 	}
-	s.ended = true
+	s.ended, s.endedAt = true, s.clk.Now()
 	wire := cond
 	if wire == Inactive || wire == "" {
 		wire = ItemNotFound
@@ -65,13 +65,12 @@ func (s *Session) failWaiterLocked(w *waiter, cond string) func() {
 func (s *Session) takeFinalLocked(rid uint64) *Reply {
 	r := s.final
 	s.final = nil
-	s.ended = true
+	s.ended, s.endedAt = true, s.clk.Now()
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	out := *r
-	out.RID = rid
-	return &out
+	r.RID = rid // the body is the same for any rid: it names none
+	return r
 }
 
 // endedLocked answers w when the session ended while w was being

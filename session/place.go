@@ -158,6 +158,9 @@ func (s *Session) fillLocked(r *Reply, only string) {
 			break
 		}
 		if it.payload != nil {
+			if r.delivered == 0 {
+				r.delivered = it.at
+			}
 			r.Payloads = append(r.Payloads, it.payload)
 		}
 		r.Attrs = append(r.Attrs, it.attrs...)

@@ -22,7 +22,11 @@ func (s *Session) finishReplyLocked(r *Reply, w *waiter, cache bool) {
 		s.answered = r.RID
 	}
 	r.Body = s.cfg.Encode(r)
+	s.nOut += len(r.Payloads)
 	if w != nil {
+		if m := s.cfg.Metrics; m != nil {
+			m.HeldFor.Observe(now.Sub(w.arrived))
+		}
 		r.key = w.req.Key
 		if cache && r.Type == "" {
 			s.cacheLocked(r)

@@ -28,6 +28,9 @@ func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply
 			if !keyEqual(c.key, r.Key) {
 				return s.failLocked(r.RID, ItemNotFound) // §15.4
 			}
+			if m := s.cfg.Metrics; m != nil {
+				m.Replayed.Add(1)
+			}
 			return nil, c, nil
 		}
 	}
@@ -57,6 +60,9 @@ func (s *Session) attachLocked(ctx context.Context, w *waiter, r *Request) (*wai
 		return s.failLocked(r.RID, PolicyViolation) // §14.3: too many repeats
 	}
 	w.live++
+	if m := s.cfg.Metrics; m != nil {
+		m.Attached.Add(1)
+	}
 	return w, nil, nil
 }
 

@@ -74,6 +74,10 @@ type Session struct {
 	lastGaveData bool          // the last reply carried payloads (§12)
 	pause        time.Duration // inactivity in force after a pause (§10)
 	key          string        // expected hex SHA-1 of the next key (§15); empty without keys
+	// figures (Summary)
+	created, endedAt time.Time
+	nRequests        int
+	nIn, nOut        int
 	// ending
 	final    *Reply // terminal reply waiting for a request to carry it
 	ended    bool
@@ -90,6 +94,7 @@ type stream struct {
 // item is one entry of the outbound queue: a payload, or the end of a stream
 // in a multi-stream session (§16.6).
 type item struct {
+	at       int64 // when the upstream delivered it, Unix ns
 	stream   string
 	payload  []byte
 	attrs    []Attr
@@ -133,7 +138,7 @@ func New(sid string, rid uint64, p Params, key string, open Opener, cfg Config, 
 		sid: sid, p: p, cfg: cfg, clk: clk, open: open, start: rid, tag: tag,
 		last: rid, answered: rid, clientAck: rid,
 		pending:   make(map[uint64]*waiter),
-		lastReply: now, lastArrival: now,
+		lastReply: now, lastArrival: now, created: now,
 		key: lowerHex(key),
 	}
 }
@@ -307,6 +312,8 @@ func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 		}
 	}
 	s.last, s.skipped = r.RID, 0
+	s.nRequests++
+	s.nIn += len(r.Payloads)
 	s.ackLocked(r)
 	if s.pause != 0 {
 		s.pause = 0 // §10: normal inactivity again after a pause

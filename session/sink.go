@@ -12,11 +12,12 @@ func (s *Session) Deliver(stream string, payloads [][]byte, attrs []Attr) bool {
 		s.mu.Unlock()
 		return false
 	}
+	now := s.clk.Now().UnixNano()
 	if len(attrs) > 0 {
-		s.queue = append(s.queue, item{stream: stream, attrs: attrs})
+		s.queue = append(s.queue, item{at: now, stream: stream, attrs: attrs})
 	}
 	for _, p := range payloads {
-		s.queue = append(s.queue, item{stream: stream, payload: p})
+		s.queue = append(s.queue, item{at: now, stream: stream, payload: p})
 	}
 	if s.p.MaxQueue > 0 && len(s.queue) > s.p.MaxQueue {
 		e := s.endLocked(PolicyViolation, nil)
@@ -55,6 +56,9 @@ func (s *Session) EndStream(stream string, cond string, children [][]byte) {
 	final := &Reply{Type: TypeTerminate, Condition: cond}
 	for _, it := range s.queue {
 		if it.payload != nil {
+			if final.delivered == 0 {
+				final.delivered = it.at
+			}
 			final.Payloads = append(final.Payloads, it.payload)
 		}
 		final.Attrs = append(final.Attrs, it.attrs...)

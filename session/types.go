@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/clock"
@@ -90,8 +91,10 @@ type Reply struct {
 	Payloads  [][]byte      // child elements
 	Body      []byte        // the encoded body, set by Config.Encode
 
-	key  string    // the request's key, for retransmissions (§15)
-	sent time.Time // when the reply was made, for 'time' (§9.2) and the cache
+	key       string      // the request's key, for retransmissions (§15)
+	sent      time.Time   // when the reply was made, for 'time' (§9.2) and the cache
+	delivered int64       // when the oldest payload it carries was delivered, Unix ns (TakeDelivered)
+	claimed   atomic.Bool // TakeDelivered was called
 }
 
 // Terminal reports whether the reply ends the session (or, with Stream set
@@ -142,4 +145,6 @@ type Config struct {
 	// rids before the session gives them up (§14.2), and allows a rid
 	// above the window to give them up at once; 0 keeps §14.2 strictly.
 	GapTimeout time.Duration
+	// Metrics, when set, receives the sessions' counts.
+	Metrics *Metrics
 }

@@ -2,6 +2,7 @@ package xmppstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -70,7 +71,7 @@ func (s *stream) sasl(ctx context.Context, raw []byte, local string) bool {
 // auth starts an exchange (RFC 6120 §6.4.2). An <auth/> without initial
 // response gets an empty challenge; "=" is a zero-length initial response.
 func (s *stream) auth(ctx context.Context, raw []byte) bool {
-	s.exch = nil
+	s.exch, s.mech = nil, ""
 	mech, data, present, cond := readSASL(raw)
 	if !slices.Contains(s.srv.offered(s.secure), mech) {
 		if mech == MechPlain && slices.Contains(s.srv.mechs, MechPlain) {
@@ -78,6 +79,7 @@ func (s *stream) auth(ctx context.Context, raw []byte) bool {
 		}
 		return s.saslFailed(ctx, "invalid-mechanism")
 	}
+	s.mech = mech
 	if cond != "" {
 		return s.saslFailed(ctx, cond)
 	}
@@ -106,6 +108,7 @@ func (s *stream) step(ctx context.Context, data []byte) bool {
 	s.exch = nil
 	s.authed, s.user = true, x.user
 	s.srv.log.Debug("xmppstream: authenticated", "mechanism", x.mech, "domain", s.domain)
+	s.srv.counts.success.add(x.mech)
 	s.sink.Deliver(saslElement("success", resp))
 	return true
 }
@@ -114,6 +117,7 @@ func (s *stream) step(ctx context.Context, data []byte) bool {
 // stream with a not-authorized stream error (RFC 6120 §6.4.5).
 func (s *stream) saslFailed(ctx context.Context, cond string) bool {
 	s.failures++
+	s.srv.counts.failure.add(cmp.Or(s.mech, "none")) // an offered mechanism: a bounded set
 	s.srv.log.Debug("xmppstream: SASL failure", "condition", cond, "domain", s.domain, "failures", s.failures)
 	s.sink.Deliver(saslFailure(cond))
 	if s.failures >= MaxAuthFailures {

@@ -85,7 +85,8 @@ type Server struct {
 	log            *slog.Logger
 	secret         [32]byte // keys the fake SCRAM salts of unknown users
 
-	live liveStreams // the open streams, for Fail
+	live   liveStreams    // the open streams, for Fail
+	counts serverCounters // Stats
 }
 
 // NewServer returns a Server for core. It reports an error for a nil core

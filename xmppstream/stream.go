@@ -32,6 +32,7 @@ type stream struct {
 	user      JID       // the authenticated bare JID
 	exch      *exchange // the SASL exchange in progress, or nil
 	failures  int       // failed SASL attempts
+	mech      string    // the offered mechanism of the last <auth/>, for Server.Stats
 	// doc is the parser's storage, from xmlscan.GetDoc during Send only,
 	// so that an idle session does not keep it.
 	doc *xmlscan.Doc

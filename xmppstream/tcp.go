@@ -116,6 +116,8 @@ type TCPUpstream struct {
 	cfg     TCPConfig
 	domains map[string]bool
 	log     *slog.Logger
+
+	counts tcpCounters // Stats
 }
 
 // NewTCPUpstream returns a TCPUpstream for cfg, or an error for an invalid
@@ -187,11 +189,13 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 		}
 		u.log.Info("xmppstream: upstream connection failed", "addr", addr, "domain", domain, "err", err)
 		var be *bosh.Error
-		if errors.As(err, &be) {
-			return nil, err
+		if !errors.As(err, &be) {
+			err = &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: err}
 		}
-		return nil, &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: err}
+		u.connectFailed(err)
+		return nil, err
 	}
+	u.counts.streams.Add(1)
 	from := n.header.from
 	if from == "" {
 		from = domain

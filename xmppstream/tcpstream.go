@@ -128,7 +128,10 @@ func (s *tcpStream) Close(c bosh.Closing) {
 
 // end closes the connection, once.
 func (s *tcpStream) end() {
-	s.closed.Do(func() { s.conn.Close() })
+	s.closed.Do(func() {
+		s.conn.Close()
+		s.up.counts.streams.Add(-1)
+	})
 }
 
 // read is the stream's reader goroutine: it relays what the server sends
@@ -149,6 +152,7 @@ func (s *tcpStream) read() {
 		s.call(func() {
 			var se *streamErrorReceived
 			if errors.As(err, &se) {
+				s.up.counts.streamErrors.add(streamErrorCondition(se.raw))
 				s.sink.SetAttrs(streamPrefix) // on the terminate body too
 			}
 			s.sink.End(endError(err))

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(o.path, h)
 	mux.Handle("/debug/vars", varsHandler(h))
+	mux.Handle("/metrics", metricsHandler(h, up))
 	if o.prebind != "" {
 		ep, err := prebindEndpoint(h, o, log)
 		if err != nil {
