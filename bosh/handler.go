@@ -259,8 +259,11 @@ func copyPayloads(ps [][]byte) [][]byte {
 
 // Shutdown ends every session with system-shutdown (§17.2), answers every
 // held request, and refuses new sessions. It returns when no request is in
-// progress, or with ctx's error. Call it before http.Server.Shutdown, which
-// would otherwise wait for every held request's 'wait'. It is idempotent.
+// progress and, when the Upstream has a Shutdown(context.Context) error
+// method (xmppstream's upstreams do), once that has returned: the
+// upstream's own goroutines are done. It returns ctx's error if ctx ends
+// first. Call it before http.Server.Shutdown, which would otherwise wait
+// for every held request's 'wait'. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.shutting.Store(true)
 	for _, s := range h.reg.All() {
@@ -274,6 +277,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
+	}
+	if up, ok := h.up.(interface{ Shutdown(context.Context) error }); ok {
+		return up.Shutdown(ctx)
 	}
 	return nil
 }

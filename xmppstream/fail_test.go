@@ -33,7 +33,7 @@ func (h *harness) readyHeld(resource string) *session {
 func TestServerFail(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, ServerConfig{})
-		bh := h.h.(*bosh.Handler)
+		bh := h.h
 		const n = 3
 		held := make(chan *reply, n)
 		for i := range n {

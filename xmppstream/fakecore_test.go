@@ -20,6 +20,7 @@ type fakeCore struct {
 	bindErr    error                  // returned by Bind when set
 	sessionErr error                  // returned by StartSession when set
 	onRoute    func(Client)           // called by Route, without the lock
+	unbindGate chan struct{}          // when set, Unbind waits for it to close
 	// Records.
 	routed   []*Stanza
 	bound    []JID
@@ -102,6 +103,12 @@ func (c *fakeCore) Route(ctx context.Context, from Client, st *Stanza) {
 }
 
 func (c *fakeCore) Unbind(cl Client, undelivered [][]byte) {
+	c.mu.Lock()
+	gate := c.unbindGate
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unbound = append(c.unbound, unbindCall{jid: cl.JID(), undelivered: undelivered})

@@ -31,7 +31,7 @@ type harness struct {
 	t    *testing.T
 	core *fakeCore
 	srv  *Server
-	h    http.Handler
+	h    *bosh.Handler
 }
 
 func newHarness(t *testing.T, cfg ServerConfig) *harness {

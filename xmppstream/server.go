@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"mellium.im/sasl"
 
@@ -85,8 +86,38 @@ type Server struct {
 	log            *slog.Logger
 	secret         [32]byte // keys the fake SCRAM salts of unknown users
 
-	live   liveStreams    // the open streams, for Fail
-	counts serverCounters // Stats
+	live    liveStreams    // the open streams, for Fail
+	counts  serverCounters // Stats
+	unbinds sync.WaitGroup // Core.Unbind calls on goroutines of their own (Shutdown)
+}
+
+// unbindLater calls Core.Unbind on a goroutine of its own, which Shutdown
+// waits for.
+func (s *Server) unbindLater(c Client, undelivered [][]byte) {
+	s.unbinds.Go(func() { s.core.Unbind(c, undelivered) })
+}
+
+// Shutdown waits until every Core.Unbind the Server started on a
+// goroutine of its own has returned, or ctx ends. bosh.Handler.Shutdown
+// calls it once every session has ended; a host that shuts the Server down
+// by itself calls it after that.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return waitGroup(ctx, &s.unbinds)
+}
+
+// waitGroup waits for wg or ctx.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewServer returns a Server for core. It reports an error for a nil core

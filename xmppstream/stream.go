@@ -243,7 +243,7 @@ func (s *stream) release(inSend bool) {
 	case inSend:
 		s.srv.core.Unbind(s.client, undelivered)
 	default:
-		go s.srv.core.Unbind(s.client, undelivered)
+		s.srv.unbindLater(s.client, undelivered)
 	}
 }
 
@@ -315,6 +315,6 @@ func (c *client) Kick(condition string) {
 	s.sink.SetAttrs(streamPrefix)
 	s.sink.End(streamErrorBody(condition, errors.New("xmppstream: kicked by the core")))
 	if now {
-		go s.srv.core.Unbind(s.client, nil)
+		s.srv.unbindLater(s.client, nil)
 	}
 }

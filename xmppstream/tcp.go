@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,7 +118,16 @@ type TCPUpstream struct {
 	domains map[string]bool
 	log     *slog.Logger
 
-	counts tcpCounters // Stats
+	counts  tcpCounters    // Stats
+	readers sync.WaitGroup // the streams' reader goroutines (Shutdown)
+}
+
+// Shutdown waits until the reader goroutine of every stream has returned,
+// or ctx ends. Each returns once its stream is closed:
+// bosh.Handler.Shutdown ends every session, closing their streams, then
+// calls it.
+func (u *TCPUpstream) Shutdown(ctx context.Context) error {
+	return waitGroup(ctx, &u.readers)
 }
 
 // NewTCPUpstream returns a TCPUpstream for cfg, or an error for an invalid
@@ -209,7 +219,7 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 		streamPrefix,
 	)
 	sink.Deliver(n.features)
-	go s.read()
+	u.readers.Go(s.read)
 	return s, nil
 }
 
