@@ -17,6 +17,7 @@ import (
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/xmppstream"
 	"github.com/httpbind/httpbind/xmppstream/memcore"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -38,7 +39,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestLogsHoldNoSecrets runs a full login (SASL PLAIN, whose payload is the
-// password in base64) and a chat through boshtest.NewServer, with every
+// password in base64) and a chat through xmpptest.NewServer, with every
 // component logging to one handler, at Info (the default level) and at
 // Debug, and checks that the logs never hold the password, the SASL
 // payload or the message body (style guide: logs never contain passwords,
@@ -53,10 +54,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			var buf lockedBuffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
-			srv := boshtest.NewServer(
-				boshtest.WithHandlerConfig(bosh.Config{Logger: log}),
-				boshtest.WithStreamConfig(xmppstream.ServerConfig{Logger: log}),
-				boshtest.WithCoreConfig(memcore.Config{Logger: log}),
+			srv := xmpptest.NewServer(
+				xmpptest.WithHandlerConfig(bosh.Config{Logger: log}),
+				xmpptest.WithStreamConfig(xmppstream.ServerConfig{Logger: log}),
+				xmpptest.WithCoreConfig(memcore.Config{Logger: log}),
 			)
 			defer srv.Close()
 			require.NoError(t, srv.Core.AddUser("alice", password))

@@ -1,25 +1,23 @@
 // Package boshtest helps host applications test their own BOSH embedding,
-// in the spirit of net/http/httptest: a small Go BOSH client (Client) that
-// behaves like a browser client (XEP-0124, XEP-0206), and an in-process
-// server (NewServer) with the in-memory XMPP core behind a bosh.Handler.
+// in the spirit of net/http/httptest: NewServer serves the handler under
+// test on 127.0.0.1, and Client is a small Go BOSH client that behaves
+// like a browser client (XEP-0124, and the XEP-0206 login of Client.Login).
 //
-// Layer: despite its path under bosh, boshtest is a test helper that sits
-// above xmppstream, like an example: NewServer wires
-// xmppstream/memcore, xmppstream.Server and bosh.Handler together. Nothing
-// in this module imports it except tests and examples. The Client itself
-// needs only HTTP and the wire format, so it also works against any other
-// connection manager.
+// Layer: above bosh, whose wire format and conditions it uses; it imports
+// nothing of the XMPP layer. The Client needs only HTTP, so it also works
+// against any other connection manager. For an in-process XMPP server to
+// test clients against, see xmppstream/xmpptest, which builds one from
+// this package and the in-memory core.
 //
 // Start at NewServer and NewClient:
 //
-//	srv := boshtest.NewServer()
+//	h, _ := bosh.NewHandler(myUpstream, bosh.Config{})
+//	srv := boshtest.NewServer(h)
 //	defer srv.Close()
-//	srv.Core.AddUser("alice", "secret")
 //	c := boshtest.NewClient(srv.URL)
 //	defer c.Close()
-//	c.Connect(ctx, "localhost")
-//	jid, err := c.Login(ctx, "alice", "secret", "test")
-//	c.Send(ctx, []byte(`<message to='bob@localhost' xmlns='jabber:client'><body>hi</body></message>`))
+//	c.Connect(ctx, "example.com")
+//	c.Send(ctx, []byte(`<message to='bob@example.com' xmlns='jabber:client'><body>hi</body></message>`))
 //	stanza, err := c.Receive(ctx)
 //
 // The Client keeps one empty request held at the connection manager at all

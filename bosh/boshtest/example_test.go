@@ -2,60 +2,52 @@ package boshtest_test
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
-	"time"
+	"log"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 )
 
-// Two users chat through an in-process server: each Client logs in over
-// BOSH, and a message from one reaches the other.
+// echo is the upstream under test: each stream sends every payload back.
+type echo struct{}
+
+func (echo) Open(_ context.Context, _ *bosh.OpenRequest, sink bosh.Sink) (bosh.Stream, error) {
+	return echoStream{sink}, nil
+}
+
+type echoStream struct{ sink bosh.Sink }
+
+func (s echoStream) Send(_ context.Context, r *bosh.Request) error {
+	s.sink.Deliver(r.Payloads...)
+	return nil
+}
+
+func (echoStream) Close(bosh.Closing) {}
+
+// A host tests its own upstream: NewServer serves the handler under test,
+// and a Client talks BOSH to it like a browser (XEP-0124 §8, §14).
 func Example() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-
-	srv := boshtest.NewServer() // domain "localhost"
+	h, err := bosh.NewHandler(echo{}, bosh.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := boshtest.NewServer(h)
 	defer srv.Close()
-	srv.Core.AddUser("alice", "wonderland")
-	srv.Core.AddUser("bob", "builder")
 
-	login := func(user, password, resource string) *boshtest.Client {
-		c := boshtest.NewClient(srv.URL)
-		if err := c.Connect(ctx, "localhost"); err != nil {
-			panic(err)
-		}
-		jid, err := c.Login(ctx, user, password, resource)
-		if err != nil {
-			panic(err)
-		}
-		fmt.Println("logged in as", jid)
-		return c
+	ctx := context.Background()
+	c := boshtest.NewClient(srv.URL)
+	defer c.Close()
+	if err := c.Connect(ctx, "example.com"); err != nil {
+		log.Fatal(err)
 	}
-	alice := login("alice", "wonderland", "phone")
-	defer alice.Close()
-	bob := login("bob", "builder", "laptop")
-	defer bob.Close()
-
-	err := bob.Send(ctx, []byte(`<message to='alice@localhost/phone' type='chat' xmlns='jabber:client'><body>Hi Alice!</body></message>`))
+	if err := c.Send(ctx, []byte("<ping xmlns='urn:example'/>")); err != nil {
+		log.Fatal(err)
+	}
+	back, err := c.Receive(ctx)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	stanza, err := alice.Receive(ctx)
-	if err != nil {
-		panic(err)
-	}
-	var msg struct {
-		From string `xml:"from,attr"`
-		Body string `xml:"body"`
-	}
-	xml.Unmarshal(stanza, &msg)
-	fmt.Printf("alice got %q from %s\n", msg.Body, msg.From)
-
-	fmt.Println(bob.Terminate(ctx), alice.Terminate(ctx))
-	// Output:
-	// logged in as alice@localhost/phone
-	// logged in as bob@localhost/laptop
-	// alice got "Hi Alice!" from bob@localhost/laptop
-	// <nil> <nil>
+	fmt.Println(string(back))
+	// Output: <ping xmlns='urn:example'/>
 }

@@ -1,173 +1,40 @@
-package boshtest
+package boshtest_test
 
 import (
-	"encoding/xml"
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"mellium.im/sasl"
 
 	"github.com/httpbind/httpbind/bosh"
-	"github.com/httpbind/httpbind/xmppstream"
-	"github.com/httpbind/httpbind/xmppstream/memcore"
+	"github.com/httpbind/httpbind/bosh/boshtest"
 )
 
-// newUser adds user to srv and returns a logged-in Client.
-func newUser(t *testing.T, srv *Server, user, resource string, opts ...ClientOption) *Client {
-	t.Helper()
-	ctx := testContext(t)
-	if err := srv.Core.AddUser(user, user+"-pw"); err != nil {
-		require.ErrorIs(t, err, memcore.ErrUserExists)
-	}
-	c := NewClient(srv.URL, opts...)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, c.Connect(ctx, srv.Core.Domain()))
-	_, err := c.Login(ctx, user, user+"-pw", resource)
+// TestServerShutsTheHandlerDown: NewServer serves the handler under test
+// at /http-bind, and Close shuts a *bosh.Handler down first, so that a
+// held request is answered with system-shutdown (XEP-0124 §17.2) instead
+// of being cut.
+func TestServerShutsTheHandlerDown(t *testing.T) {
+	h, err := bosh.NewHandler(echo{}, bosh.Config{})
 	require.NoError(t, err)
-	return c
-}
-
-type message struct {
-	From string `xml:"from,attr"`
-	To   string `xml:"to,attr"`
-	Body string `xml:"body"`
-}
-
-// waitHeld waits until the server holds one request, the empty request
-// of the only client.
-func waitHeld(t *testing.T, srv *Server) {
-	t.Helper()
-	require.Eventually(t, func() bool { return srv.Handler.Stats().Held == 1 }, 10*time.Second, time.Millisecond,
-		"the client's empty request is held")
-}
-
-func receiveMessage(t *testing.T, c *Client) message {
-	t.Helper()
-	for {
-		raw, err := c.Receive(testContext(t))
-		require.NoError(t, err)
-		var m message
-		var head struct{ XMLName xml.Name }
-		require.NoError(t, xml.Unmarshal(raw, &head))
-		if head.XMLName.Local != "message" {
-			continue // presence and the like
-		}
-		require.NoError(t, xml.Unmarshal(raw, &m))
-		return m
-	}
-}
-
-func TestServerChat(t *testing.T) {
-	ctx := testContext(t)
-	srv := NewServer()
-	defer srv.Close()
-	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/http-bind$`, srv.URL)
-	alice := newUser(t, srv, "alice", "a")
-	bob := newUser(t, srv, "bob", "b", WithMechanism(sasl.ScramSha256))
-	assert.Equal(t, "bob@localhost/b", bob.JID())
-
-	require.NoError(t, alice.Send(ctx, []byte("<message to='bob@localhost/b' type='chat' xmlns='jabber:client'><body>ping</body></message>")))
-	m := receiveMessage(t, bob)
-	assert.Equal(t, message{From: "alice@localhost/a", To: "bob@localhost/b", Body: "ping"}, m, "'from' stamped by the server")
-
-	require.NoError(t, bob.Send(ctx, []byte("<message to='alice@localhost/a' type='chat' xmlns='jabber:client'><body>pong</body></message>")))
-	m = receiveMessage(t, alice)
-	assert.Equal(t, "pong", m.Body)
-	assert.Equal(t, "bob@localhost/b", m.From)
-
-	assert.Equal(t, int64(2), srv.Handler.Stats().Sessions)
-	require.NoError(t, alice.Terminate(ctx))
-	require.NoError(t, bob.Terminate(ctx))
-	assert.Zero(t, srv.Handler.Stats().Sessions)
-}
-
-func TestServerCloseEndsSessions(t *testing.T) {
-	ctx := testContext(t)
-	srv := NewServer()
-	c := newUser(t, srv, "alice", "a")
-	waitHeld(t, srv)
-	srv.Close()
-	_, err := c.Receive(ctx)
-	assert.ErrorIs(t, err, bosh.SystemShutdown, "held requests answered with system-shutdown (XEP-0124 §17.2)")
-	srv.Close() // idempotent
-}
-
-func TestServerOptions(t *testing.T) {
-	ctx := testContext(t)
-	var trace syncBuffer
-	srv := NewServer(
-		WithDomain("example.org"),
-		WithHandlerConfig(bosh.Config{MaxWait: 5 * time.Second}),
-		WithStreamConfig(xmppstream.ServerConfig{Mechanisms: []string{"SCRAM-SHA-1"}}),
-		WithCoreConfig(memcore.Config{Policy: memcore.RefuseNew}),
-	)
-	defer srv.Close()
-	assert.Equal(t, "example.org", srv.Core.Domain())
-	require.NoError(t, srv.Core.AddUser("u", "p"))
-
-	c := NewClient(srv.URL)
+	srv := boshtest.NewServer(h)
+	require.True(t, strings.HasSuffix(srv.URL, "/http-bind"))
+	c := boshtest.NewClient(srv.URL)
 	defer c.Close()
-	assert.ErrorIs(t, c.Connect(ctx, "localhost"), bosh.HostUnknown, "only the configured domain")
-
-	plain := NewClient(srv.URL, WithTrace(&trace))
-	defer plain.Close()
-	require.NoError(t, plain.Connect(ctx, "example.org"))
-	assert.Contains(t, trace.String(), "wait='5'", "the handler's MaxWait applies")
-	_, err := plain.Login(ctx, "u", "p", "r")
-	assert.ErrorContains(t, err, "does not offer PLAIN")
-
-	first := NewClient(srv.URL, WithMechanism(sasl.ScramSha1))
-	defer first.Close()
-	require.NoError(t, first.Connect(ctx, "example.org"))
-	_, err = first.Login(ctx, "u", "p", "r")
-	require.NoError(t, err)
-
-	second := NewClient(srv.URL, WithMechanism(sasl.ScramSha1))
-	defer second.Close()
-	require.NoError(t, second.Connect(ctx, "example.org"))
-	_, err = second.Login(ctx, "u", "p", "r")
-	assert.ErrorContains(t, err, "conflict", "RefuseNew keeps the first client")
-}
-
-func TestServerInvalidOptionsPanic(t *testing.T) {
-	assert.Panics(t, func() { NewServer(WithHandlerConfig(bosh.Config{MaxHold: 100})) })
-	assert.Panics(t, func() { NewServer(WithStreamConfig(xmppstream.ServerConfig{Mechanisms: []string{"MD5"}})) })
-}
-
-// The real-server variant of checklist X-21: logging in twice with the
-// same full JID ends the first session with remote-stream-error carrying
-// a <conflict/> stream error (RFC 6120 §4.9.3.3, XEP-0206 §6), in a body
-// that declares xmlns:stream itself (checklist X-03), although the first
-// client's empty request was held when it happened.
-func TestX21ConflictEndsOldSession(t *testing.T) {
-	ctx := testContext(t)
-	srv := NewServer()
-	defer srv.Close()
-	var trace syncBuffer
-	old := newUser(t, srv, "alice", "same", WithTrace(&trace))
-	waitHeld(t, srv)
-	newUser(t, srv, "alice", "same")
-
-	var err error
-	for err == nil {
-		_, err = old.Receive(ctx)
+	require.NoError(t, c.Connect(context.Background(), "example.com"))
+	assert.Equal(t, int64(1), h.Stats().Sessions)
+	for i := 0; i < 1000 && h.Stats().Held == 0; i++ {
+		time.Sleep(time.Millisecond) // a bounded poll: the Client's empty request is held (§8)
 	}
-	require.ErrorIs(t, err, bosh.RemoteStreamError)
-	var te *TerminateError
-	require.ErrorAs(t, err, &te)
-	assert.Contains(t, string(te.StreamError), "<conflict")
-
-	var terminate string
-	for line := range strings.Lines(trace.String()) {
-		if strings.HasPrefix(line, "← ") && strings.Contains(line, "<stream:error") {
-			terminate = line
-		}
-	}
-	require.NotEmpty(t, terminate)
-	start := terminate[:strings.Index(terminate, ">")]
-	assert.Contains(t, start, "type='terminate'")
-	assert.Contains(t, start, "xmlns:stream='"+nsStream+"'", "X-03: on <body/>: %s", terminate)
+	require.Equal(t, int64(1), h.Stats().Held)
+	srv.Close()
+	srv.Close() // idempotent
+	_, err = c.Receive(context.Background())
+	assert.ErrorIs(t, err, bosh.SystemShutdown)
+	_, err = http.Post(srv.URL, "text/xml", strings.NewReader("<body/>"))
+	assert.Error(t, err, "closed")
 }

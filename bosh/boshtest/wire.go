@@ -6,19 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
-// Namespaces of the wire format (XEP-0124 §6, XEP-0206 §2) and of the
-// stream features the client negotiates (RFC 6120, RFC 3921).
+// Namespaces, from internal/xmppwire.
 const (
-	nsHTTPBind = "http://jabber.org/protocol/httpbind"
-	nsXBOSH    = "urn:xmpp:xbosh"
-	nsStream   = "http://etherx.jabber.org/streams"
-	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
-	nsClient   = "jabber:client"
+	nsHTTPBind = xmppwire.NSHTTPBind
+	nsXBOSH    = xmppwire.NSXBOSH
+	nsStream   = xmppwire.NSStream
+	nsSASL     = xmppwire.NSSASL
+	nsBind     = xmppwire.NSBind
+	nsSession  = xmppwire.NSSession
+	nsClient   = xmppwire.NSClient
 	nsXMLNS    = "xmlns"
 )
 
@@ -136,33 +136,10 @@ func carryDecls(raw []byte, decls []xml.Attr) []byte {
 	return append(out, raw[end:]...)
 }
 
-// appendEscaped appends s escaped for an attribute value in single quotes.
-func appendEscaped(dst []byte, s string) []byte {
-	var b bytes.Buffer
-	xml.EscapeText(&b, []byte(s))
-	return append(dst, b.Bytes()...)
-}
+func appendEscaped(dst []byte, s string) []byte { return xmppwire.AppendEscaped(dst, s) }
 
-// requestBody encodes one request <body/> of a session (XEP-0124 §8):
-// extra holds further attributes, already escaped, each with a leading
-// space.
 func requestBody(rid uint64, sid, extra string, payloads [][]byte) []byte {
-	b := make([]byte, 0, 128)
-	b = append(b, "<body rid='"...)
-	b = strconv.AppendUint(b, rid, 10)
-	b = append(b, "' sid='"...)
-	b = appendEscaped(b, sid)
-	b = append(b, '\'')
-	b = append(b, extra...)
-	b = append(b, " xmlns='"+nsHTTPBind+"'"...)
-	if len(payloads) == 0 {
-		return append(b, "/>"...)
-	}
-	b = append(b, '>')
-	for _, p := range payloads {
-		b = append(b, p...)
-	}
-	return append(b, "</body>"...)
+	return xmppwire.RequestBody(rid, sid, extra, payloads)
 }
 
 // checkElement reports whether stanza is exactly one well-formed element,

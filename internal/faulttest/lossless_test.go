@@ -17,6 +17,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/faulttest"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // The size of TestLosslessUnderClientCuts. `make test` runs the defaults
@@ -69,7 +70,7 @@ func TestLosslessUnderClientCuts(t *testing.T) {
 func clientCutRun(t *testing.T, rate float64, seed uint64, proxied, acks bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // hang guard
 	defer cancel()
-	srv := boshtest.NewServer()
+	srv := xmpptest.NewServer()
 	defer srv.Close()
 	users := 2 * *cutPairs
 	for i := range users {
@@ -125,7 +126,7 @@ func TestLosslessThroughFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	const pairs, perSide = 100, 50
-	srv := boshtest.NewServer()
+	srv := xmpptest.NewServer()
 	defer srv.Close()
 	const seed = 20261123
 	px := faulttest.New(faulttest.Config{
@@ -166,7 +167,7 @@ func TestReconnectStorm(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
 	defer cancel()
 	const users = 1000
-	srv := boshtest.NewServer()
+	srv := xmpptest.NewServer()
 	defer srv.Close()
 	for i := range users {
 		require.NoError(t, srv.Core.AddUser("u"+strconv.Itoa(i), "pw"))

@@ -15,12 +15,13 @@ import (
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/serve"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // When the context ends, a logged-in client's session ends with
 // system-shutdown (XEP-0124 §17.2) and Run returns nil.
 func TestRunShutsSessionsDownFirst(t *testing.T) {
-	back := boshtest.NewServer() // only for its handler and core
+	back := xmpptest.NewServer() // only for its handler and core
 	defer back.Close()
 	back.Core.AddUser("juliet", "secret")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

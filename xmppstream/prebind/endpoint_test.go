@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpbind/httpbind/bosh"
-	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/xmppstream/prebind"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // headerAuth is a toy host authentication: the X-User header names the
@@ -100,7 +100,7 @@ func TestEndpoint(t *testing.T) {
 func TestEndpointRemoteAddr(t *testing.T) {
 	// Endpoint passes the browser's address on: two users behind
 	// different addresses are counted apart, one address is limited.
-	srv := boshtest.NewServer(boshtest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 1}))
+	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 1}))
 	t.Cleanup(srv.Close)
 	require.NoError(t, srv.Core.AddUser("alice", "wonderland"))
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler})

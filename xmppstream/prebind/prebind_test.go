@@ -15,13 +15,14 @@ import (
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/xmppstream/prebind"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // newServer starts an in-process server with alice and bob, and bob logged
 // in over BOSH.
-func newServer(t *testing.T, opts ...boshtest.ServerOption) (*boshtest.Server, *boshtest.Client) {
+func newServer(t *testing.T, opts ...xmpptest.ServerOption) (*xmpptest.Server, *boshtest.Client) {
 	t.Helper()
-	srv := boshtest.NewServer(opts...)
+	srv := xmpptest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	require.NoError(t, srv.Core.AddUser("alice", "wonderland"))
 	require.NoError(t, srv.Core.AddUser("bob", "builder"))
@@ -157,7 +158,7 @@ func TestPrebindPerAddressLimit(t *testing.T) {
 	// bosh.Config.MaxSessionsPerAddress counts the end user's address,
 	// not the host's.
 	ctx := testContext(t)
-	srv, _ := newServer(t, boshtest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 2}))
+	srv, _ := newServer(t, xmpptest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 2}))
 	// bob's own session counts for 127.0.0.1.
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler})
 	require.NoError(t, err)

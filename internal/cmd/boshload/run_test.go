@@ -15,14 +15,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // newServer starts an in-process boshd-like server with accounts
 // user1 .. usern, password "pw-i".
-func newServer(t *testing.T, n int) *boshtest.Server {
+func newServer(t *testing.T, n int) *xmpptest.Server {
 	t.Helper()
-	srv := boshtest.NewServer()
+	srv := xmpptest.NewServer()
 	t.Cleanup(srv.Close)
 	for i := 1; i <= n; i++ {
 		require.NoError(t, srv.Core.AddUser(fmt.Sprintf("user%d", i), fmt.Sprintf("pw-%d", i)))

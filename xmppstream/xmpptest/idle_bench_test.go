@@ -1,4 +1,4 @@
-package boshtest
+package xmpptest
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 var idleProfile = flag.String("idle.heapprofile", "", "BenchmarkIdleSessions: write a heap profile to `file` while every session holds a request")
@@ -149,7 +150,7 @@ func idleLogin(ctx context.Context, addr, user string) (net.Conn, error) {
 		return nil, err
 	}
 	// The held request: written, never read.
-	if err := l.write(requestBody(l.next(), l.sid, "", nil)); err != nil {
+	if err := l.write(xmppwire.RequestBody(l.next(), l.sid, "", nil)); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func (l *idleClient) next() uint64 { l.rid++; return l.rid - 1 }
 
 func (l *idleClient) login(user string) error {
 	create := fmt.Sprintf("<body rid='%d' to='localhost' hold='1' wait='60' ver='1.6' xml:lang='en' xmpp:version='1.0' xmlns:xmpp='%s' xmlns='%s'/>",
-		l.next(), nsXBOSH, nsHTTPBind)
+		l.next(), xmppwire.NSXBOSH, xmppwire.NSHTTPBind)
 	if err := l.exchange([]byte(create)); err != nil {
 		return err
 	}
@@ -181,10 +182,10 @@ func (l *idleClient) login(user string) error {
 	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00secret"))
 	steps := []struct{ extra, payload, want string }{
 		{"", "", "PLAIN"},
-		{"", "<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + creds + "</auth>", "<success"},
-		{" to='localhost' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + nsXBOSH + "'", "", "bind"},
-		{"", "<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='" + nsBind + "'/></iq>", "bind_1"},
-		{"", "<iq type='set' id='sess_1' to='localhost' xmlns='jabber:client'><session xmlns='" + nsSession + "'/></iq>", "sess_1"},
+		{"", "<auth xmlns='" + xmppwire.NSSASL + "' mechanism='PLAIN'>" + creds + "</auth>", "<success"},
+		{" to='localhost' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + xmppwire.NSXBOSH + "'", "", "bind"},
+		{"", "<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='" + xmppwire.NSBind + "'/></iq>", "bind_1"},
+		{"", "<iq type='set' id='sess_1' to='localhost' xmlns='jabber:client'><session xmlns='" + xmppwire.NSSession + "'/></iq>", "sess_1"},
 	}
 	for _, s := range steps {
 		if s.extra != "" || s.payload != "" {
@@ -192,7 +193,7 @@ func (l *idleClient) login(user string) error {
 			if s.payload != "" {
 				ps = [][]byte{[]byte(s.payload)}
 			}
-			if err := l.exchange(requestBody(l.next(), l.sid, s.extra, ps)); err != nil {
+			if err := l.exchange(xmppwire.RequestBody(l.next(), l.sid, s.extra, ps)); err != nil {
 				return err
 			}
 		}
@@ -200,7 +201,7 @@ func (l *idleClient) login(user string) error {
 			if tries > 5 {
 				return fmt.Errorf("no %q in %s", s.want, l.got)
 			}
-			if err := l.exchange(requestBody(l.next(), l.sid, "", nil)); err != nil {
+			if err := l.exchange(xmppwire.RequestBody(l.next(), l.sid, "", nil)); err != nil {
 				return err
 			}
 		}

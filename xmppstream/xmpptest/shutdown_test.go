@@ -1,4 +1,4 @@
-package boshtest_test
+package xmpptest_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/xmppstream"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // waitFor polls cond every millisecond for at most 5 s: a bounded wait for
@@ -39,7 +40,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestShutdownLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv := boshtest.NewServer()
+	srv := xmpptest.NewServer()
 	defer srv.Close()
 	require.NoError(t, srv.Core.AddUser("alice", "a-pass"))
 	require.NoError(t, srv.Core.AddUser("bob", "b-pass"))
