@@ -1,11 +1,9 @@
 package bosh_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,11 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream"
 	"github.com/httpbind/httpbind/xmppstream/memcore"
 	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLogsHoldNoSecrets runs a full login (SASL PLAIN, whose payload is the
 // password in base64) and a chat through xmpptest.NewServer, with every
@@ -52,7 +33,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + password))
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		t.Run(level.String(), func(t *testing.T) {
-			var buf lockedBuffer
+			var buf syncbuf.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
 			srv := xmpptest.NewServer(
 				xmpptest.WithHandlerConfig(bosh.Config{Logger: log}),

@@ -9,7 +9,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"mellium.im/sasl"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -26,29 +26,11 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// syncBuffer is a bytes.Buffer safe for the Client's trace writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestClientCreationRequest(t *testing.T) {
 	ctx := testContext(t)
 	f := &fakeXMPP{}
 	_, url := serve(t, f, bosh.Config{})
-	var trace syncBuffer
+	var trace syncbuf.Buffer
 	c := NewClient(url, WithTrace(&trace), WithWait(7*time.Second))
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
@@ -198,7 +180,7 @@ func TestClientRemoteStreamError(t *testing.T) {
 		return echoStream{sink}, nil
 	})
 	w, url := serve(t, up, bosh.Config{})
-	var trace syncBuffer
+	var trace syncbuf.Buffer
 	c := NewClient(url, WithTrace(&trace))
 	defer c.Close()
 	defer func() {
@@ -286,7 +268,7 @@ func TestClientConnectRefused(t *testing.T) {
 func TestClientTrace(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
-	var trace syncBuffer
+	var trace syncbuf.Buffer
 	c := NewClient(url, WithTrace(&trace))
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	require.NoError(t, c.Send(ctx, []byte("<ping/>")))
@@ -323,7 +305,7 @@ func TestLoginPlain(t *testing.T) {
 			ctx := testContext(t)
 			f := &fakeXMPP{users: map[string]string{"alice": "wonder land"}, session: tt.session}
 			_, url := serve(t, f, bosh.Config{})
-			var trace syncBuffer
+			var trace syncbuf.Buffer
 			c := NewClient(url, WithMechanism(tt.mech), WithTrace(&trace))
 			defer c.Close()
 			defer func() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,32 +19,15 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 )
-
-// syncBuffer collects stderr safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // boshd is one run of the program in this process.
 type boshd struct {
 	url      string            // the printed BOSH endpoint
 	base     string            // http://host:port
 	accounts map[string]string // printed demo accounts: name → password
-	stderr   *syncBuffer
+	stderr   *syncbuf.Buffer
 	cancel   context.CancelFunc
 	errc     chan error
 }
@@ -62,7 +43,7 @@ func start(t *testing.T, args ...string) *boshd {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	b := &boshd{accounts: make(map[string]string), stderr: &syncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
+	b := &boshd{accounts: make(map[string]string), stderr: &syncbuf.Buffer{}, cancel: cancel, errc: make(chan error, 1)}
 	go func() {
 		err := run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), pw, b.stderr)
 		pw.CloseWithError(io.EOF)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/faulttest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
@@ -91,7 +92,7 @@ func clientCutRun(t *testing.T, rate float64, seed uint64, proxied, acks bool) {
 	defer base.CloseIdleConnections()
 	cutter := faulttest.NewCutter(faulttest.CutConfig{Cut: rate, Match: hasSID, Seed: seed}, base)
 	defer cutter.Close()
-	traces := make([]*syncBuffer, users)
+	traces := make([]*syncbuf.Buffer, users)
 	res := pairRun{
 		url: target, domain: "localhost", pairs: *cutPairs, perSide: *cutPerSide,
 		password: func(int) string { return "pw" }, transport: cutter, acks: acks,

@@ -1,7 +1,6 @@
 package faulttest_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 )
 
 // This file is the scenario every fault test runs: pairs of
@@ -39,25 +39,7 @@ type pairRun struct {
 	online bool
 	// traces, when set, receives every client's request and response
 	// bodies (boshtest.WithTrace), by user, to print when a run fails.
-	traces []*syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	traces []*syncbuf.Buffer
 }
 
 // pairResult is what a run counted.
@@ -226,7 +208,7 @@ func (p pairRun) login(ctx context.Context, i int, orphans *atomic.Int64) (*bosh
 		opts = append(opts, boshtest.WithHTTPClient(&http.Client{Transport: p.transport}))
 	}
 	if p.traces != nil {
-		p.traces[i] = new(syncBuffer)
+		p.traces[i] = new(syncbuf.Buffer)
 		opts = append(opts, boshtest.WithTrace(p.traces[i]))
 	}
 	var (

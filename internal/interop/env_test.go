@@ -1,14 +1,12 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/prosodytest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream"
 )
 
@@ -34,7 +33,7 @@ type env struct {
 	prosody *prosodytest.Server
 	handler *bosh.Handler
 	url     string // the handler's BOSH endpoint
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 }
 
 // newEnv starts Prosody and the connection manager, with the upstream on
@@ -45,7 +44,7 @@ func newEnv(t testing.TB, directTLS ...bool) *env {
 	p := prosodytest.Start(t, prosodytest.WithDomain(domain))
 	p.Register("alice", alicePass)
 	p.Register("bob", bobPass)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := xmppstream.TCPConfig{
 		Addr:       p.C2SAddr,
@@ -92,25 +91,6 @@ func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for logs and
-// traces.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // checkGoroutines fails the test if, once everything it started has

@@ -19,6 +19,7 @@ import (
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/prosodytest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream"
 )
 
@@ -88,7 +89,7 @@ func TestLoginAndMessagesBothWays(t *testing.T) {
 			e := newEnv(t, tc.directTLS)
 			bob := e.dialBob(ctx, t)
 
-			var trace syncBuffer
+			var trace syncbuf.Buffer
 			alice := boshtest.NewClient(e.url, boshtest.WithMechanism(mech), boshtest.WithTrace(&trace))
 			defer alice.Close()
 			require.NoError(t, alice.Connect(ctx, domain))

@@ -1,43 +1,24 @@
 package prebind_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream/prebind"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestLogsHoldNoSecrets(t *testing.T) {
 	// Debug logs of successful and failed prebinds, through Endpoint,
 	// never contain the password or SASL data.
 	srv, _ := newServer(t)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	for _, password := range []string{"wonderland", "not-wonderland"} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/internal/xmppwire"
 	"github.com/httpbind/httpbind/xmppstream"
 	"github.com/httpbind/httpbind/xmppstream/memcore"
@@ -99,7 +100,7 @@ func TestServerCloseEndsSessions(t *testing.T) {
 
 func TestServerOptions(t *testing.T) {
 	ctx := testContext(t)
-	var trace syncBuffer
+	var trace syncbuf.Buffer
 	srv := NewServer(
 		WithDomain("example.org"),
 		WithHandlerConfig(bosh.Config{MaxWait: 5 * time.Second}),
@@ -148,7 +149,7 @@ func TestX21ConflictEndsOldSession(t *testing.T) {
 	ctx := testContext(t)
 	srv := NewServer()
 	defer srv.Close()
-	var trace syncBuffer
+	var trace syncbuf.Buffer
 	old := newUser(t, srv, "alice", "same", boshtest.WithTrace(&trace))
 	waitHeld(t, srv)
 	newUser(t, srv, "alice", "same")
