@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/internal/faulttest"
 	"github.com/httpbind/httpbind/internal/syncbuf"
@@ -162,13 +163,18 @@ func TestLosslessThroughFaults(t *testing.T) {
 // as after a restart, against the default limits (a burst of 400, then
 // 200 a second). The creations over the rate get HTTP 503 with
 // Retry-After, not a terminal condition; the clients send them again
-// after the delay, and every one logs in.
+// after the delay, and every one logs in. Under the race detector, whose
+// slowness keeps 1,000 creations under 200 a second, 200 clients meet a
+// limit of 20 a second with a burst of 40 instead.
 func TestReconnectStorm(t *testing.T) {
 	defer noGoroutinesLeft(t)()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
 	defer cancel()
-	const users = 1000
-	srv := xmpptest.NewServer()
+	users, cfg := 1000, bosh.Config{}
+	if raceDetector {
+		users, cfg = 200, bosh.Config{SessionsPerSecond: 20, SessionBurst: 40}
+	}
+	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(cfg))
 	defer srv.Close()
 	for i := range users {
 		require.NoError(t, srv.Core.AddUser("u"+strconv.Itoa(i), "pw"))
