@@ -29,8 +29,8 @@ func (h *Handler) infoFor(b *body) *info {
 		return nil
 	}
 	if len(b.sid) > 0 {
-		if s := h.reg.Get(string(b.sid)); s != nil {
-			return s.Tag().(*info)
+		if s, ok := h.reg.Get(string(b.sid)); ok {
+			return &s.info
 		}
 		return nil
 	}
@@ -170,14 +170,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	if len(b.payloads) > 0 {
 		open.Payloads = copyPayloads(b.payloads)
 	}
-	st, err := h.up.Open(r.Context(), open, &sink{s: s, name: name})
+	st, err := h.up.Open(r.Context(), open, &sink{s: s.Session, name: name})
 	if err != nil {
 		s.End(string(ConditionOf(err)), nil)
 		h.cfg.Logger.Debug("bosh: upstream refused session", "err", err)
 		fail(err)
 		return
 	}
-	reply := s.Start(name, &stream{s: s, name: name, st: st}, h.creationAttrs(s, ver))
+	reply := s.Start(name, &stream{s: s.Session, name: name, st: st}, h.creationAttrs(s.Session, ver))
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy {
 		status = Condition(reply.Condition).LegacyStatus()
@@ -189,13 +189,13 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 
 // newSession registers a session under a fresh sid (§7.2: unique and
 // unpredictable).
-func (h *Handler) newSession(rid uint64, p session.Params, key string, inf *info) *session.Session {
+func (h *Handler) newSession(rid uint64, p session.Params, key string, inf *info) *bsession {
 	for {
-		var s *session.Session
+		s := &bsession{info: *inf}
 		open := func(ctx context.Context, r *session.Request, name string) (session.Stream, error) {
-			return h.openStream(ctx, s, r, name)
+			return h.openStream(ctx, s.Session, r, name)
 		}
-		s = session.New(ids.New(), rid, p, key, open, h.scfg, inf)
+		s.Session = session.New(ids.New(), rid, p, key, open, h.scfg)
 		if h.reg.Add(s) {
 			return s
 		}
@@ -241,13 +241,9 @@ func (h *Handler) route(v []byte) (*Route, error) {
 
 // openStream opens a further stream of a multi-stream session (§16.3).
 func (h *Handler) openStream(ctx context.Context, s *session.Session, r *session.Request, name string) (session.Stream, error) {
-	up, _ := r.Data.(*Request)
-	open := &OpenRequest{Stream: name}
-	if up != nil {
-		open.Attrs, open.Payloads = up.Attrs, up.Payloads
-		open.To, _ = up.Attr("", "to")
-		open.Lang, _ = up.Attr(nsXML, "lang")
-	}
+	open := &OpenRequest{Stream: name, Attrs: r.Attrs, Payloads: r.Payloads}
+	open.To, _ = r.Attr("", "to")
+	open.Lang, _ = r.Attr(nsXML, "lang")
 	if open.To == "" {
 		return nil, newError(ImproperAddressing, errors.New("bosh: no 'to' on add-stream"))
 	}

@@ -31,7 +31,7 @@ type Handler struct {
 	routes   map[Route]bool
 	proxies  proxies
 
-	reg      session.Registry
+	reg      session.Registry[*bsession]
 	rate     creationLimiter // session creations (Config.SessionsPerSecond)
 	perAddr  perAddress      // open sessions by client address
 	shutting atomic.Bool
@@ -39,7 +39,13 @@ type Handler struct {
 	stats    counters
 }
 
-// info is what the handler keeps with each session.
+// bsession is a session and what the handler keeps with it.
+type bsession struct {
+	*session.Session
+	info
+}
+
+// info is what the handler keeps with each session: its response settings.
 type info struct {
 	content string       // Content-Type of every response (§7.1)
 	legacy  bool         // no 'ver' on the creation request (§17.1)
@@ -108,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admit reads and decodes a request and answers it, except a request of a
 // live session, which it returns for serve with the pooled request state
 // already put back.
-func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*session.Session, *session.Request) {
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *session.Request) {
 	if !h.cors(w, r) {
 		h.fail(w, r, nil, newError(PolicyViolation, errOrigin))
 		return nil, nil
@@ -149,8 +155,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*session.Sessio
 		h.create(w, r, b)
 		return nil, nil
 	}
-	s := h.reg.Get(string(b.sid))
-	if s == nil {
+	s, ok := h.reg.Get(string(b.sid))
+	if !ok {
 		// §7.1, §17.2: unknown sid; no session, so no legacy status (C-01).
 		code := ItemNotFound
 		if h.shutting.Load() {
@@ -159,7 +165,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*session.Sessio
 		h.fail(w, r, nil, code)
 		return nil, nil
 	}
-	if s.Tag().(*info).secure && r.TLS == nil {
+	if s.secure && r.TLS == nil {
 		// §19.1: a secure session's request over a plain connection: close
 		// the connection, leave the session alone.
 		panic(http.ErrAbortHandler)
@@ -175,13 +181,12 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*session.Sessio
 // loses its connection (§19.1).
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err error) {
 	if b.doc != nil && len(b.sid) > 0 {
-		if s := h.reg.Get(string(b.sid)); s != nil {
-			inf := s.Tag().(*info)
-			if inf.secure && r.TLS == nil {
+		if s, ok := h.reg.Get(string(b.sid)); ok {
+			if s.secure && r.TLS == nil {
 				panic(http.ErrAbortHandler)
 			}
 			s.End(string(ConditionOf(err)), nil)
-			h.fail(w, r, inf, err)
+			h.fail(w, r, &s.info, err)
 			return
 		}
 	}
@@ -190,12 +195,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err er
 
 // serve handles a request of an existing session: it waits for the
 // session's reply and writes it.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *session.Session, req *session.Request) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req *session.Request) {
 	h.stats.held.Add(1)
 	reply := s.Handle(r.Context(), req)
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away
-		h.reply(w, r, s.Tag().(*info), reply)
+		h.reply(w, r, &s.info, reply)
 		if at := reply.TakeDelivered(); !at.IsZero() {
 			h.stats.delivery.Observe(h.cfg.clock.Now().Sub(at))
 		}
@@ -217,11 +222,11 @@ func (h *Handler) request(b *body, multi bool) *session.Request {
 		RID:       b.rid,
 		Key:       string(b.key),
 		NewKey:    string(b.newkey),
-		Terminate: string(b.typ) == "terminate",
 		Stream:    string(b.stream),
 		AddStream: multi && len(b.to) > 0 && !b.restart,
 		Notify:    b.foreign || len(b.to) > 0,
 	}
+	req.Terminate = string(b.typ) == "terminate"
 	if b.ack > 0 {
 		req.Ack = uint64(b.ack)
 	}
@@ -231,12 +236,8 @@ func (h *Handler) request(b *body, multi bool) *session.Request {
 	if len(b.payloads) > 0 {
 		req.Payloads = copyPayloads(b.payloads)
 	}
-	if len(req.Payloads) > 0 || req.Notify || req.Terminate {
-		up := &Request{Payloads: req.Payloads, Terminate: req.Terminate}
-		if req.Notify {
-			up.Attrs = b.attrs()
-		}
-		req.Data = up
+	if req.Notify {
+		req.Attrs = b.attrs()
 	}
 	return req
 }
@@ -285,9 +286,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 }
 
 // ended is called by a session when it ends.
-func (h *Handler) ended(s *session.Session, cond string) {
+func (h *Handler) ended(ss *session.Session, cond string) {
+	s, ok := h.reg.Get(ss.SID())
+	if !ok || s.Session != ss {
+		return // not registered: cannot happen, sessions are registered at birth
+	}
 	h.reg.Remove(s)
-	h.perAddr.remove(s.Tag().(*info).addr)
+	h.perAddr.remove(s.addr)
 	h.stats.sessions.Add(-1)
 	h.stats.ended(cond)
 	sum := s.Summary()

@@ -28,13 +28,9 @@ type stream struct {
 }
 
 func (a *stream) Send(ctx context.Context, r *session.Request) {
-	req, _ := r.Data.(*Request)
-	if req == nil {
-		req = &Request{Payloads: r.Payloads, Terminate: r.Terminate}
-	}
 	// The request's cancellation must not cut an upstream write short: the
 	// payloads are the session's, not the HTTP request's.
-	if err := a.st.Send(context.WithoutCancel(ctx), req); err != nil {
+	if err := a.st.Send(context.WithoutCancel(ctx), &r.Payload); err != nil {
 		a.s.EndStream(a.name, string(ConditionOf(err)), childrenOf(err))
 	}
 }

@@ -63,23 +63,10 @@ type Route struct {
 	Port        int
 }
 
-// Request is one client request, handed to Stream.Send in rid order.
-type Request struct {
-	// Payloads are the child elements as the client sent them; a prefix
-	// declared on the <body/> that a payload uses is declared on it.
-	Payloads [][]byte
-	// Attrs are the attributes of the <body/> other than the BOSH
-	// session attributes (rid, sid, key, ack, ...): 'to', 'xml:lang' and
-	// attributes in other namespaces such as {urn:xmpp:xbosh}restart. Nil
-	// for a plain request.
-	Attrs []xml.Attr
-	// Terminate is set on the client's type='terminate' request (§13);
-	// Close follows.
-	Terminate bool
-}
-
-// Attr returns the value of the attribute {space}local in Attrs.
-func (r *Request) Attr(space, local string) (string, bool) { return attr(r.Attrs, space, local) }
+// Request is one client request, handed to Stream.Send in rid order: its
+// payloads, the attributes of its <body/> that are not BOSH's own, and
+// whether it terminates the session. It is the session's Payload.
+type Request = session.Payload
 
 func attr(attrs []xml.Attr, space, local string) (string, bool) {
 	for _, a := range attrs {

@@ -111,7 +111,7 @@ func newModel(t *testing.T, d decider, hold int, acks bool) *model {
 	}
 	cfg := Config{Clock: m.clk, Encode: encode, GapTimeout: 3 * time.Second,
 		Ended: func(_ *Session, c string) { m.ended = append(m.ended, c) }}
-	m.s = New("sid", m.start, m.p, "", nil, cfg, nil)
+	m.s = New("sid", m.start, m.p, "", nil, cfg)
 	m.s.Start("", m.st, nil)
 	return m
 }

@@ -45,7 +45,6 @@ type Session struct {
 	clk   clock.Clock
 	open  Opener
 	start uint64 // the creation request's rid
-	tag   any
 
 	send sync.Mutex // serialises forwarding, so payloads go upstream in rid order
 
@@ -126,16 +125,16 @@ func (w *waiter) gone() bool { return w.live == 0 }
 
 // New returns a session created by a request with the given rid, expecting
 // the key sequence to continue from key (§15.2: the creation request's
-// 'newkey'; empty without keys). tag is any value the caller wants to find
-// with the session (see Tag). The caller adds the first stream with Start.
-func New(sid string, rid uint64, p Params, key string, open Opener, cfg Config, tag any) *Session {
+// 'newkey'; empty without keys). The caller adds the first stream with
+// Start.
+func New(sid string, rid uint64, p Params, key string, open Opener, cfg Config) *Session {
 	clk := cfg.Clock
 	if clk == nil {
 		clk = clock.Real
 	}
 	now := clk.Now()
 	return &Session{
-		sid: sid, p: p, cfg: cfg, clk: clk, open: open, start: rid, tag: tag,
+		sid: sid, p: p, cfg: cfg, clk: clk, open: open, start: rid,
 		last: rid, answered: rid, clientAck: rid,
 		pending:   make(map[uint64]*waiter),
 		lastReply: now, lastArrival: now, created: now,
@@ -145,9 +144,6 @@ func New(sid string, rid uint64, p Params, key string, open Opener, cfg Config, 
 
 // SID returns the session id.
 func (s *Session) SID() string { return s.sid }
-
-// Tag returns the value given to New.
-func (s *Session) Tag() any { return s.tag }
 
 // Params returns the negotiated parameters.
 func (s *Session) Params() Params { return s.p }

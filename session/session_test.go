@@ -51,7 +51,7 @@ type fixture struct {
 func newFixture(t *testing.T, p Params) *fixture {
 	f := &fixture{clk: clock.NewFake(time.Unix(1e9, 0)), st: &recStream{}}
 	cfg := Config{Clock: f.clk, Encode: encode, Ended: func(_ *Session, c string) { f.ended = append(f.ended, c) }}
-	f.s = New("sid", 100, p, "", nil, cfg, nil)
+	f.s = New("sid", 100, p, "", nil, cfg)
 	r := f.s.Start("", f.st, nil)
 	require.Equal(t, uint64(100), r.Ack, "§9.1: the creation response acks the creation rid")
 	return f
@@ -150,15 +150,16 @@ func TestPolls(t *testing.T) {
 }
 
 func TestRegistryConcurrent(t *testing.T) {
-	var reg Registry
+	var reg Registry[*Session]
 	cfg := Config{Encode: encode}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
-				s := New("s"+strconv.Itoa(g)+"-"+strconv.Itoa(i), 1, defaults, "", nil, cfg, nil)
+				s := New("s"+strconv.Itoa(g)+"-"+strconv.Itoa(i), 1, defaults, "", nil, cfg)
 				require.True(t, reg.Add(s))
-				assert.Same(t, s, reg.Get(s.SID()))
+				got, _ := reg.Get(s.SID())
+				assert.Same(t, s, got)
 				if i%2 == 0 {
 					reg.Remove(s)
 				}
@@ -168,10 +169,12 @@ func TestRegistryConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 800, reg.Len())
 	assert.Len(t, reg.All(), 800)
-	dup := New("s0-1", 1, defaults, "", nil, cfg, nil)
+	dup := New("s0-1", 1, defaults, "", nil, cfg)
 	assert.False(t, reg.Add(dup), "a taken sid is refused")
-	assert.NotSame(t, dup, reg.Get("s0-1"))
-	assert.Nil(t, reg.Get("nope"))
+	got, _ := reg.Get("s0-1")
+	assert.NotSame(t, dup, got)
+	_, ok := reg.Get("nope")
+	assert.False(t, ok)
 }
 
 // A session that ends while its upstream is still opening (the queue
@@ -181,7 +184,7 @@ func TestStartAfterEndClosesStream(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1e9, 0))
 	p := defaults
 	p.MaxQueue = 1
-	s := New("sid", 100, p, "", nil, Config{Clock: clk, Encode: encode}, nil)
+	s := New("sid", 100, p, "", nil, Config{Clock: clk, Encode: encode})
 	s.Deliver("", [][]byte{[]byte("<a/>"), []byte("<b/>")}, nil)
 	st := &recStream{}
 	r := s.Start("", st, nil)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/xml"
 	"sync/atomic"
 	"time"
 
@@ -48,23 +49,47 @@ type Params struct {
 // and/or hold='0').
 func (p Params) Polls() bool { return p.Hold == 0 || p.Wait == 0 }
 
-// Request is one decoded client request (a <body/> with a sid).
+// Request is one decoded client request (a <body/> with a sid): the
+// attributes the session acts on, and the Payload its streams receive.
 type Request struct {
 	RID       uint64
 	Key       string        // §15 'key'; empty when absent
 	NewKey    string        // §15 'newkey'; empty when absent
 	Ack       uint64        // §9.2 client 'ack'; zero when absent
 	Pause     time.Duration // §10 'pause'; zero when absent
-	Terminate bool          // type='terminate' (§13)
 	Stream    string        // §16 'stream'; empty addresses every stream
 	AddStream bool          // a request to open another stream (§16.3)
-	Payloads  [][]byte      // child elements, as the client's bytes
 	// Notify forwards the request to its streams even when it has no
 	// payloads (the bosh layer sets it for bodies that carry attributes in
 	// other namespaces, such as XEP-0206's xmpp:restart).
 	Notify bool
-	// Data is carried to Stream.Send untouched.
-	Data any
+	Payload
+}
+
+// Payload is what a stream receives of one request (package bosh names it
+// bosh.Request).
+type Payload struct {
+	// Payloads are the child elements as the client sent them; a prefix
+	// declared on the <body/> that a payload uses is declared on it.
+	Payloads [][]byte
+	// Attrs are the attributes of the <body/> other than the BOSH
+	// session attributes (rid, sid, key, ack, ...): 'to', 'xml:lang' and
+	// attributes in other namespaces such as {urn:xmpp:xbosh}restart. Nil
+	// for a plain request.
+	Attrs []xml.Attr
+	// Terminate is set on the client's type='terminate' request (§13);
+	// the stream's Close follows.
+	Terminate bool
+}
+
+// Attr returns the value of the attribute {space}local in Attrs.
+func (p *Payload) Attr(space, local string) (string, bool) {
+	for _, a := range p.Attrs {
+		if a.Name.Space == space && a.Name.Local == local {
+			return a.Value, true
+		}
+	}
+	return "", false
 }
 
 // Attr is an extra attribute of a response body, by qualified name as it is
