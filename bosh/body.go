@@ -235,7 +235,7 @@ func escapeAttr(buf *bytes.Buffer, v []byte) {
 // more room than it needs, escapes aside.
 func bodySize(r *session.Reply) int {
 	n := len("<body xmlns='" + NS + "'></body>")
-	for _, v := range [...]string{r.Type, r.Condition, r.Stream} {
+	for _, v := range [...]string{r.Type, string(r.Condition), r.Stream} {
 		if v != "" {
 			n += len(" condition=''") + len(v)
 		}
@@ -275,7 +275,7 @@ func appendBody(dst []byte, f *session.Reply) []byte {
 		buf.WriteByte('\'')
 	}
 	str("type", f.Type)
-	str("condition", f.Condition)
+	str("condition", string(f.Condition))
 	str("stream", f.Stream)
 	if f.Ack != 0 {
 		num("ack", f.Ack)

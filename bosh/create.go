@@ -172,15 +172,15 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	}
 	st, err := h.up.Open(r.Context(), open, &sink{s: s.Session, name: name})
 	if err != nil {
-		s.End(string(ConditionOf(err)), nil)
+		s.End(ConditionOf(err), nil)
 		h.cfg.Logger.Debug("bosh: upstream refused session", "err", err)
 		fail(err)
 		return
 	}
-	reply := s.Start(name, &stream{s: s.Session, name: name, st: st}, h.creationAttrs(s.Session, ver))
+	reply := s.Start(name, st, h.creationAttrs(s.Session, ver))
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy {
-		status = Condition(reply.Condition).LegacyStatus()
+		status = LegacyStatus(reply.Condition)
 	}
 	h.write(w, r, inf.content, status, reply.Body)
 	h.stats.created.Add(1)
@@ -252,5 +252,5 @@ func (h *Handler) openStream(ctx context.Context, s *session.Session, r *session
 	if err != nil {
 		return nil, err
 	}
-	return &stream{s: s, name: name, st: st}, nil
+	return st, nil
 }

@@ -5,35 +5,37 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/httpbind/httpbind/session"
 )
 
 // Condition is a terminal binding condition (XEP-0124 §17.2). A Condition is
-// an error, so that an upstream can end a session with one directly.
-type Condition string
+// an error, so that an upstream can end a session with one directly. It is
+// defined once, in package session, which raises some of them itself.
+type Condition = session.Condition
 
 // The terminal binding conditions of XEP-0124 §17.2, Table 3.
 const (
-	BadRequest             Condition = "bad-request"
-	HostGone               Condition = "host-gone"
-	HostUnknown            Condition = "host-unknown"
-	ImproperAddressing     Condition = "improper-addressing"
-	InternalServerError    Condition = "internal-server-error"
-	ItemNotFound           Condition = "item-not-found"
-	OtherRequest           Condition = "other-request"
-	PolicyViolation        Condition = "policy-violation"
-	RemoteConnectionFailed Condition = "remote-connection-failed"
-	RemoteStreamError      Condition = "remote-stream-error"
-	SeeOtherURI            Condition = "see-other-uri"
-	SystemShutdown         Condition = "system-shutdown"
-	UndefinedCondition     Condition = "undefined-condition"
+	BadRequest             = session.BadRequest
+	HostGone               = session.HostGone
+	HostUnknown            = session.HostUnknown
+	ImproperAddressing     = session.ImproperAddressing
+	InternalServerError    = session.InternalServerError
+	ItemNotFound           = session.ItemNotFound
+	OtherRequest           = session.OtherRequest
+	PolicyViolation        = session.PolicyViolation
+	RemoteConnectionFailed = session.RemoteConnectionFailed
+	RemoteStreamError      = session.RemoteStreamError
+	SeeOtherURI            = session.SeeOtherURI
+	SystemShutdown         = session.SystemShutdown
+	UndefinedCondition     = session.UndefinedCondition
 )
 
-func (c Condition) Error() string { return "bosh: " + string(c) }
-
-// LegacyStatus returns the HTTP status that replaces the condition for a
+// LegacyStatus returns the HTTP status that replaces the condition c for a
 // legacy client, one that sent no 'ver' (§17.1 Table 2, §17.2): 400, 403 or
-// 404, or 200 for conditions that have no legacy code.
-func (c Condition) LegacyStatus() int {
+// 404, or 200 for conditions that have no legacy code. The handler decides
+// it only where it writes a response.
+func LegacyStatus(c Condition) int {
 	switch c {
 	case BadRequest:
 		return http.StatusBadRequest
@@ -46,35 +48,9 @@ func (c Condition) LegacyStatus() int {
 }
 
 // Error is a failure the client sees as <body type='terminate'
-// condition='…'/> (§17.2).
-type Error struct {
-	Condition Condition
-	// Children are elements sent inside the terminate body, as raw XML:
-	// the <uri/> of see-other-uri, the <stream:error/> of
-	// remote-stream-error (XEP-0206 §6), application details of
-	// undefined-condition. They must be well-formed and use only prefixes
-	// declared on themselves or with Sink.SetAttrs.
-	Children [][]byte
-	// Err is the cause, for logs; it is never sent to the client.
-	Err error
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Condition.Error() + ": " + e.Err.Error()
-	}
-	return e.Condition.Error()
-}
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is reports whether target is e's Condition, so that
-// errors.Is(err, bosh.ItemNotFound) works.
-func (e *Error) Is(target error) bool {
-	c, ok := target.(Condition)
-	return ok && c == e.Condition
-}
+// condition='…'/> (§17.2): its Condition, the Children of the terminate
+// body, and the cause Err, for logs only. It is defined in package session.
+type Error = session.Error
 
 // newError returns an *Error with a condition and a cause.
 func newError(c Condition, cause error) *Error { return &Error{Condition: c, Err: cause} }
@@ -82,32 +58,10 @@ func newError(c Condition, cause error) *Error { return &Error{Condition: c, Err
 // ConditionOf returns the condition that err carries: the Condition of an
 // *Error or a Condition in its chain, or InternalServerError for any other
 // non-nil error. It returns "" for nil.
-func ConditionOf(err error) Condition {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Condition
-	}
-	var c Condition
-	if errors.As(err, &c) {
-		return c
-	}
-	return InternalServerError
-}
-
-// childrenOf returns the terminate body's children that err carries.
-func childrenOf(err error) [][]byte {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Children
-	}
-	return nil
-}
+func ConditionOf(err error) Condition { return session.ConditionOf(err) }
 
 // ErrInactive is the Closing.Err of a session that timed out (§10).
-var ErrInactive = errors.New("bosh: session inactive")
+var ErrInactive = session.ErrInactive
 
 // ErrOverloaded matches every *OverloadError with errors.Is.
 var ErrOverloaded = errors.New("bosh: overloaded")

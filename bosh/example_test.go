@@ -72,7 +72,7 @@ func ExampleConditionOf() {
 	fmt.Println(string(bosh.ConditionOf(err)))
 	fmt.Println(errors.Is(err, bosh.RemoteConnectionFailed))
 	fmt.Println(string(bosh.ConditionOf(errors.New("anything else"))))
-	fmt.Println(bosh.ItemNotFound.LegacyStatus())
+	fmt.Println(bosh.LegacyStatus(bosh.ItemNotFound))
 	// Output:
 	// remote-connection-failed
 	// true

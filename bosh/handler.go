@@ -87,7 +87,6 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 	h.scfg = session.Config{
 		Clock:      cfg.clock,
 		Encode:     func(r *session.Reply) []byte { return appendBody(make([]byte, 0, bodySize(r)), r) },
-		Condition:  func(err error) (string, [][]byte) { return string(ConditionOf(err)), childrenOf(err) },
 		Ended:      h.ended,
 		GapTimeout: gapTimeout(cfg),
 		Metrics:    &h.stats.session,
@@ -185,7 +184,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err er
 			if s.secure && r.TLS == nil {
 				panic(http.ErrAbortHandler)
 			}
-			s.End(string(ConditionOf(err)), nil)
+			s.End(ConditionOf(err), nil)
 			h.fail(w, r, &s.info, err)
 			return
 		}
@@ -211,7 +210,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req
 func (h *Handler) reply(w http.ResponseWriter, r *http.Request, inf *info, reply *session.Reply) {
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy && reply.Stream == "" {
-		status = Condition(reply.Condition).LegacyStatus()
+		status = LegacyStatus(reply.Condition)
 	}
 	h.write(w, r, inf.content, status, reply.Body)
 }
@@ -268,7 +267,7 @@ func copyPayloads(ps [][]byte) [][]byte {
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.shutting.Store(true)
 	for _, s := range h.reg.All() {
-		s.End(string(SystemShutdown), nil)
+		s.End(SystemShutdown, nil)
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -286,7 +285,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 }
 
 // ended is called by a session when it ends.
-func (h *Handler) ended(ss *session.Session, cond string) {
+func (h *Handler) ended(ss *session.Session, cond Condition) {
 	s, ok := h.reg.Get(ss.SID())
 	if !ok || s.Session != ss {
 		return // not registered: cannot happen, sessions are registered at birth
@@ -309,11 +308,11 @@ func sidHash(sid string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-func reasonOf(cond string) string {
+func reasonOf(cond Condition) string {
 	if cond == "" {
 		return "terminate"
 	}
-	return cond
+	return string(cond)
 }
 
 // gapTimeout is the session's GapTimeout: none with StrictWindow.

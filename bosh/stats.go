@@ -84,7 +84,7 @@ type counters struct {
 	byReason                 map[string]uint64 // guarded by mu
 }
 
-func (c *counters) ended(cond string) {
+func (c *counters) ended(cond Condition) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byReason == nil {

@@ -78,31 +78,17 @@ func attr(attrs []xml.Attr, space, local string) (string, bool) {
 }
 
 // A Stream is the upstream side of one session (or of one stream of a
-// multi-stream session).
-type Stream interface {
-	// Send receives one client request. It is called in rid order, never
-	// concurrently for one session, from a request goroutine and without
-	// any session lock; it may block briefly (a network write) but must
-	// not wait for the client. It is called for every request that has
-	// payloads, Attrs or Terminate. An error ends the session with the
-	// error's condition; Close is then not called.
-	Send(ctx context.Context, req *Request) error
-	// Close ends the stream. It is called once, without any session lock,
-	// when the session (or the stream) ends for a reason other than the
-	// upstream's Sink.End or a Send error.
-	Close(c Closing)
-}
+// multi-stream session): Send receives the client's requests in rid order,
+// Close ends it. It is defined in package session, which calls it; see
+// session.Stream for who calls what, when.
+type Stream = session.Stream
 
-// Closing says why a stream ends.
-type Closing struct {
-	// Err is nil when the client terminated the session (§13), ErrInactive
-	// when it timed out (§10), and otherwise an error carrying the
-	// condition that ended it (for example SystemShutdown).
-	Err error
-	// Undelivered are payloads queued for the client that no response
-	// carried; an upstream may store them (offline messages).
-	Undelivered [][]byte
-}
+// Closing says why a stream ends: Err is nil when the client terminated
+// the session (§13), ErrInactive when it timed out (§10), and otherwise an
+// error carrying the condition that ended it; Undelivered are payloads
+// queued for the client that no response carried (an upstream may store
+// them as offline messages).
+type Closing = session.Closing
 
 // A Sink takes what the upstream sends toward the client. Its methods are
 // safe for concurrent use, never block on the network, and may be called

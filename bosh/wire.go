@@ -18,7 +18,7 @@ var errOrigin = errors.New("bosh: origin not allowed")
 
 // terminateBody encodes <body type='terminate' condition='…'/> (§17.2).
 func terminateBody(c Condition, children [][]byte) []byte {
-	return appendBody(nil, &session.Reply{Type: session.TypeTerminate, Condition: string(c), Payloads: children})
+	return appendBody(nil, &session.Reply{Type: session.TypeTerminate, Condition: c, Payloads: children})
 }
 
 // fail is the one place that turns an error into what the client sees: a
@@ -43,13 +43,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, inf *info, err er
 	if inf != nil {
 		content = inf.content
 		if inf.legacy {
-			status = c.LegacyStatus()
+			status = LegacyStatus(c)
 		}
 	}
 	if errors.Is(err, errOrigin) {
 		status = http.StatusForbidden
 	}
-	h.write(w, r, content, status, terminateBody(c, childrenOf(err)))
+	h.write(w, r, content, status, terminateBody(c, session.ChildrenOf(err)))
 }
 
 // overloaded answers a request the server is too busy to take: HTTP 503

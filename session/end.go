@@ -14,7 +14,7 @@ type ending struct {
 // endLocked marks the session ended: every held or buffered request gets a
 // terminal reply with cond (§17.2), the timer stops, and the streams to
 // close are returned.
-func (s *Session) endLocked(cond string, children [][]byte) ending {
+func (s *Session) endLocked(cond Condition, children [][]byte) ending {
 	if s.ended {
 		return ending{}
 	}
@@ -47,7 +47,7 @@ func (s *Session) endLocked(cond string, children [][]byte) ending {
 	return e
 }
 
-func (s *Session) terminalLocked(rid uint64, cond string, children [][]byte) *Reply {
+func (s *Session) terminalLocked(rid uint64, cond Condition, children [][]byte) *Reply {
 	r := &Reply{RID: rid, Type: TypeTerminate, Condition: cond, Payloads: children}
 	r.Body = s.cfg.Encode(r)
 	return r
@@ -55,7 +55,7 @@ func (s *Session) terminalLocked(rid uint64, cond string, children [][]byte) *Re
 
 // failWaiterLocked ends the session with cond, answering w with it, and
 // returns what to run without the lock.
-func (s *Session) failWaiterLocked(w *waiter, cond string) func() {
+func (s *Session) failWaiterLocked(w *waiter, cond Condition) func() {
 	_, r, fin := s.failLocked(w.req.RID, cond)
 	s.replyLocked(w, r)
 	return fin
@@ -90,14 +90,14 @@ func (s *Session) endedLocked(w *waiter) func() {
 }
 
 // closeStreams closes the streams of an ended session.
-func (s *Session) closeStreams(e ending, cond string) {
+func (s *Session) closeStreams(e ending, cond Condition) {
 	for _, st := range e.streams {
-		st.st.Close(Closing{Condition: cond, Undelivered: e.undelivered})
+		st.st.Close(Closing{Err: closingErr(cond), Undelivered: e.undelivered})
 	}
 }
 
 // finish reports the end of the session, once.
-func (s *Session) finish(cond string) {
+func (s *Session) finish(cond Condition) {
 	s.mu.Lock()
 	done := s.finished
 	s.finished = true
@@ -110,7 +110,7 @@ func (s *Session) finish(cond string) {
 // End ends the session from outside (for example system-shutdown, §17.2):
 // held requests are answered with a terminate body carrying cond and
 // children, and the streams are closed.
-func (s *Session) End(cond string, children [][]byte) {
+func (s *Session) End(cond Condition, children [][]byte) {
 	s.mu.Lock()
 	e := s.endLocked(cond, children)
 	s.final = nil

@@ -88,7 +88,7 @@ type model struct {
 	clk   *clock.Fake
 	st    *recStream
 	s     *Session
-	ended []string
+	ended []Condition
 	log   []string // the steps, for a failure report
 
 	start     uint64
@@ -110,7 +110,7 @@ func newModel(t *testing.T, d decider, hold int, acks bool) *model {
 		start: 1000, next: 1001, processed: 1000, reqs: make(map[uint64]*modelReq),
 	}
 	cfg := Config{Clock: m.clk, Encode: encode, GapTimeout: 3 * time.Second,
-		Ended: func(_ *Session, c string) { m.ended = append(m.ended, c) }}
+		Ended: func(_ *Session, c Condition) { m.ended = append(m.ended, c) }}
 	m.s = New("sid", m.start, m.p, "", nil, cfg)
 	m.s.Start("", m.st, nil)
 	return m

@@ -219,7 +219,7 @@ func (s *Session) addStream(ctx context.Context, w *waiter) {
 	defer s.mu.Unlock()
 	if fin := s.endedLocked(w); fin != nil {
 		if st != nil {
-			defer st.Close(Closing{Condition: ItemNotFound})
+			defer st.Close(Closing{Err: ItemNotFound})
 		}
 		defer fin()
 		return
@@ -229,7 +229,7 @@ func (s *Session) addStream(ctx context.Context, w *waiter) {
 	if err != nil {
 		// §16.6: a fatal error naming a stream closes only that stream.
 		r.Type = TypeTerminate
-		r.Condition, r.Payloads = s.cfg.Condition(err)
+		r.Condition, r.Payloads = ConditionOf(err), ChildrenOf(err)
 	} else {
 		s.streams = append(s.streams, stream{name: name, st: st})
 		s.fillLocked(r, name)

@@ -8,17 +8,6 @@ import (
 	"github.com/httpbind/httpbind/internal/clock"
 )
 
-// Terminal binding conditions the session itself raises (XEP-0124 §17.2).
-const (
-	ItemNotFound    = "item-not-found"
-	PolicyViolation = "policy-violation"
-)
-
-// Inactive is the reason given to Config.Ended and Closing when a session
-// timed out (§10). It is not a wire condition: the client is not told, and a
-// later request gets item-not-found (§10).
-const Inactive = "inactivity"
-
 // maxAttached bounds the connections that wait at once for one rid: the
 // request and its live retransmissions (§14.3). A client resends a request
 // only after it gave up the earlier connection, so two is the most a
@@ -80,9 +69,9 @@ type Session struct {
 	// ending
 	final    *Reply // terminal reply waiting for a request to carry it
 	ended    bool
-	cond     string   // the wire condition that ended the session
-	unsent   [][]byte // payloads undelivered when the session ended with no stream to hand them to
-	finished bool     // Config.Ended was called
+	cond     Condition // the wire condition that ended the session
+	unsent   [][]byte  // payloads undelivered when the session ended with no stream to hand them to
+	finished bool      // Config.Ended was called
 }
 
 type stream struct {
@@ -98,7 +87,7 @@ type item struct {
 	payload  []byte
 	attrs    []Attr
 	end      bool
-	cond     string
+	cond     Condition
 	children [][]byte
 }
 
@@ -160,7 +149,7 @@ func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
 		// queue overflowed): close the stream it opened, handing back what
 		// was queued.
 		r := s.terminalLocked(s.start, s.cond, nil)
-		c := Closing{Condition: s.cond, Undelivered: s.unsent}
+		c := Closing{Err: closingErr(s.cond), Undelivered: s.unsent}
 		s.unsent = nil
 		s.mu.Unlock()
 		st.Close(c)
@@ -255,7 +244,7 @@ func (s *Session) admit(ctx context.Context, r *Request) (*waiter, *Reply, func(
 
 // failLocked ends the session with cond and returns the terminal reply for
 // rid.
-func (s *Session) failLocked(rid uint64, cond string) (*waiter, *Reply, func()) {
+func (s *Session) failLocked(rid uint64, cond Condition) (*waiter, *Reply, func()) {
 	closers := s.endLocked(cond, nil)
 	r := &Reply{RID: rid, Type: TypeTerminate, Condition: cond}
 	s.finishReplyLocked(r, nil, false)
@@ -346,7 +335,9 @@ func (s *Session) forward(ctx context.Context, w *waiter, targets []stream) {
 	}
 	if len(r.Payloads) > 0 || r.Notify || r.Terminate {
 		for _, t := range targets {
-			t.st.Send(ctx, r)
+			if err := t.st.Send(context.WithoutCancel(ctx), &r.Payload); err != nil {
+				s.EndStream(t.name, ConditionOf(err), ChildrenOf(err))
+			}
 		}
 	}
 	if r.Terminate {

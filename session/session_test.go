@@ -22,12 +22,13 @@ type recStream struct {
 	closed []Closing
 }
 
-func (r *recStream) Send(_ context.Context, req *Request) {
+func (r *recStream) Send(_ context.Context, req *Payload) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range req.Payloads {
 		r.sent = append(r.sent, string(p))
 	}
+	return nil
 }
 
 func (r *recStream) Close(c Closing) {
@@ -45,12 +46,12 @@ type fixture struct {
 	s     *Session
 	clk   *clock.Fake
 	st    *recStream
-	ended []string
+	ended []Condition
 }
 
 func newFixture(t *testing.T, p Params) *fixture {
 	f := &fixture{clk: clock.NewFake(time.Unix(1e9, 0)), st: &recStream{}}
-	cfg := Config{Clock: f.clk, Encode: encode, Ended: func(_ *Session, c string) { f.ended = append(f.ended, c) }}
+	cfg := Config{Clock: f.clk, Encode: encode, Ended: func(_ *Session, c Condition) { f.ended = append(f.ended, c) }}
 	f.s = New("sid", 100, p, "", nil, cfg)
 	r := f.s.Start("", f.st, nil)
 	require.Equal(t, uint64(100), r.Ack, "§9.1: the creation response acks the creation rid")
@@ -93,9 +94,9 @@ func TestInactivityCountsFromLastResponse(t *testing.T) {
 		assert.False(t, f.s.Ended())
 		f.clk.Advance(time.Nanosecond)
 		assert.True(t, f.s.Ended(), "B-53: ends after inactivity with nothing held")
-		assert.Equal(t, []string{Inactive}, f.ended)
+		assert.Equal(t, []Condition{Inactive}, f.ended)
 		require.Len(t, f.st.closed, 1)
-		assert.Equal(t, Inactive, f.st.closed[0].Condition)
+		assert.Equal(t, ErrInactive, f.st.closed[0].Err)
 		r := <-f.handle(101)
 		assert.Equal(t, ItemNotFound, r.Condition, "B-54: as if the session never existed")
 	})
@@ -120,7 +121,7 @@ func TestUndeliveredPayloadsGoBackOnEnd(t *testing.T) {
 	f.s.End("system-shutdown", nil)
 	require.Len(t, f.st.closed, 1)
 	assert.Equal(t, [][]byte{[]byte("<a/>")}, f.st.closed[0].Undelivered)
-	assert.Equal(t, "system-shutdown", f.st.closed[0].Condition)
+	assert.Equal(t, SystemShutdown, f.st.closed[0].Err)
 }
 
 func TestQueueLimitEndsSession(t *testing.T) {
@@ -131,7 +132,7 @@ func TestQueueLimitEndsSession(t *testing.T) {
 	assert.False(t, f.s.Ended())
 	f.s.Deliver("", [][]byte{[]byte("<c/>")}, nil)
 	assert.True(t, f.s.Ended())
-	assert.Equal(t, []string{PolicyViolation}, f.ended)
+	assert.Equal(t, []Condition{PolicyViolation}, f.ended)
 	require.Len(t, f.st.closed, 1)
 	assert.Len(t, f.st.closed[0].Undelivered, 3, "nothing is dropped: the upstream gets them back")
 }
@@ -191,6 +192,6 @@ func TestStartAfterEndClosesStream(t *testing.T) {
 	assert.Equal(t, TypeTerminate, r.Type)
 	assert.Equal(t, PolicyViolation, r.Condition)
 	require.Len(t, st.closed, 1, "the stream is closed")
-	assert.Equal(t, PolicyViolation, st.closed[0].Condition)
+	assert.Equal(t, PolicyViolation, st.closed[0].Err)
 	assert.Len(t, st.closed[0].Undelivered, 2)
 }

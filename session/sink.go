@@ -39,7 +39,7 @@ func (s *Session) Deliver(stream string, payloads [][]byte, attrs []Attr) bool {
 // (§16.6); otherwise the session ends, and its terminal reply carries what
 // was still queued followed by children, on the oldest held request or on
 // the next request to come.
-func (s *Session) EndStream(stream string, cond string, children [][]byte) {
+func (s *Session) EndStream(stream string, cond Condition, children [][]byte) {
 	s.mu.Lock()
 	if s.ended || s.final != nil {
 		s.mu.Unlock()

@@ -107,7 +107,7 @@ const (
 type Reply struct {
 	RID       uint64        // the request answered
 	Type      string        // "", TypeTerminate or TypeError
-	Condition string        // terminal binding condition (§17.2), with TypeTerminate
+	Condition Condition     // terminal binding condition (§17.2), with TypeTerminate
 	Stream    string        // stream of the payloads (§16.4), or the new stream (§16.3)
 	Ack       uint64        // §9.1 'ack'; zero when omitted
 	Report    uint64        // §9.2 'report'; zero when omitted
@@ -126,25 +126,32 @@ type Reply struct {
 // in a multi-stream session, one stream).
 func (r *Reply) Terminal() bool { return r.Type == TypeTerminate }
 
-// A Stream receives the client's payloads for one stream, in rid order.
+// A Stream is the upstream side of one session (or of one stream of a
+// multi-stream session). Package bosh names it bosh.Stream.
 type Stream interface {
-	// Send forwards one request. The session calls it from a request
-	// goroutine, in rid order, never concurrently for one session, and
-	// without holding its lock; Send may block briefly (a network write)
-	// but must not wait for the client.
-	Send(ctx context.Context, r *Request)
-	// Close ends the stream. It is called once, when the stream or the
-	// session ends for any reason other than the stream's own EndStream.
+	// Send receives one client request. It is called in rid order, never
+	// concurrently for one session, from a request goroutine and without
+	// any session lock; it may block briefly (a network write) but must
+	// not wait for the client. It is called for every request that has
+	// payloads, Attrs or Terminate. ctx carries the request's values but
+	// not its cancellation: the payloads are the session's, not the HTTP
+	// request's. An error ends the session with the error's condition
+	// (ConditionOf); Close is then not called.
+	Send(ctx context.Context, p *Payload) error
+	// Close ends the stream. It is called once, without any session lock,
+	// when the session (or the stream) ends for a reason other than the
+	// upstream's own end (Session.EndStream) or a Send error.
 	Close(c Closing)
 }
 
-// Closing says why a stream ends.
+// Closing says why a stream ends. Package bosh names it bosh.Closing.
 type Closing struct {
-	// Condition is the terminal condition that ended the session, or
-	// empty when the client terminated normally (§13).
-	Condition string
-	// Undelivered are the payloads queued for the client that no response
-	// carried. The upstream may store them (offline messages) or drop them.
+	// Err is nil when the client terminated the session (§13),
+	// ErrInactive when it timed out (§10), and otherwise an error carrying
+	// the condition that ended it (for example SystemShutdown).
+	Err error
+	// Undelivered are payloads queued for the client that no response
+	// carried; an upstream may store them (offline messages) or drop them.
 	Undelivered [][]byte
 }
 
@@ -160,12 +167,10 @@ type Config struct {
 	// Encode encodes a reply into Reply.Body. It is called with the
 	// session lock held and must only format bytes.
 	Encode func(*Reply) []byte
-	// Condition turns an error from an Opener into a terminal condition
-	// and the children of its terminate body.
-	Condition func(error) (string, [][]byte)
 	// Ended is called once, without the lock, when the session has ended,
-	// with its final condition (empty for a normal end).
-	Ended func(s *Session, condition string)
+	// with the reason: "" for the client's terminate (§13), Inactive, or
+	// the terminal condition.
+	Ended func(s *Session, reason Condition)
 	// GapTimeout is how long requests above a rid gap wait for the missing
 	// rids before the session gives them up (§14.2), and allows a rid
 	// above the window to give them up at once; 0 keeps §14.2 strictly.
