@@ -49,7 +49,7 @@ fuzz:
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream/memcore -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream/memcore -run '^$$' -fuzz '^FuzzRoute$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./bosh/boshtest -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/xmppwire -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/prosodytest -run '^$$' -fuzz '^FuzzElementReader$$' -fuzztime $(FUZZTIME)
 
 bench:

@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 	"github.com/httpbind/httpbind/session"
 )
 
 // Namespaces of the wire format.
 const (
-	NS      = "http://jabber.org/protocol/httpbind" // XEP-0124 <body/>
-	NSXBOSH = "urn:xmpp:xbosh"                      // XEP-0206 attributes
-	nsXML   = "http://www.w3.org/XML/1998/namespace"
+	NS      = xmppwire.NSHTTPBind // XEP-0124 <body/>
+	NSXBOSH = xmppwire.NSXBOSH    // XEP-0206 attributes
+	nsXML   = xmppwire.NSXML
 )
 
 // maxRID is the largest rid a client may use (§14.1: 2^53-1).
@@ -200,34 +201,7 @@ func isSpaceOrEnd(c byte) bool {
 
 // escapeAttr writes v escaped for a single-quoted attribute value.
 func escapeAttr(buf *bytes.Buffer, v []byte) {
-	last := 0
-	for i, c := range v {
-		var esc string
-		switch c {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\'':
-			esc = "&apos;"
-		case '"':
-			esc = "&quot;"
-		case '\t':
-			esc = "&#9;"
-		case '\n':
-			esc = "&#10;"
-		case '\r':
-			esc = "&#13;"
-		default:
-			continue
-		}
-		buf.Write(v[last:i])
-		buf.WriteString(esc)
-		last = i + 1
-	}
-	buf.Write(v[last:])
+	buf.Write(xmppwire.AppendAttr(buf.AvailableBuffer(), v))
 }
 
 // bodySize is about the length of r's encoded body, so that an encoded

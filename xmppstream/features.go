@@ -2,9 +2,9 @@ package xmppstream
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // streamPrefix declares the stream prefix on a response <body/>; it goes
@@ -133,43 +133,7 @@ func safeErrorType(t string) string {
 }
 
 // escapeAttr writes v escaped for an attribute value in either quotes.
-func escapeAttr(b *bytes.Buffer, v string) {
-	escape(b, v, true)
-}
+func escapeAttr(b *bytes.Buffer, v string) { b.Write(xmppwire.AppendAttr(b.AvailableBuffer(), v)) }
 
 // escapeText writes v escaped for character data.
-func escapeText(b *bytes.Buffer, v string) {
-	escape(b, v, false)
-}
-
-func escape(b *bytes.Buffer, v string, attr bool) {
-	for {
-		i := strings.IndexAny(v, "&<>'\"\t\n\r")
-		if i < 0 {
-			b.WriteString(v)
-			return
-		}
-		b.WriteString(v[:i])
-		switch c := v[i]; {
-		case c == '&':
-			b.WriteString("&amp;")
-		case c == '<':
-			b.WriteString("&lt;")
-		case c == '>':
-			b.WriteString("&gt;")
-		case !attr:
-			b.WriteByte(c)
-		case c == '\'':
-			b.WriteString("&apos;")
-		case c == '"':
-			b.WriteString("&quot;")
-		case c == '\t': // white space that attribute normalization would turn to a space
-			b.WriteString("&#9;")
-		case c == '\n':
-			b.WriteString("&#10;")
-		default:
-			b.WriteString("&#13;")
-		}
-		v = v[i+1:]
-	}
-}
+func escapeText(b *bytes.Buffer, v string) { b.Write(xmppwire.AppendText(b.AvailableBuffer(), v)) }

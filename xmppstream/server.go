@@ -13,17 +13,18 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/ids"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // Namespaces of XMPP (RFC 6120, RFC 3921) that the Server reads and writes.
 const (
-	nsClient  = "jabber:client"
-	nsStream  = "http://etherx.jabber.org/streams"
-	nsStreams = "urn:ietf:params:xml:ns:xmpp-streams"
-	nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
-	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+	nsClient  = xmppwire.NSClient
+	nsStream  = xmppwire.NSStream
+	nsStreams = xmppwire.NSStreams
+	nsStanzas = xmppwire.NSStanzas
+	nsSASL    = xmppwire.NSSASL
+	nsBind    = xmppwire.NSBind
+	nsSession = xmppwire.NSSession
 )
 
 // The SASL mechanisms a Server can offer (RFC 4616, RFC 5802, RFC 7677).

@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // Namespaces the TCP upstream reads in the server's features (RFC 6120
 // §5.4.1, XEP-0138 §2).
 const (
-	nsTLS      = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsTLS      = xmppwire.NSTLS
 	nsCompress = "http://jabber.org/features/compress"
 )
 

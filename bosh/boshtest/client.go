@@ -238,21 +238,21 @@ func (c *Client) Connect(ctx context.Context, domain string) error {
 	if err != nil {
 		return err
 	}
-	if t := resp.attr("", "type"); t == "terminate" {
-		return &TerminateError{Condition: bosh.Condition(resp.attr("", "condition"))}
+	if t := resp.Attr("", "type"); t == "terminate" {
+		return &TerminateError{Condition: bosh.Condition(resp.Attr("", "condition"))}
 	}
-	sid := resp.attr("", "sid")
-	requests, _ := strconv.Atoi(resp.attr("", "requests"))
+	sid := resp.Attr("", "sid")
+	requests, _ := strconv.Atoi(resp.Attr("", "requests"))
 	if sid == "" || requests < 1 {
 		return errors.New("boshtest: creation response without sid or requests (XEP-0124 §7.2)")
 	}
-	if hold, err := strconv.Atoi(resp.attr("", "hold")); err == nil && hold < 1 {
+	if hold, err := strconv.Atoi(resp.Attr("", "hold")); err == nil && hold < 1 {
 		return errors.New("boshtest: the connection manager offers only polling (hold='0'), which Client does not do")
 	}
 	c.mu.Lock()
 	c.sid, c.domain, c.requests = sid, domain, requests
 	c.rid, c.next = rid+1, rid+1
-	c.inbox = append(c.inbox, resp.payloads...)
+	c.inbox = append(c.inbox, resp.Elements...)
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.mu.Unlock()
 	c.wg.Add(1)
@@ -280,7 +280,7 @@ func (c *Client) Send(ctx context.Context, stanza []byte) error {
 // or an HTTP error.
 func (c *Client) Receive(ctx context.Context) ([]byte, error) {
 	el, err := c.take(ctx, nil)
-	return el.raw, err
+	return el.Raw, err
 }
 
 // Terminate ends the session (XEP-0124 §13): it sends a type='terminate'

@@ -131,14 +131,14 @@ func TestClientReorderBuffer(t *testing.T) {
 	// (XEP-0124 §14.2: the client processes responses in order).
 	c := NewClient("http://127.0.0.1:0/unused")
 	c.rid, c.next, c.requests, c.inflight = 102, 100, 2, 2
-	a := element{raw: []byte("<a/>")}
-	b := element{raw: []byte("<b/>")}
-	c.arrive(101, reply{resp: &response{payloads: []element{b}}})
+	a := element{Raw: []byte("<a/>")}
+	b := element{Raw: []byte("<b/>")}
+	c.arrive(101, reply{resp: &response{Elements: []element{b}}})
 	assert.Empty(t, c.inbox, "rid 101 waits for rid 100")
-	c.arrive(100, reply{resp: &response{payloads: []element{a}}})
+	c.arrive(100, reply{resp: &response{Elements: []element{a}}})
 	require.Len(t, c.inbox, 2)
-	assert.Equal(t, "<a/>", string(c.inbox[0].raw))
-	assert.Equal(t, "<b/>", string(c.inbox[1].raw))
+	assert.Equal(t, "<a/>", string(c.inbox[0].Raw))
+	assert.Equal(t, "<b/>", string(c.inbox[1].Raw))
 	assert.Equal(t, uint64(102), c.next)
 	assert.Zero(t, c.inflight)
 }

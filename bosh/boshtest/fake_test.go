@@ -20,6 +20,7 @@ import (
 	"mellium.im/sasl"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // fakeXMPP is a small negotiating upstream for the Client's own tests,
@@ -171,7 +172,7 @@ func (s *fakeStream) step(text string) {
 		s.sink.Deliver([]byte("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(resp) + "</challenge>"))
 	default:
 		s.authed = true
-		s.sink.Deliver([]byte("<success xmlns='" + nsSASL + "'>" + encode64(resp) + "</success>"))
+		s.sink.Deliver([]byte("<success xmlns='" + nsSASL + "'>" + xmppwire.Encode64(resp) + "</success>"))
 	}
 }
 

@@ -238,16 +238,16 @@ func (c *Client) applyLocked(r reply) {
 		return
 	}
 	var streamErr []byte
-	for _, el := range r.resp.payloads {
-		if el.name.Space == nsStream && el.name.Local == "error" {
-			streamErr = el.raw
+	for _, el := range r.resp.Elements {
+		if el.Name.Space == nsStream && el.Name.Local == "error" {
+			streamErr = el.Raw
 			continue
 		}
 		c.inbox = append(c.inbox, el)
 	}
-	switch r.resp.attr("", "type") {
+	switch r.resp.Attr("", "type") {
 	case "terminate":
-		cond := bosh.Condition(r.resp.attr("", "condition"))
+		cond := bosh.Condition(r.resp.Attr("", "condition"))
 		if cond == "" && c.terminating {
 			c.endLocked(ErrClosed)
 			return

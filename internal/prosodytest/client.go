@@ -14,15 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/xmppwire"
 	"mellium.im/sasl"
 )
 
 // Namespaces of RFC 6120.
 const (
-	nsStream = "http://etherx.jabber.org/streams"
-	nsTLS    = "urn:ietf:params:xml:ns:xmpp-tls"
-	nsSASL   = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind   = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsStream = xmppwire.NSStream
+	nsTLS    = xmppwire.NSTLS
+	nsSASL   = xmppwire.NSSASL
+	nsBind   = xmppwire.NSBind
 )
 
 // A DialOption configures Dial.
@@ -147,14 +148,14 @@ func (c *TCPClient) bind(resource string) error {
 	req.WriteString("<iq type='set' id='bind_1'><bind xmlns='" + nsBind + "'>")
 	if resource != "" {
 		req.WriteString("<resource>")
-		xml.EscapeText(&req, []byte(resource))
+		req.Write(xmppwire.AppendText(nil, resource))
 		req.WriteString("</resource>")
 	}
 	req.WriteString("</bind></iq>")
 	if err := c.Send(req.Bytes()); err != nil {
 		return err
 	}
-	raw, err := c.expect("jabber:client", "iq")
+	raw, err := c.expect(xmppwire.NSClient, "iq")
 	if err != nil {
 		return err
 	}

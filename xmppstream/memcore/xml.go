@@ -2,24 +2,24 @@ package memcore
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // Namespaces the core reads or writes.
 const (
-	nsClient     = "jabber:client"
-	nsStanzas    = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsClient     = xmppwire.NSClient
+	nsStanzas    = xmppwire.NSStanzas
 	nsRoster     = "jabber:iq:roster"
 	nsPing       = "urn:xmpp:ping"
 	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	nsSession    = "urn:ietf:params:xml:ns:xmpp-session"
+	nsSession    = xmppwire.NSSession
 	nsDelay      = "urn:xmpp:delay"
 	nsChatStates = "http://jabber.org/protocol/chatstates"
-	nsXML        = "http://www.w3.org/XML/1998/namespace"
+	nsXML        = xmppwire.NSXML
 )
 
 // errNotStanza reports a root element outside jabber:client.
@@ -157,9 +157,7 @@ func (e *elem) bytes() []byte {
 // escape writes s as character data or an attribute value: the five
 // special characters and TAB, LF and CR become references, so values
 // survive attribute-value normalization (XML 1.0 §3.3.3).
-func escape(b *bytes.Buffer, s string) {
-	_ = xml.EscapeText(b, []byte(s)) // writes to a bytes.Buffer never fail
-}
+func escape(b *bytes.Buffer, s string) { b.Write(xmppwire.AppendAttr(b.AvailableBuffer(), s)) }
 
 // parse splits a stanza into an elem that can be rewritten and written
 // again: the root's attributes (unescaped), its prefixed namespace

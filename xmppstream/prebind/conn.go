@@ -6,27 +6,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
-)
-
-// Namespaces of the wire format (XEP-0124 §6, XEP-0206 §2) and of what the
-// login negotiates (RFC 6120, RFC 3921).
-const (
-	nsHTTPBind = "http://jabber.org/protocol/httpbind"
-	nsXBOSH    = "urn:xmpp:xbosh"
-	nsStream   = "http://etherx.jabber.org/streams"
-	nsStreams  = "urn:ietf:params:xml:ns:xmpp-streams"
-	nsStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
-	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
-	nsClient   = "jabber:client"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 const (
@@ -42,51 +28,11 @@ const (
 type conn struct {
 	p       *Prebinder
 	req     *Request
-	op      string     // the step in progress, for errors
-	rid     uint64     // the next rid to send
-	sid     string     // set by create
-	inbox   []*element // received, not yet taken
-	dropped int        // stanzas taken while waiting for something else
-}
-
-// element is one received element, namespaces resolved.
-type element struct {
-	XMLName  xml.Name
-	Attrs    []xml.Attr `xml:",any,attr"`
-	Text     string     `xml:",chardata"`
-	Children []*element `xml:",any"`
-}
-
-// attr returns the value of the unqualified attribute local, or "".
-func (e *element) attr(local string) string {
-	for _, a := range e.Attrs {
-		if a.Name.Space == "" && a.Name.Local == local {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-// child returns the first child named {space}local, or nil.
-func (e *element) child(space, local string) *element {
-	for _, c := range e.Children {
-		if c.XMLName.Space == space && c.XMLName.Local == local {
-			return c
-		}
-	}
-	return nil
-}
-
-// condition returns the local name of e's first child in space other than
-// <text/>: the defined condition of a SASL failure, stanza error or stream
-// error (RFC 6120 §4.9.3, §6.5, §8.3.3), or "undefined-condition".
-func (e *element) condition(space string) string {
-	for _, c := range e.Children {
-		if c.XMLName.Space == space && c.XMLName.Local != "text" {
-			return c.XMLName.Local
-		}
-	}
-	return "undefined-condition"
+	op      string             // the step in progress, for errors
+	rid     uint64             // the next rid to send
+	sid     string             // set by create
+	inbox   []xmppwire.Element // received, not yet taken
+	dropped int                // stanzas taken while waiting for something else
 }
 
 // create sends the session creation request (XEP-0124 §7.1, XEP-0206 §3).
@@ -95,16 +41,15 @@ func (c *conn) create(ctx context.Context) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "<body rid='%d' to='%s' wait='%d' hold='%d' ver='1.11' xml:lang='en'"+
 		" content='text/xml; charset=utf-8' xmpp:version='1.0' xmlns='%s' xmlns:xmpp='%s'/>",
-		c.rid, escape(c.req.Domain), int(c.p.cfg.Wait/time.Second), c.p.cfg.Hold, nsHTTPBind, nsXBOSH)
+		c.rid, escape(c.req.Domain), int(c.p.cfg.Wait/time.Second), c.p.cfg.Hold, xmppwire.NSHTTPBind, xmppwire.NSXBOSH)
 	resp, err := c.post(ctx, b.Bytes())
 	if err != nil {
 		return err
 	}
-	if resp.sid == "" {
+	if c.sid = resp.Attr("", "sid"); c.sid == "" {
 		return c.fail(errors.New("creation response without sid (XEP-0124 §7.2)"))
 	}
-	c.sid = resp.sid
-	c.inbox = append(c.inbox, resp.children...)
+	c.inbox = append(c.inbox, resp.Elements...)
 	return nil
 }
 
@@ -116,14 +61,14 @@ func (c *conn) send(ctx context.Context, attrs string, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	c.inbox = append(c.inbox, resp.children...)
+	c.inbox = append(c.inbox, resp.Elements...)
 	return nil
 }
 
 // body returns a request body of the session with extra attributes (as
 // for send) and payload.
 func (c *conn) body(attrs string, payload []byte) []byte {
-	b := fmt.Appendf(nil, "<body rid='%d' sid='%s' xmlns='%s'%s>", c.rid, escape(c.sid), nsHTTPBind, attrs)
+	b := fmt.Appendf(nil, "<body rid='%d' sid='%s' xmlns='%s'%s>", c.rid, escape(c.sid), xmppwire.NSHTTPBind, attrs)
 	b = append(b, payload...)
 	return append(b, "</body>"...)
 }
@@ -131,7 +76,7 @@ func (c *conn) body(attrs string, payload []byte) []byte {
 // next takes the next received element, sending empty requests (each held
 // by the connection manager until it has something, XEP-0124 §8) while
 // there is none.
-func (c *conn) next(ctx context.Context) (*element, error) {
+func (c *conn) next(ctx context.Context) (xmppwire.Element, error) {
 	for range maxEmpty + 1 {
 		if len(c.inbox) > 0 {
 			el := c.inbox[0]
@@ -139,10 +84,10 @@ func (c *conn) next(ctx context.Context) (*element, error) {
 			return el, nil
 		}
 		if err := c.send(ctx, "", nil); err != nil {
-			return nil, err
+			return xmppwire.Element{}, err
 		}
 	}
-	return nil, c.fail(fmt.Errorf("no answer after %d empty requests", maxEmpty))
+	return xmppwire.Element{}, c.fail(fmt.Errorf("no answer after %d empty requests", maxEmpty))
 }
 
 // terminate ends the session (XEP-0124 §13), after a failure. It runs
@@ -156,16 +101,10 @@ func (c *conn) terminate(ctx context.Context) {
 	}
 }
 
-// response is a decoded response <body/>.
-type response struct {
-	typ, condition, sid string
-	children            []*element
-}
-
 // post sends one request body to the handler in process, with the next
 // rid, and decodes the response. A terminate body is an *Error with its
 // condition.
-func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
+func (c *conn) post(ctx context.Context, body []byte) (*xmppwire.Response, error) {
 	c.rid++
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.p.cfg.Path, bytes.NewReader(body))
 	if err != nil {
@@ -193,15 +132,15 @@ func (c *conn) post(ctx context.Context, body []byte) (*response, error) {
 	if w.status != http.StatusOK {
 		return nil, c.fail(fmt.Errorf("the BOSH endpoint answered HTTP %d", w.status))
 	}
-	resp, err := parseResponse(w.body.Bytes())
+	resp, err := xmppwire.ParseResponse(w.body.Bytes())
 	if err != nil {
 		return nil, c.fail(err)
 	}
-	if resp.typ == "terminate" {
-		e := &Error{Op: c.op, Terminate: bosh.Condition(resp.condition)}
-		for _, ch := range resp.children {
-			if ch.XMLName.Space == nsStream && ch.XMLName.Local == "error" {
-				e.Err = fmt.Errorf("stream error %s", ch.condition(nsStreams))
+	if resp.Attr("", "type") == "terminate" {
+		e := &Error{Op: c.op, Terminate: bosh.Condition(resp.Attr("", "condition"))}
+		for _, ch := range resp.Elements {
+			if ch.Name.Space == xmppwire.NSStream && ch.Name.Local == "error" {
+				e.Err = fmt.Errorf("stream error %s", streamErrorCondition(ch.Raw))
 			}
 		}
 		return nil, e
@@ -247,53 +186,21 @@ func (w *recorder) Write(b []byte) (int, error) {
 	return w.body.Write(b)
 }
 
-// parseResponse decodes a response body: one <body/> in the httpbind
-// namespace, its attributes and its child elements (XEP-0124 §6).
-func parseResponse(data []byte) (*response, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	var r response
-	for started := false; ; {
-		tok, err := d.Token()
-		if err == io.EOF && started {
-			return nil, errors.New("response <body/> not closed")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("response body: %w", err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if !started {
-				if t.Name.Space != nsHTTPBind || t.Name.Local != "body" {
-					return nil, fmt.Errorf("response is <%s/>, not a BOSH <body/>", t.Name.Local)
-				}
-				started = true
-				for _, a := range t.Attr {
-					switch {
-					case a.Name.Space != "":
-					case a.Name.Local == "type":
-						r.typ = a.Value
-					case a.Name.Local == "condition":
-						r.condition = a.Value
-					case a.Name.Local == "sid":
-						r.sid = a.Value
-					}
-				}
-				continue
+// streamErrorCondition returns the condition of a <stream:error/> (RFC
+// 6120 §4.9.3).
+func streamErrorCondition(raw []byte) string {
+	var se struct {
+		Conditions []struct{ XMLName xml.Name } `xml:",any"`
+	}
+	if xml.Unmarshal(raw, &se) == nil {
+		for _, c := range se.Conditions {
+			if c.XMLName.Space == xmppwire.NSStreams && c.XMLName.Local != "text" {
+				return c.XMLName.Local
 			}
-			el := new(element)
-			if err := d.DecodeElement(el, &t); err != nil {
-				return nil, fmt.Errorf("response body: %w", err)
-			}
-			r.children = append(r.children, el)
-		case xml.EndElement:
-			return &r, nil
 		}
 	}
+	return "undefined-condition"
 }
 
 // escape escapes s for an attribute value or text.
-func escape(s string) string {
-	var b bytes.Buffer
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
+func escape(s string) string { return string(xmppwire.AppendEscaped(nil, s)) }
