@@ -30,7 +30,7 @@ const modulePath = "github.com/httpbind/httpbind"
 // it by its hash and nothing else.
 const pageStyle = `body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5;color:#1d1d1f}` +
 	`code,pre{font-family:ui-monospace,monospace;background:#f2f2f4;border-radius:4px}code{padding:0 .2em}` +
-	`pre{padding:.7em 1em;overflow-x:auto}footer{margin-top:2em;color:#666;font-size:.9em}`
+	`pre{padding:.7em 1em;overflow-x:auto}pre code{padding:0;background:none}footer{margin-top:2em;color:#666;font-size:.9em}`
 
 var pageCSP = "default-src 'none'; style-src 'sha256-" + hashBase64(pageStyle) + "'; " +
 	"img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
