@@ -161,19 +161,8 @@ func (h *Handler) endpointURL(r *http.Request) string {
 // without one, the last value of the header xheader: the one the trusted
 // proxy nearest to the handler wrote. It returns "" when neither is there.
 func forwarded(hdr http.Header, param, xheader string) string {
-	last := ""
-	for _, v := range hdr.Values("Forwarded") {
-		for elem := range strings.SplitSeq(v, ",") {
-			for pair := range strings.SplitSeq(elem, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), param) {
-					last = strings.Trim(strings.TrimSpace(val), `"`)
-				}
-			}
-		}
-	}
-	if last != "" {
-		return strings.ToLower(last)
+	if vs := forwardedParam(hdr.Values("Forwarded"), param); len(vs) > 0 {
+		return strings.ToLower(vs[len(vs)-1])
 	}
 	vs := hdr.Values(xheader)
 	if len(vs) == 0 {
