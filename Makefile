@@ -4,18 +4,29 @@
 
 GO ?= go
 
-.PHONY: test deps e2e-deps vet race fuzz bench compare bigload faults
+.PHONY: test deps e2e-deps vet unit race fuzz bench compare bigload faults
 
-test: deps e2e-deps vet race
+test: deps e2e-deps vet unit race
 
-# deps installs what the tests need besides Go: Prosody, Debian's package,
-# for the interoperability tests (internal/interop). The tests run their own
-# prosody with their own configuration on free loopback ports; nothing uses
-# the package's system service. Under CI=true a missing Prosody fails them.
+# deps installs what the tests need besides Go, Debian's packages: Prosody
+# for the interoperability tests (internal/interop); nginx and HAProxy for
+# the reverse proxy tests (examples/boshd TestBehindReverseProxy, through
+# internal/proxytest); systemd for systemd-analyze (make unit). The tests
+# run their own prosody, nginx and haproxy with their own configurations on
+# free loopback ports; nothing uses the packages' system services. Under
+# CI=true a missing Prosody, nginx or HAProxy fails them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y
+DEPS := prosody:prosody nginx:nginx haproxy:haproxy systemd-analyze:systemd
 deps:
-	@command -v prosody >/dev/null || ($(APT_INSTALL) prosody)
+	@missing=; for d in $(DEPS); do cmd=$${d%%:*}; \
+		command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || missing="$$missing $${d#*:}"; \
+	done; [ -z "$$missing" ] || ($(APT_INSTALL) $$missing)
+
+# unit checks boshd's systemd unit, examples/boshd/boshd.service, with
+# systemd-analyze verify and security (examples/boshd/verify-unit.sh).
+unit: deps
+	sh examples/boshd/verify-unit.sh
 
 # e2e-deps installs what the browser tests (internal/e2e) need: Debian's
 # chromium, and Strophe.js, converse.js and playwright-core from npm at the

@@ -53,7 +53,7 @@ func (h *Handler) clientAddr(r *http.Request) (string, netip.Addr) {
 	if len(h.proxies) == 0 || !ip.IsValid() || !h.proxies.trusted(ip) {
 		return addr, ip
 	}
-	hops := forwardedFor(r.Header.Values("Forwarded"))
+	hops := forwardedParam(r.Header.Values("Forwarded"), "for")
 	if hops == nil {
 		for _, v := range r.Header.Values("X-Forwarded-For") {
 			for hop := range strings.SplitSeq(v, ",") {
@@ -74,15 +74,16 @@ func (h *Handler) clientAddr(r *http.Request) (string, netip.Addr) {
 	return addr, ip
 }
 
-// forwardedFor returns the 'for' parameters of Forwarded header values, in
-// order (RFC 7239 §4, §5.2), quotes removed; nil when there are none.
-func forwardedFor(values []string) []string {
+// forwardedParam returns the parameters named param ("for", "proto",
+// "host") of Forwarded header values, in order (RFC 7239 §4, §5), quotes
+// removed; nil when there are none.
+func forwardedParam(values []string, param string) []string {
 	var out []string
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
 			for pair := range strings.SplitSeq(elem, ";") {
 				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "for") {
+				if ok && strings.EqualFold(strings.TrimSpace(k), param) {
 					out = append(out, strings.Trim(strings.TrimSpace(val), `"`))
 				}
 			}

@@ -17,8 +17,17 @@ import (
 type Config struct {
 	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2: the
 	// session's wait is the lower of the two); it is also the wait of a
-	// client that asks for none. Default 60s (checklist C-20: below the
-	// idle timeouts of common proxies); 1s to 65535s.
+	// client that asks for none. 1s to 65535s. Default 45s, so that an
+	// idle session's held request is answered, empty, before the proxies
+	// and load balancers commonly put in front time it out with HTTP 504:
+	// it clears nginx's proxy_read_timeout (default 60s), the idle timeout
+	// of an AWS Application Load Balancer (default 60s) and HAProxy's
+	// 'timeout server' and 'timeout client' as its manual's examples and
+	// Debian's packaged haproxy.cfg set them (50s; HAProxy itself has no
+	// default), each with 5s or more to spare for delays on the way.
+	// Behind a proxy with a shorter timeout (30s at some cloud load
+	// balancers), lower MaxWait below it, or raise the proxy's. Clients
+	// such as Strophe.js ask for 60s and get the cap.
 	MaxWait time.Duration
 	// MaxHold caps 'hold' (§7.2); requests is always hold+1. Default 1,
 	// range 1 to 16. A client asking for hold='0' gets a polling session.
@@ -149,7 +158,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxWait     = 60 * time.Second
+	DefaultMaxWait     = 45 * time.Second
 	DefaultMaxHold     = 1
 	DefaultInactivity  = 60 * time.Second
 	DefaultPolling     = 2 * time.Second

@@ -324,9 +324,10 @@ func TestB23B32CreationAttributes(t *testing.T) {
 		want  ccAttrs
 	}{
 		{"B-23/B-28/B-32 defaults (§7.2)", Config{}, "",
-			ccAttrs{"sid": "*", "wait": "60", "requests": "2", "hold": "1", "ver": "1.11", "polling": "2", "inactivity": "60", "maxpause": "120", "accept": "gzip,deflate", "charsets": "", "secure": "", "from": ""}},
+			ccAttrs{"sid": "*", "wait": "45", "requests": "2", "hold": "1", "ver": "1.11", "polling": "2", "inactivity": "60", "maxpause": "120", "accept": "gzip,deflate", "charsets": "", "secure": "", "from": ""}},
 		{"B-24 wait='10' (§7.2)", Config{}, "wait='10'", ccAttrs{"wait": "10"}},
-		{"B-24 wait='3600' capped by MaxWait (§7.2, C-20)", Config{}, "wait='3600'", ccAttrs{"wait": "60"}},
+		{"B-24 wait='3600' capped by MaxWait (§7.2, C-20)", Config{}, "wait='3600'", ccAttrs{"wait": "45"}},
+		{"B-24 Strophe.js's wait='60' capped by the default MaxWait, 45s (§7.2)", Config{}, "wait='60'", ccAttrs{"wait": "45"}},
 		{"B-24 Config.MaxWait 30s (§7.2)", Config{MaxWait: 30 * time.Second}, "wait='45'", ccAttrs{"wait": "30"}},
 		{"B-24 no wait: MaxWait (§7.2)", Config{MaxWait: 20 * time.Second}, "-wait", ccAttrs{"wait": "20"}},
 		{"B-25/B-29 hold='0': requests='1' (§7.2, §12)", Config{}, "hold='0'", ccAttrs{"hold": "0", "requests": "1", "inactivity": "64"}},
@@ -556,7 +557,7 @@ func TestB35SecureAttribute(t *testing.T) {
 func TestB116SchemaRanges(t *testing.T) {
 	x := newTester(t, Config{})
 	s := x.create(1000, "wait='70000' hold='300'")
-	assert.Equal(t, "60", s.created.Attr("wait"), "wait clamped to MaxWait")
+	assert.Equal(t, "45", s.created.Attr("wait"), "wait clamped to MaxWait")
 	assert.Equal(t, "1", s.created.Attr("hold"), "hold clamped to MaxHold")
 	for _, extra := range []string{"wait='99999999999'", "hold='99999999999'", "wait='-1'"} {
 		r := x.send(createBody(2000, extra))

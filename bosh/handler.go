@@ -97,7 +97,11 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 
 // ServeHTTP answers one BOSH request: POST with a <body/> (§5), OPTIONS for
 // CORS preflight. Every answer is a <body/>; errors are terminate bodies
-// (§17), with HTTP 400/403/404 instead for legacy clients (§17.1).
+// (§17), with HTTP 400/403/404 instead for legacy clients (§17.1). A GET or
+// HEAD without a query, a person opening the URL in a browser, gets a
+// short HTML page about the endpoint (HTTP 200); any other method, and a
+// GET with a query (XEP-0252 script syntax), get HTTP 405 with a
+// bad-request terminate body.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.inflight.Add(1)
 	defer h.stats.inflight.Add(-1)
@@ -123,9 +127,16 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 	case http.MethodOptions:
 		h.preflight(w)
 		return nil, nil
+	case http.MethodGet, http.MethodHead:
+		if r.URL.RawQuery == "" {
+			h.page(w, r) // a person who opened the URL in a browser
+			return nil, nil
+		}
+		fallthrough
 	default:
-		// XEP-0252 Script Syntax (GET) is not served (checklist B-117).
-		w.Header().Set("Allow", "POST, OPTIONS")
+		// Script Syntax (GET with the <body/> as the query; in XEP-0124
+		// until v1.7, now XEP-0252) is not served.
+		w.Header().Set("Allow", "GET, HEAD, POST, OPTIONS")
 		h.write(w, r, "", http.StatusMethodNotAllowed, terminateBody(BadRequest, nil))
 		return nil, nil
 	}

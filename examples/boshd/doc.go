@@ -36,6 +36,8 @@
 //	                       endpoint (CORS), or * for any origin without
 //	                       credentials
 //	-log-level LEVEL       debug, info, warn or error (default info)
+//	-log-format FORMAT     text (key=value pairs, the default) or json
+//	                       (one JSON object a line)
 //	-prebind PATH          serve a prebind endpoint at PATH (converse.js
 //	                       prebind_url, package xmppstream/prebind): it logs
 //	                       in with the request's HTTP Basic credentials
@@ -61,11 +63,25 @@
 // Sessions created over TLS, by HTTP/2 or HTTP/1.1, are secure sessions
 // (XEP-0124 §19.1).
 //
-// An invalid flag is an error that names it.
+// Every flag can also be set by the environment variable BOSHD_<FLAG>,
+// the flag's name in upper case with '-' as '_' (BOSHD_LISTEN,
+// BOSHD_UPSTREAM, BOSHD_MAX_SESSIONS); a flag on the command line wins.
+// An invalid flag is an error that names it, and an invalid variable one
+// that names the variable.
 //
-// Session counters (bosh.Handler.Stats) are served as JSON at
-// /debug/vars. SIGINT or SIGTERM shut it down gracefully: every session
-// ends with system-shutdown, then the HTTP server stops.
+// Besides the BOSH endpoint, which answers a browser's GET with a short
+// page about itself, boshd serves:
+//
+//	/healthz     200 whenever the process serves (liveness)
+//	/readyz      200 when it accepts new sessions: not shutting down,
+//	             fewer than -max-sessions sessions and, with -upstream,
+//	             the XMPP server accepts a TCP connection within 1s;
+//	             503 with the reason otherwise (readiness)
+//	/debug/vars  the session counters (bosh.Handler.Stats) as JSON
+//	/metrics     the same and more in the Prometheus text format
+//
+// SIGINT or SIGTERM shut it down gracefully: readiness goes off, every
+// session ends with system-shutdown, then the HTTP server stops.
 //
 // Layer: the top; it imports bosh, xmppstream and xmppstream/memcore
 // (and, in tests, internal/prosodytest), and nothing imports it. Start at

@@ -29,6 +29,7 @@ type options struct {
 	usersFile string
 	origins   []string
 	level     slog.Level
+	logFormat string // -log-format: "text" or "json"
 	// upstream is the XMPP server of -upstream, nil for the in-memory
 	// core.
 	upstream       *upstream
@@ -61,8 +62,16 @@ type upstream struct {
 	proxy     bool           // -upstream-proxy-header
 }
 
-// parseFlags parses the command line (see the package doc).
+// parseFlags parses the command line and the BOSHD_ environment
+// variables (see the package doc).
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	return parseConfig(args, os.Environ(), stderr)
+}
+
+// parseConfig parses args and, for the flags args does not set, their
+// variables in environ (parseArgs). An error about a flag whose value came
+// from the environment names its variable.
+func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err error) {
 	fs := flag.NewFlagSet("boshd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
@@ -72,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.usersFile, "users", "", "`file` of accounts, one name:password a line ('#' comments); default: demo accounts alice and bob")
 	origins := fs.String("allow-origin", "", "comma-separated `origins` whose pages may use the endpoint (CORS), or * for any origin without credentials")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "log `format`: text (logfmt-like key=value) or json (one object a line)")
 	up := fs.String("upstream", "", "XMPP server to relay to, tcp://`host:port` (STARTTLS) or tls://host:port (direct TLS); default: the in-memory core")
 	upCA := fs.String("upstream-ca", "", "PEM `file` of CA certificates trusted for -upstream; default: the system's")
 	routes := fs.String("route-allow", "", "comma-separated `routes` proto:host:port that clients may ask for (XEP-0124 §7.1)")
@@ -85,19 +95,23 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.limits.sessionBurst, "session-burst", bosh.DefaultSessionBurst, "session creations at once (`count`, 1 to 1<<30)")
 	fs.IntVar(&o.limits.maxSessions, "max-sessions", bosh.DefaultMaxSessions, "most sessions at once (`count`, 1 to 1<<30)")
 	fs.IntVar(&o.limits.maxSessionsPerAddress, "max-sessions-per-address", bosh.DefaultMaxSessionsPerAddress, "most sessions at once from one client address (`count`, 1 to 1<<30)")
-	if err := fs.Parse(args); err != nil {
+	env, err := parseArgs(fs, args, environ)
+	if err != nil {
 		return nil, err
 	}
+	defer func() { err = env.annotate(err) }()
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if !strings.HasPrefix(o.path, "/") {
 		return nil, fmt.Errorf("-path %q does not start with /", o.path)
 	}
-	if o.prebind != "" && (!strings.HasPrefix(o.prebind, "/") || o.prebind == o.path || o.prebind == "/debug/vars") {
-		return nil, fmt.Errorf("-prebind %q does not start with /, or is taken (-path, /debug/vars)", o.prebind)
+	if reservedPath(o.path) {
+		return nil, fmt.Errorf("-path %q is taken (%s)", o.path, strings.Join(reservedPaths, ", "))
 	}
-	var err error
+	if o.prebind != "" && (!strings.HasPrefix(o.prebind, "/") || o.prebind == o.path || reservedPath(o.prebind)) {
+		return nil, fmt.Errorf("-prebind %q does not start with /, or is taken (-path, %s)", o.prebind, strings.Join(reservedPaths, ", "))
+	}
 	if o.domains, err = parseDomains(*domains); err != nil {
 		return nil, err
 	}
@@ -136,6 +150,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
 		return nil, fmt.Errorf("-log-level %q is not debug, info, warn or error", *level)
+	}
+	if o.logFormat, err = parseLogFormat(*logFormat); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

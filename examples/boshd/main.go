@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	log := o.logger(stderr)
 	// Signals are caught from before the URL is printed: whoever reads it
 	// may stop the server with SIGINT or SIGTERM.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -66,8 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.path, h)
-	mux.Handle("/debug/vars", varsHandler(h))
-	mux.Handle("/metrics", metricsHandler(h, up))
+	mux.Handle(varsPath, varsHandler(h))
+	mux.Handle(metricsPath, metricsHandler(h, up))
+	mux.Handle("GET "+healthzPath, healthz())
+	mux.Handle("GET "+readyzPath, newReadiness(h, probe(up), log))
 	if o.prebind != "" {
 		ep, err := prebindEndpoint(h, o, log)
 		if err != nil {

@@ -150,8 +150,10 @@ func replayXEP0206(t *testing.T, mech sasl.Mechanism) {
       xmlns:xmpp='urn:xmpp:xbosh'/>`, rid))
 		sid, _ = body.attr("", "sid")
 		require.NotEmpty(t, sid, "sid (XEP-0124 §7.2)")
+		// wait: the example's 60 capped by boshd's default MaxWait of 45s
+		// (XEP-0124 §7.2: the lower of the two).
 		for _, a := range []struct{ local, want string }{
-			{"wait", "60"}, {"requests", "2"}, {"hold", "1"}, {"from", "example.com"},
+			{"wait", "45"}, {"requests", "2"}, {"hold", "1"}, {"from", "example.com"},
 		} {
 			v, _ := body.attr("", a.local)
 			assert.Equal(t, a.want, v, a.local)
