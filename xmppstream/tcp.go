@@ -97,6 +97,8 @@ type TCPConfig struct {
 //   - Send writes the client's payloads as the client's bytes; a restart
 //     sends a new stream header on the same connection, ignores
 //     the request's payloads and relays the new features.
+//     A restart before SASL success on the current stream sends nothing
+//     and gives the client the current features again, as Server does.
 //   - One goroutine per session reads the server's stream and delivers
 //     each top-level element, checked by internal/xmlscan and made
 //     self-contained (xmlns='jabber:client' on stanzas, xmlns:stream on
@@ -218,6 +220,7 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 		bosh.Attr{Name: "from", Value: from},
 		streamPrefix,
 	)
+	s.features.Store(&n.features)
 	sink.Deliver(n.features)
 	u.readers.Go(s.read)
 	return s, nil

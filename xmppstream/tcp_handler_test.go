@@ -164,3 +164,36 @@ func TestTCPMaxQueueThroughHandler(t *testing.T) {
 	// was there, none here).
 	assert.Contains(t, post("<body rid='1002' sid='"+sid[1]+"' xmlns='http://jabber.org/protocol/httpbind'/>"), "type='terminate'")
 }
+
+// A restart before SASL success, as node-xmpp-client sends right after the
+// session creation response, never reaches the server as a new stream
+// header (a server reads one there as not-well-formed XML, RFC 6120
+// §4.3.1): the client gets the current features again, as from Server
+// (XEP-0206 §5), and the stream goes on: SASL, then the expected restart
+// does send a header.
+func TestTCPRestartBeforeAuth(t *testing.T) {
+	noLeak(t)
+	f := newFakeServer(t, fakeOpts{})
+	st, sink := open(t, newUpstream(t, tcpConfig(f, nil)), openReq())
+	f.waitEvent("header")
+	features := sink.waitPayloads(t, 1)[0]
+	ctx := context.Background()
+	restart := &bosh.Request{Attrs: []xml.Attr{{Name: xml.Name{Space: bosh.NSXBOSH, Local: "restart"}, Value: "true"}}}
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Equal(t, features, sink.waitPayloads(t, 2)[1], "the current features again")
+	assert.Equal(t, "http://etherx.jabber.org/streams", sink.attr("xmlns:stream"))
+
+	require.NoError(t, st.Send(ctx, &bosh.Request{Payloads: [][]byte{
+		[]byte("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMA==</auth>")}}))
+	assert.Equal(t, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", sink.waitPayloads(t, 3)[2])
+	assert.Equal(t, []string{"elem auth "}, f.drain(), "no stream header between the creation and the auth")
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Contains(t, f.waitEvent("header"), "to=example.com", "after SASL success the restart is the server's")
+	assert.Contains(t, sink.waitPayloads(t, 4)[3], "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Equal(t, sink.waitPayloads(t, 5)[3], sink.waitPayloads(t, 5)[4], "a second restart is unexpected again")
+	assert.Empty(t, f.drain())
+}

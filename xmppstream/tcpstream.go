@@ -35,6 +35,14 @@ type tcpStream struct {
 	header  []byte // the stream header a restart sends again
 	version string // its version (XEP-0206 §3, checklist X-06)
 
+	// authed is set by read when the server sends SASL <success/>, and
+	// cleared by Send when it restarts the stream: a restart is only
+	// expected after SASL success on the current stream (RFC 6120
+	// §6.4.6). features is the last <stream:features/> the client got, set
+	// by Open and read; Send answers an unexpected restart with it.
+	authed   atomic.Bool
+	features atomic.Pointer[[]byte]
+
 	writing chan struct{} // a one-slot lock held while writing: Send, and Close's </stream:stream>
 	ended   atomic.Bool   // the stream is ending: read stops reporting, Send stops writing
 	inSink  atomic.Bool   // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
@@ -55,6 +63,10 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 		if len(req.Payloads) > 0 {
 			s.up.log.Debug("xmppstream: ignoring payloads of a restart request", "count", len(req.Payloads))
 		}
+		if !s.authed.Swap(false) {
+			s.unexpectedRestart()
+			return nil
+		}
 		if from, ok := req.Attr("", "from"); ok && from != "" {
 			s.header = streamHeaderBytes(s.domain, from, langOf(req), s.version)
 		}
@@ -74,6 +86,21 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 		return &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: fmt.Errorf("xmppstream: write to the server: %w", err)}
 	}
 	return nil
+}
+
+// unexpectedRestart answers a restart request that comes before SASL
+// success on the current stream, as node-xmpp-client sends one right after
+// the session creation response. A server reads a new stream header there
+// as not-well-formed XML (RFC 6120 §4.3.1: only after TLS or SASL does a
+// new stream begin) and ends the stream, so none is sent; the client gets
+// the current stream's features again, as from Server, whose restart
+// before authentication does the same (XEP-0206 §5).
+func (s *tcpStream) unexpectedRestart() {
+	s.up.log.Debug("xmppstream: restart before SASL success answered with the current features", "domain", s.domain)
+	if f := s.features.Load(); f != nil {
+		s.sink.SetAttrs(streamPrefix)
+		s.sink.Deliver(*f)
+	}
 }
 
 // nsXMLLang is the namespace of xml:lang.
@@ -186,6 +213,10 @@ func (s *tcpStream) relay() error {
 		return &streamErrorReceived{raw: el.raw}
 	case el.space == nsStream && el.local == "features":
 		el.raw, _ = stripFeatures(el.raw, &s.doc)
+		features := el.raw
+		s.features.Store(&features)
+	case el.space == nsSASL && el.local == "success":
+		s.authed.Store(true)
 	}
 	s.call(func() {
 		if el.usesStream {
