@@ -114,7 +114,10 @@ type TCPConfig struct {
 //   - One goroutine per session reads the server's stream and delivers
 //     each top-level element, checked by internal/xmlscan and made
 //     self-contained (xmlns='jabber:client' on stanzas, xmlns:stream on
-//     stream elements). Entities are never expanded.
+//     stream elements). Entities are never expanded. The elements that
+//     arrive together (one read from the connection) are delivered
+//     together, so the client gets them in one response, as from the
+//     server's own BOSH.
 //
 // How a session ends, as the client sees it: a server <stream:error/> is
 // remote-stream-error carrying it (XEP-0206 §6, X-21); the server's

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -196,4 +197,31 @@ func TestTCPRestartBeforeAuth(t *testing.T) {
 	require.NoError(t, st.Send(ctx, restart))
 	assert.Equal(t, sink.waitPayloads(t, 5)[3], sink.waitPayloads(t, 5)[4], "a second restart is unexpected again")
 	assert.Empty(t, f.drain())
+}
+
+// What the server sends in one burst reaches the client in one delivery,
+// so in one response body, as from Prosody's own BOSH: here five messages
+// the fake server writes at once, over a net.Pipe, whose reads return a
+// write whole.
+func TestTCPBurstDeliveredTogether(t *testing.T) {
+	noLeak(t)
+	f := newFakeServer(t, fakeOpts{})
+	cfg := tcpConfig(f, nil)
+	cfg.InsecurePlaintext = true // a pipe is no loopback address
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		client, server := net.Pipe()
+		f.wg.Go(func() { f.serve(server); server.Close() })
+		return client, nil
+	}
+	st, sink := open(t, newUpstream(t, cfg), openReq())
+	sink.waitPayloads(t, 1) // the features
+	require.NoError(t, st.Send(context.Background(), &bosh.Request{Payloads: [][]byte{
+		[]byte("<message to='cmd@example.com' xmlns='jabber:client'><body>flood</body></message>")}}))
+	got := sink.waitPayloads(t, 6)
+	for _, p := range got[1:] {
+		assert.Contains(t, p, "<body>flood</body>")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	assert.Equal(t, []int{1, 5}, sink.batches, "the features, then the burst in one delivery")
 }

@@ -191,26 +191,59 @@ func (s *tcpStream) read() {
 // errStreamEnd is how relay reports the server's </stream:stream>.
 var errStreamEnd = errors.New("xmppstream: the server closed the stream")
 
-// relay reads one item and passes it on.
+// relay reads the next item and passes it on, together with every item
+// after it that the bytes already read complete: what the server sent in
+// one burst (a result and a roster push, two disco answers) reaches the
+// client in one response body, as from Prosody's own BOSH and from
+// Server, instead of one stanza per response with the rest waiting for the
+// client's next request.
 func (s *tcpStream) relay() error {
 	ev, err := s.rd.next()
-	if err != nil {
-		return err
+	var batch [][]byte
+	usesStream := false
+	defer func() {
+		if len(batch) > 0 {
+			s.call(func() {
+				if usesStream {
+					s.sink.SetAttrs(streamPrefix)
+				}
+				s.sink.Deliver(batch...)
+			})
+		}
+	}()
+	for ok := true; ok; ev, ok, err = s.rd.nextBuffered() {
+		if err != nil {
+			return err
+		}
+		el, keep, err := s.item(ev)
+		if err != nil {
+			return err // after the batch so far, delivered by the deferred call
+		}
+		if keep {
+			batch = append(batch, el.raw)
+			usesStream = usesStream || el.usesStream
+		}
 	}
+	return err
+}
+
+// item checks one item from the server: a new stream header (a restart's
+// answer, XEP-0206 §5; its features follow), the end of the stream, a
+// stream error, or an element for the client (keep).
+func (s *tcpStream) item(ev event) (el checked, keep bool, err error) {
 	switch ev.kind {
-	case evHeader: // a restart's answer (XEP-0206 §5); its features follow
+	case evHeader:
 		s.hdr, err = parseHeader(ev.raw, s.rd.qname, &s.doc)
-		return err
+		return checked{}, false, err
 	case evEnd:
-		return errStreamEnd
+		return checked{}, false, errStreamEnd
 	}
-	el, err := s.hdr.element(ev, &s.doc)
-	if err != nil {
-		return err
+	if el, err = s.hdr.element(ev, &s.doc); err != nil {
+		return checked{}, false, err
 	}
 	switch {
 	case el.space == nsStream && el.local == "error":
-		return &streamErrorReceived{raw: el.raw}
+		return checked{}, false, &streamErrorReceived{raw: el.raw}
 	case el.space == nsStream && el.local == "features":
 		el.raw, _ = stripFeatures(el.raw, &s.doc)
 		features := el.raw
@@ -218,13 +251,7 @@ func (s *tcpStream) relay() error {
 	case el.space == nsSASL && el.local == "success":
 		s.authed.Store(true)
 	}
-	s.call(func() {
-		if el.usesStream {
-			s.sink.SetAttrs(streamPrefix)
-		}
-		s.sink.Deliver(el.raw)
-	})
-	return nil
+	return el, true, nil
 }
 
 // call runs a Sink call, marked so that a Close it causes does not wait
