@@ -28,13 +28,15 @@ deps:
 unit: deps
 	sh examples/boshd/verify-unit.sh
 
-# e2e-deps installs what the browser tests (internal/e2e) need: Debian's
-# chromium, and Strophe.js, converse.js and playwright-core from npm at the
-# versions internal/e2e/package-lock.json pins. Under CI=true a missing part
-# fails those tests.
+# e2e-deps installs what the real-client tests (internal/e2e) need:
+# Debian's chromium and bitlbee-libpurple (libpurple's XMPP code, driven
+# over IRC), and Strophe.js, converse.js, StanzaJS, node-xmpp-client and
+# playwright-core from npm at the versions internal/e2e/package-lock.json
+# pins. Under CI=true a missing part fails those tests.
 E2E_MODULES := internal/e2e/node_modules/.httpbind-installed
 e2e-deps: $(E2E_MODULES)
 	@command -v chromium >/dev/null || ($(APT_INSTALL) chromium)
+	@(command -v bitlbee >/dev/null && bitlbee -V | grep -q -- --purple=1) || ($(APT_INSTALL) bitlbee-libpurple)
 $(E2E_MODULES): internal/e2e/package-lock.json
 	@command -v npm >/dev/null || ($(APT_INSTALL) nodejs npm)
 	npm ci --prefix internal/e2e --no-audit --no-fund

@@ -153,15 +153,15 @@ func (h *Handler) readBody(r *http.Request, st *reqState) ([]byte, error) {
 	cr := &countingReader{r: src}
 	src = cr
 	defer func() { h.stats.in.Add(uint64(cr.n)) }()
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); {
+	case enc == "", enc == "identity", notACoding(enc):
+	case enc == "gzip", enc == "x-gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
 			return nil, newError(BadRequest, err)
 		}
 		src = zr
-	case "deflate":
+	case enc == "deflate":
 		zr, err := zlib.NewReader(src)
 		if err != nil {
 			return nil, newError(BadRequest, err)
@@ -181,6 +181,17 @@ func (h *Handler) readBody(r *http.Request, st *reqState) ([]byte, error) {
 		return nil, newError(BadRequest, err) // truncated or corrupt compressed data
 	}
 	return h.toUTF8(buf, r.Header.Get("Content-Type"))
+}
+
+// notACoding reports whether a Content-Encoding value is not a content
+// coding at all but a media type, as libpurple 2.x sends
+// ("Content-Encoding: text/xml; charset=utf-8", with no Content-Type). A
+// content coding is a token (RFC 9110 §8.4.1), which has no '/' and no
+// parameters; such a header names no coding, and the body is read as it
+// came, as Prosody and ejabberd do. A real coding this handler does not
+// know is still refused with bad-request (§7.2).
+func notACoding(enc string) bool {
+	return strings.ContainsAny(enc, "/;")
 }
 
 // readAll reads r to its end, appending to buf.

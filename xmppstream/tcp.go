@@ -51,10 +51,22 @@ type TCPConfig struct {
 	// 6120 §13.7.2). A failed verification ends the session with
 	// remote-connection-failed.
 	TLSConfig *tls.Config
-	// RequireTLS refuses sessions whose server offers no STARTTLS: they
-	// end with remote-connection-failed. Default false: STARTTLS is used
-	// when offered, and the stream stays plain otherwise.
+	// RequireTLS refuses sessions whose server offers no STARTTLS even
+	// when the server is on a loopback address or a Unix socket: they end
+	// with remote-connection-failed. Without it, TLS is still required
+	// toward any other server (see InsecurePlaintext).
 	RequireTLS bool
+	// InsecurePlaintext lets a session go on in plain text when a server
+	// that is not on a loopback address or a Unix socket offers no
+	// STARTTLS. The client's SASL exchange (PLAIN carries the password)
+	// and every stanza then cross the network in clear, and anyone on the
+	// path can strip STARTTLS from the server's features to get there
+	// (RFC 6120 §13.7.1). Default false: such a session ends with
+	// remote-connection-failed. A server on loopback or a Unix socket may
+	// stay plain unless RequireTLS is set; with DirectTLS the question
+	// does not arise. Setting both RequireTLS and InsecurePlaintext is an
+	// error.
+	InsecurePlaintext bool
 	// Domains are the XMPP domains the server hosts. A session whose 'to'
 	// is not one of them is refused with host-unknown (XEP-0124 §17.2)
 	// without connecting. Required; each is prepared as a JID domainpart
@@ -97,10 +109,15 @@ type TCPConfig struct {
 //   - Send writes the client's payloads as the client's bytes; a restart
 //     sends a new stream header on the same connection, ignores
 //     the request's payloads and relays the new features.
+//     A restart before SASL success on the current stream sends nothing
+//     and gives the client the current features again, as Server does.
 //   - One goroutine per session reads the server's stream and delivers
 //     each top-level element, checked by internal/xmlscan and made
 //     self-contained (xmlns='jabber:client' on stanzas, xmlns:stream on
-//     stream elements). Entities are never expanded.
+//     stream elements). Entities are never expanded. The elements that
+//     arrive together (one read from the connection) are delivered
+//     together, so the client gets them in one response, as from the
+//     server's own BOSH.
 //
 // How a session ends, as the client sees it: a server <stream:error/> is
 // remote-stream-error carrying it (XEP-0206 §6, X-21); the server's
@@ -138,6 +155,9 @@ func NewTCPUpstream(cfg TCPConfig) (*TCPUpstream, error) {
 	}
 	if len(cfg.Domains) == 0 {
 		return nil, errors.New("xmppstream: TCPConfig.Domains is empty")
+	}
+	if cfg.RequireTLS && cfg.InsecurePlaintext {
+		return nil, errors.New("xmppstream: TCPConfig.RequireTLS and InsecurePlaintext contradict each other")
 	}
 	u := &TCPUpstream{cfg: cfg, domains: make(map[string]bool), log: cfg.Logger}
 	for _, d := range cfg.Domains {
@@ -218,6 +238,7 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 		bosh.Attr{Name: "from", Value: from},
 		streamPrefix,
 	)
+	s.features.Store(&n.features)
 	sink.Deliver(n.features)
 	u.readers.Go(s.read)
 	return s, nil
@@ -257,16 +278,40 @@ func (s *tcpStream) connect(ctx context.Context, addr, remote string) (negotiate
 		switch {
 		case err != nil:
 			return negotiated{}, err
-		case secure || (!tlsOffered && !cfg.RequireTLS):
+		case secure || (!tlsOffered && !s.up.tlsRequired(conn.RemoteAddr())):
 			return n, nil
 		case !tlsOffered:
-			return negotiated{}, errors.New("xmppstream: the server offers no STARTTLS and TCPConfig.RequireTLS is set")
+			return negotiated{}, fmt.Errorf("%w (server %s)", errNoTLS, conn.RemoteAddr())
 		}
 		if err := s.starttls(ctx); err != nil {
 			return negotiated{}, err
 		}
 		secure = true
 	}
+}
+
+// errNoTLS is why a session whose server offers no STARTTLS is refused.
+var errNoTLS = errors.New("xmppstream: the server offers no STARTTLS, and TLS is required toward it " +
+	"(TCPConfig.RequireTLS, or a server that is not on loopback without TCPConfig.InsecurePlaintext)")
+
+// tlsRequired reports whether a plain stream to the server at addr, the
+// connection's remote address, must be refused: always with RequireTLS;
+// never with InsecurePlaintext; otherwise unless addr is a loopback IP
+// address or a Unix socket, where nobody else is on the path.
+func (u *TCPUpstream) tlsRequired(addr net.Addr) bool {
+	switch {
+	case u.cfg.RequireTLS:
+		return true
+	case u.cfg.InsecurePlaintext:
+		return false
+	}
+	switch a := addr.(type) {
+	case *net.UnixAddr:
+		return false
+	case *net.TCPAddr:
+		return !a.IP.IsLoopback()
+	}
+	return true
 }
 
 // open sends the stream header and reads the server's header and first

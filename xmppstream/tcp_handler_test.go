@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -163,4 +164,64 @@ func TestTCPMaxQueueThroughHandler(t *testing.T) {
 	// The session is gone (policy-violation went to whichever request
 	// was there, none here).
 	assert.Contains(t, post("<body rid='1002' sid='"+sid[1]+"' xmlns='http://jabber.org/protocol/httpbind'/>"), "type='terminate'")
+}
+
+// A restart before SASL success, as node-xmpp-client sends right after the
+// session creation response, never reaches the server as a new stream
+// header (a server reads one there as not-well-formed XML, RFC 6120
+// §4.3.1): the client gets the current features again, as from Server
+// (XEP-0206 §5), and the stream goes on: SASL, then the expected restart
+// does send a header.
+func TestTCPRestartBeforeAuth(t *testing.T) {
+	noLeak(t)
+	f := newFakeServer(t, fakeOpts{})
+	st, sink := open(t, newUpstream(t, tcpConfig(f, nil)), openReq())
+	f.waitEvent("header")
+	features := sink.waitPayloads(t, 1)[0]
+	ctx := context.Background()
+	restart := &bosh.Request{Attrs: []xml.Attr{{Name: xml.Name{Space: bosh.NSXBOSH, Local: "restart"}, Value: "true"}}}
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Equal(t, features, sink.waitPayloads(t, 2)[1], "the current features again")
+	assert.Equal(t, "http://etherx.jabber.org/streams", sink.attr("xmlns:stream"))
+
+	require.NoError(t, st.Send(ctx, &bosh.Request{Payloads: [][]byte{
+		[]byte("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMA==</auth>")}}))
+	assert.Equal(t, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", sink.waitPayloads(t, 3)[2])
+	assert.Equal(t, []string{"elem auth "}, f.drain(), "no stream header between the creation and the auth")
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Contains(t, f.waitEvent("header"), "to=example.com", "after SASL success the restart is the server's")
+	assert.Contains(t, sink.waitPayloads(t, 4)[3], "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
+
+	require.NoError(t, st.Send(ctx, restart))
+	assert.Equal(t, sink.waitPayloads(t, 5)[3], sink.waitPayloads(t, 5)[4], "a second restart is unexpected again")
+	assert.Empty(t, f.drain())
+}
+
+// What the server sends in one burst reaches the client in one delivery,
+// so in one response body, as from Prosody's own BOSH: here five messages
+// the fake server writes at once, over a net.Pipe, whose reads return a
+// write whole.
+func TestTCPBurstDeliveredTogether(t *testing.T) {
+	noLeak(t)
+	f := newFakeServer(t, fakeOpts{})
+	cfg := tcpConfig(f, nil)
+	cfg.InsecurePlaintext = true // a pipe is no loopback address
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		client, server := net.Pipe()
+		f.wg.Go(func() { f.serve(server); server.Close() })
+		return client, nil
+	}
+	st, sink := open(t, newUpstream(t, cfg), openReq())
+	sink.waitPayloads(t, 1) // the features
+	require.NoError(t, st.Send(context.Background(), &bosh.Request{Payloads: [][]byte{
+		[]byte("<message to='cmd@example.com' xmlns='jabber:client'><body>flood</body></message>")}}))
+	got := sink.waitPayloads(t, 6)
+	for _, p := range got[1:] {
+		assert.Contains(t, p, "<body>flood</body>")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	assert.Equal(t, []int{1, 5}, sink.batches, "the features, then the burst in one delivery")
 }

@@ -42,6 +42,7 @@ type recSink struct {
 	mu       sync.Mutex
 	attrs    []bosh.Attr
 	payloads []string
+	batches  []int // payloads per Deliver call
 	ended    bool
 	endErr   error
 	changed  chan struct{}
@@ -63,6 +64,7 @@ func (s *recSink) Deliver(payloads ...[]byte) bool {
 	for _, p := range payloads {
 		s.payloads = append(s.payloads, string(p))
 	}
+	s.batches = append(s.batches, len(payloads))
 	s.notifyLocked()
 	return true
 }

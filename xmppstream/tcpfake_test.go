@@ -164,6 +164,19 @@ func (f *fakeServer) waitEvent(prefix string) string {
 	}
 }
 
+// drain returns the events recorded so far that no one waited for.
+func (f *fakeServer) drain() []string {
+	var evs []string
+	for {
+		select {
+		case ev := <-f.events:
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+}
+
 // fconn is one connection of the fake server.
 type fconn struct {
 	conn net.Conn

@@ -138,6 +138,28 @@ func (sr *streamReader) next() (event, error) {
 	return event{}, sr.err
 }
 
+// nextBuffered returns the next item when the bytes already read complete
+// it, without reading more: ok is false when they do not (what was
+// scanned is kept for next). The raw bytes of the items it returns stay
+// valid until next reads again.
+func (sr *streamReader) nextBuffered() (ev event, ok bool, err error) {
+	if sr.err != nil {
+		return event{}, false, sr.err
+	}
+	for sr.pos < len(sr.buf) {
+		ev, ok, err := sr.step(sr.buf[sr.pos])
+		sr.pos++
+		if err != nil {
+			sr.err = err
+			return event{}, false, err
+		}
+		if ok {
+			return ev, true, nil
+		}
+	}
+	return event{}, false, nil
+}
+
 // fill drops what was returned and reads more bytes.
 func (sr *streamReader) fill() error {
 	if sr.start > 0 {

@@ -270,3 +270,48 @@ func sameError(a, b error) bool {
 	}
 	return true
 }
+
+// sliceReader returns one chunk a Read, then io.EOF.
+type sliceReader struct{ chunks []string }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// nextBuffered returns the items that the bytes already read complete,
+// and never reads: an item cut by the end of a read waits for next, which
+// goes on from where the scan stopped.
+func TestStreamReaderNextBuffered(t *testing.T) {
+	r := &sliceReader{chunks: []string{
+		serverHeader + "<a/> <b>x</b><c>par", "tial</c><d/>",
+	}}
+	sr := newStreamReader(r, 4096, new(atomic.Int32))
+	ev, err := sr.next()
+	require.NoError(t, err)
+	assert.Equal(t, evHeader, ev.kind)
+	var got []string
+	for {
+		ev, ok, err := sr.nextBuffered()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		got = append(got, string(ev.raw))
+	}
+	assert.Equal(t, []string{"<a/>", "<b>x</b>"}, got, "the complete items of the first read")
+	assert.Len(t, r.chunks, 1, "nextBuffered read nothing")
+	ev, err = sr.next()
+	require.NoError(t, err)
+	assert.Equal(t, "<c>partial</c>", string(ev.raw))
+	ev, ok, err := sr.nextBuffered()
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "<d/>", string(ev.raw))
+}

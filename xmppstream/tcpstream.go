@@ -35,6 +35,14 @@ type tcpStream struct {
 	header  []byte // the stream header a restart sends again
 	version string // its version (XEP-0206 §3, checklist X-06)
 
+	// authed is set by read when the server sends SASL <success/>, and
+	// cleared by Send when it restarts the stream: a restart is only
+	// expected after SASL success on the current stream (RFC 6120
+	// §6.4.6). features is the last <stream:features/> the client got, set
+	// by Open and read; Send answers an unexpected restart with it.
+	authed   atomic.Bool
+	features atomic.Pointer[[]byte]
+
 	writing chan struct{} // a one-slot lock held while writing: Send, and Close's </stream:stream>
 	ended   atomic.Bool   // the stream is ending: read stops reporting, Send stops writing
 	inSink  atomic.Bool   // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
@@ -55,6 +63,10 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 		if len(req.Payloads) > 0 {
 			s.up.log.Debug("xmppstream: ignoring payloads of a restart request", "count", len(req.Payloads))
 		}
+		if !s.authed.Swap(false) {
+			s.unexpectedRestart()
+			return nil
+		}
 		if from, ok := req.Attr("", "from"); ok && from != "" {
 			s.header = streamHeaderBytes(s.domain, from, langOf(req), s.version)
 		}
@@ -74,6 +86,21 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 		return &bosh.Error{Condition: bosh.RemoteConnectionFailed, Err: fmt.Errorf("xmppstream: write to the server: %w", err)}
 	}
 	return nil
+}
+
+// unexpectedRestart answers a restart request that comes before SASL
+// success on the current stream, as node-xmpp-client sends one right after
+// the session creation response. A server reads a new stream header there
+// as not-well-formed XML (RFC 6120 §4.3.1: only after TLS or SASL does a
+// new stream begin) and ends the stream, so none is sent; the client gets
+// the current stream's features again, as from Server, whose restart
+// before authentication does the same (XEP-0206 §5).
+func (s *tcpStream) unexpectedRestart() {
+	s.up.log.Debug("xmppstream: restart before SASL success answered with the current features", "domain", s.domain)
+	if f := s.features.Load(); f != nil {
+		s.sink.SetAttrs(streamPrefix)
+		s.sink.Deliver(*f)
+	}
 }
 
 // nsXMLLang is the namespace of xml:lang.
@@ -164,36 +191,67 @@ func (s *tcpStream) read() {
 // errStreamEnd is how relay reports the server's </stream:stream>.
 var errStreamEnd = errors.New("xmppstream: the server closed the stream")
 
-// relay reads one item and passes it on.
+// relay reads the next item and passes it on, together with every item
+// after it that the bytes already read complete: what the server sent in
+// one burst (a result and a roster push, two disco answers) reaches the
+// client in one response body, as from Prosody's own BOSH and from
+// Server, instead of one stanza per response with the rest waiting for the
+// client's next request.
 func (s *tcpStream) relay() error {
 	ev, err := s.rd.next()
-	if err != nil {
-		return err
+	var batch [][]byte
+	usesStream := false
+	defer func() {
+		if len(batch) > 0 {
+			s.call(func() {
+				if usesStream {
+					s.sink.SetAttrs(streamPrefix)
+				}
+				s.sink.Deliver(batch...)
+			})
+		}
+	}()
+	for ok := true; ok; ev, ok, err = s.rd.nextBuffered() {
+		if err != nil {
+			return err
+		}
+		el, keep, err := s.item(ev)
+		if err != nil {
+			return err // after the batch so far, delivered by the deferred call
+		}
+		if keep {
+			batch = append(batch, el.raw)
+			usesStream = usesStream || el.usesStream
+		}
 	}
+	return err
+}
+
+// item checks one item from the server: a new stream header (a restart's
+// answer, XEP-0206 §5; its features follow), the end of the stream, a
+// stream error, or an element for the client (keep).
+func (s *tcpStream) item(ev event) (el checked, keep bool, err error) {
 	switch ev.kind {
-	case evHeader: // a restart's answer (XEP-0206 §5); its features follow
+	case evHeader:
 		s.hdr, err = parseHeader(ev.raw, s.rd.qname, &s.doc)
-		return err
+		return checked{}, false, err
 	case evEnd:
-		return errStreamEnd
+		return checked{}, false, errStreamEnd
 	}
-	el, err := s.hdr.element(ev, &s.doc)
-	if err != nil {
-		return err
+	if el, err = s.hdr.element(ev, &s.doc); err != nil {
+		return checked{}, false, err
 	}
 	switch {
 	case el.space == nsStream && el.local == "error":
-		return &streamErrorReceived{raw: el.raw}
+		return checked{}, false, &streamErrorReceived{raw: el.raw}
 	case el.space == nsStream && el.local == "features":
 		el.raw, _ = stripFeatures(el.raw, &s.doc)
+		features := el.raw
+		s.features.Store(&features)
+	case el.space == nsSASL && el.local == "success":
+		s.authed.Store(true)
 	}
-	s.call(func() {
-		if el.usesStream {
-			s.sink.SetAttrs(streamPrefix)
-		}
-		s.sink.Deliver(el.raw)
-	})
-	return nil
+	return el, true, nil
 }
 
 // call runs a Sink call, marked so that a Close it causes does not wait

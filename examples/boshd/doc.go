@@ -25,6 +25,14 @@
 //	                       (direct TLS): the XMPP server to relay to
 //	-upstream-ca FILE      PEM CA certificates trusted for -upstream
 //	                       (default: the system's)
+//	-upstream-insecure-plaintext
+//	                       INSECURE: relay in plain text (passwords in
+//	                       clear) to a server that is not on loopback and
+//	                       offers no STARTTLS; by default such a session
+//	                       is refused with remote-connection-failed
+//	-max-wait DURATION     the longest 'wait' a client may ask for
+//	                       (bosh.Config.MaxWait, XEP-0124 §7.2; default
+//	                       60s)
 //	-route-allow LIST      comma-separated proto:host:port routes clients
 //	                       may ask for (XEP-0124 §7.1; others get
 //	                       host-unknown); with -upstream, a session with

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/userfile"
@@ -43,6 +44,9 @@ type options struct {
 	// limits are -session-rate, -session-burst, -max-sessions and
 	// -max-sessions-per-address.
 	limits limits
+	// maxWait is -max-wait → bosh.Config.MaxWait, which NewHandler
+	// checks.
+	maxWait time.Duration
 }
 
 // limits are the session limits of bosh.Config that boshd's flags set.
@@ -60,6 +64,9 @@ type upstream struct {
 	directTLS bool           // tls://: TLS from the first byte; tcp://: STARTTLS
 	roots     *x509.CertPool // -upstream-ca; nil: the system's roots
 	proxy     bool           // -upstream-proxy-header
+	// insecure is -upstream-insecure-plaintext: allow a plain stream to a
+	// server that is not on loopback (xmppstream.TCPConfig.InsecurePlaintext).
+	insecure bool
 }
 
 // parseFlags parses the command line and the BOSHD_ environment
@@ -95,6 +102,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	fs.IntVar(&o.limits.sessionBurst, "session-burst", bosh.DefaultSessionBurst, "session creations at once (`count`, 1 to 1<<30)")
 	fs.IntVar(&o.limits.maxSessions, "max-sessions", bosh.DefaultMaxSessions, "most sessions at once (`count`, 1 to 1<<30)")
 	fs.IntVar(&o.limits.maxSessionsPerAddress, "max-sessions-per-address", bosh.DefaultMaxSessionsPerAddress, "most sessions at once from one client address (`count`, 1 to 1<<30)")
+	fs.DurationVar(&o.maxWait, "max-wait", bosh.DefaultMaxWait, "longest 'wait' a client may ask for, and the wait of one that asks for none (`duration`, whole seconds, 1s to 65535s)")
+	insecure := fs.Bool("upstream-insecure-plaintext", false, "INSECURE: allow a plain-text stream to a non-loopback -upstream that offers no STARTTLS, passwords in clear (default: refuse unless the server is on loopback)")
 	env, err := parseArgs(fs, args, environ)
 	if err != nil {
 		return nil, err
@@ -124,8 +133,11 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	switch {
 	case o.upstream == nil && *proxyHeader:
 		return nil, errors.New("-upstream-proxy-header needs -upstream")
+	case o.upstream == nil && *insecure:
+		return nil, errors.New("-upstream-insecure-plaintext needs -upstream")
 	case o.upstream != nil:
 		o.upstream.proxy = *proxyHeader
+		o.upstream.insecure = *insecure
 	}
 	switch {
 	case o.upstream == nil && len(o.domains) > 1:

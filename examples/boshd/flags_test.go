@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,6 +73,21 @@ func TestParseFlagsUpstream(t *testing.T) {
 				assert.True(t, o.upstream.proxy)
 			}},
 		{name: "PROXY header without upstream", args: []string{"-upstream-proxy-header"}, error: "-upstream-proxy-header"},
+		{name: "TLS toward the upstream unless it is on loopback, by default", args: []string{"-upstream", "tcp://xmpp.example.com:5222"},
+			check: func(t *testing.T, o *options) {
+				require.NotNil(t, o.upstream)
+				assert.False(t, o.upstream.insecure)
+			}},
+		{name: "plain text to the upstream only when asked as insecure", args: []string{"-upstream", "tcp://xmpp.example.com:5222", "-upstream-insecure-plaintext"},
+			check: func(t *testing.T, o *options) {
+				require.NotNil(t, o.upstream)
+				assert.True(t, o.upstream.insecure)
+			}},
+		{name: "insecure plaintext without upstream", args: []string{"-upstream-insecure-plaintext"}, error: "-upstream-insecure-plaintext"},
+		{name: "max wait (XEP-0124 §7.2)", args: []string{"-max-wait", "5s"},
+			check: func(t *testing.T, o *options) { assert.Equal(t, 5*time.Second, o.maxWait) }},
+		{name: "max wait by default", args: nil,
+			check: func(t *testing.T, o *options) { assert.Equal(t, bosh.DefaultMaxWait, o.maxWait) }},
 		{name: "tls upstream with CA", args: []string{"-upstream", "tls://[::1]:5223", "-upstream-ca", ca},
 			check: func(t *testing.T, o *options) {
 				require.NotNil(t, o.upstream)

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Routes:         o.routes,
 		TrustedProxies: o.trustedProxies,
 		Logger:         log,
+		MaxWait:        o.maxWait,
 
 		SessionsPerSecond:     o.limits.sessionsPerSecond,
 		SessionBurst:          o.limits.sessionBurst,
@@ -107,12 +108,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []userfile.Account, error) {
 	if u := o.upstream; u != nil {
 		up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{
-			Addr:        u.addr,
-			DirectTLS:   u.directTLS,
-			TLSConfig:   &tls.Config{RootCAs: u.roots},
-			Domains:     o.domains,
-			ProxyHeader: u.proxy,
-			Logger:      log,
+			Addr:              u.addr,
+			DirectTLS:         u.directTLS,
+			TLSConfig:         &tls.Config{RootCAs: u.roots},
+			Domains:           o.domains,
+			ProxyHeader:       u.proxy,
+			InsecurePlaintext: u.insecure,
+			Logger:            log,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("-upstream: %w", err)

@@ -214,6 +214,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-domain", "bad domain"}, "domain"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-nosuchflag"}, "nosuchflag"},
+		{[]string{"-max-wait", "100000s"}, "MaxWait"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

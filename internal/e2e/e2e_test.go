@@ -212,6 +212,9 @@ func program(t *testing.T, name string) string {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("E2E_RSS_HELPER") == "1" {
+		runawayHelper() // TestRSSGuardKillsARunaway's child
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

@@ -77,10 +77,50 @@ func TestSubscriptionHandshake(t *testing.T) {
 	route(t, c, bob, "<presence><show>dnd</show></presence>")
 	assert.Contains(t, kinds(alice.take(t)), "presence  bob@example.com/b→alice@example.com")
 
+	var subscriptions []string
 	for _, n := range quiet.take(t) {
 		assert.Equal(t, "presence", n.XMLName.Local, "no roster push (RFC 3921 §7): %s", n.raw)
-		assert.Empty(t, n.attr("type"), "no subscription presence (RFC 3921 §7): %s", n.raw)
+		if n.attr("type") != "" {
+			subscriptions = append(subscriptions, n.kind())
+		}
 	}
+	assert.Equal(t, []string{"presence subscribe alice@example.com→bob@example.com"}, subscriptions,
+		"the inbound request reaches every available resource (RFC 6121 §3.1.3), the approvals only interested ones")
+}
+
+// TestSubscribeReachesEveryAvailableResource checks that an inbound
+// subscription request is delivered to every available resource of the
+// contact, those that never fetched the roster too (RFC 6121 §3.1.3), and
+// not to a resource that has sent no initial presence (§4.2: it is not
+// available; it gets the request at its initial presence).
+func TestSubscribeReachesEveryAvailableResource(t *testing.T) {
+	c := newCore(t, Config{})
+	alice := login(t, c, "alice", "a", 0)
+	withRoster := login(t, c, "bob", "roster", 0)
+	noRoster := bind(t, c, "bob", "no-roster")
+	route(t, c, noRoster, "<presence/>")
+	unavailable := bind(t, c, "bob", "unavailable")
+	for _, f := range []*fakeClient{withRoster, noRoster, unavailable} {
+		f.take(t)
+	}
+
+	route(t, c, alice, "<presence type='subscribe' to='bob@example.com'/>")
+	want := "presence subscribe alice@example.com→bob@example.com"
+	for _, tc := range []struct {
+		name string
+		f    *fakeClient
+		want []string
+	}{
+		{"available, fetched the roster (§3.1.3)", withRoster, []string{want}},
+		{"available, never fetched the roster (§3.1.3)", noRoster, []string{want}},
+		{"no initial presence yet (§4.2)", unavailable, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, kinds(tc.f.take(t)))
+		})
+	}
+	route(t, c, unavailable, "<presence/>")
+	assert.Contains(t, kinds(unavailable.take(t)), want, "delivered at initial presence (§3.1.3)")
 }
 
 // assertPush checks a roster push (RFC 6121 §2.1.6).

@@ -89,9 +89,10 @@ func (c *Core) subscriptionLocked(a *account, typ string, t xmppstream.JID, p *e
 
 // inSubscribeLocked handles a subscription request to b from the bare JID
 // from (RFC 6121 §3.1.3). If b already approved it, it is answered for b;
-// otherwise it is kept until b answers and delivered to b's available
-// resources that requested the roster (RFC 3921 §7) now, and to each
-// resource at its initial presence.
+// otherwise it is kept until b answers and delivered now to every
+// available resource of b, whether or not it requested the roster (§3.1.3:
+// "all available resources"; only roster pushes wait for a roster get,
+// §2.1.6), and to each resource at its initial presence.
 func (c *Core) inSubscribeLocked(b *account, from xmppstream.JID, out *elem, o *outbox) {
 	if it := b.roster[from]; it != nil && it.sub&subFrom != 0 {
 		if a := c.accountLocked(from); a != nil {
@@ -104,7 +105,7 @@ func (c *Core) inSubscribeLocked(b *account, from xmppstream.JID, out *elem, o *
 	b.takePending(from)
 	b.pendingIn = append(b.pendingIn, pending{from: from, raw: data})
 	for _, r := range b.resources {
-		if r.interested && r.available {
+		if r.available {
 			o.deliver(r, data)
 		}
 	}
