@@ -8,14 +8,16 @@ GO ?= go
 
 test: deps e2e-deps vet race
 
-# deps installs what the tests need besides Go: Prosody, Debian's package,
-# for the interoperability tests (internal/interop). The tests run their own
-# prosody with their own configuration on free loopback ports; nothing uses
-# the package's system service. Under CI=true a missing Prosody fails them.
+# deps installs what the tests need besides Go: Prosody and ejabberd,
+# Debian's packages, for the interoperability tests (internal/interop,
+# internal/ejabberdtest and what uses them). The tests run their own
+# servers with their own configuration on free loopback ports; nothing uses
+# the packages' system services. Under CI=true a missing server fails them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y
 deps:
 	@command -v prosody >/dev/null || ($(APT_INSTALL) prosody)
+	@command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || ($(APT_INSTALL) ejabberd)
 
 # e2e-deps installs what the browser tests (internal/e2e) need: Debian's
 # chromium, and Strophe.js, converse.js and playwright-core from npm at the
