@@ -57,7 +57,7 @@ var ErrConflict = errors.New("xmppstream: resource conflict")
 //   - PLAIN, and XEP-0078's plain-text <password/>: Password, or else
 //     a Salted entry (the password is salted and hashed to compare);
 //   - SCRAM-SHA-1 and SCRAM-SHA-256: Salted, or else Password;
-//   - DIGEST-MD5: DigestMD5, or else Password;
+//   - DIGEST-MD5: Password, or else DigestMD5;
 //   - XEP-0078's <digest/>: Password only.
 //
 // A core that keeps no plain password (Password empty) cannot serve

@@ -145,7 +145,7 @@ func (d *digestServer) verify(data []byte) (string, error) {
 	// the answer takes as long as for a wrong password.
 	var cred []byte
 	match := false
-	for _, c := range d.credentials(creds, user, username) {
+	for _, c := range d.credentials(creds, username) {
 		if subtle.ConstantTimeCompare([]byte(r.Value(c)), []byte(r.Response)) == 1 && !match {
 			cred, match = c, true
 		}
@@ -165,13 +165,13 @@ func (d *digestServer) verify(data []byte) (string, error) {
 }
 
 // credentials returns the H(username:realm:password) to check the user
-// against: the stored Credentials.DigestMD5, made for the prepared
-// localpart; or, from the password, for the username as the client wrote
-// it, in both the ISO 8859-1 form of RFC 2831 §2.1.2.1 and the UTF-8 form
-// of clients that skip the conversion; or a random one.
-func (d *digestServer) credentials(c Credentials, user JID, username string) [][]byte {
+// against: from the password, for the username as the client wrote it, in
+// both the ISO 8859-1 form of RFC 2831 §2.1.2.1 and the UTF-8 form of
+// clients that skip the conversion; or else the stored
+// Credentials.DigestMD5, made for the prepared localpart; or a random one.
+func (d *digestServer) credentials(c Credentials, username string) [][]byte {
 	switch {
-	case c.Password != "" && (len(c.DigestMD5) != md5.Size || username != user.Local):
+	case c.Password != "":
 		return digestmd5.CredentialForms(username, d.domain, c.Password)
 	case len(c.DigestMD5) == md5.Size:
 		return [][]byte{c.DigestMD5}
