@@ -9,15 +9,16 @@ GO ?= go
 test: deps e2e-deps vet unit race
 
 # deps installs what the tests need besides Go, Debian's packages: Prosody
-# for the interoperability tests (internal/interop); nginx and HAProxy for
-# the reverse proxy tests (examples/boshd TestBehindReverseProxy, through
+# and ejabberd for the interoperability tests (internal/interop,
+# internal/ejabberdtest and what uses them); nginx and HAProxy for the
+# reverse proxy tests (examples/boshd TestBehindReverseProxy, through
 # internal/proxytest); systemd for systemd-analyze (make unit). The tests
-# run their own prosody, nginx and haproxy with their own configurations on
-# free loopback ports; nothing uses the packages' system services. Under
-# CI=true a missing Prosody, nginx or HAProxy fails them.
+# run their own servers and proxies with their own configurations on free
+# loopback ports; nothing uses the packages' system services. Under CI=true
+# a missing one fails them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y
-DEPS := prosody:prosody nginx:nginx haproxy:haproxy systemd-analyze:systemd
+DEPS := prosody:prosody ejabberdctl:ejabberd nginx:nginx haproxy:haproxy systemd-analyze:systemd
 deps:
 	@missing=; for d in $(DEPS); do cmd=$${d%%:*}; \
 		command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || missing="$$missing $${d#*:}"; \
@@ -60,6 +61,7 @@ fuzz:
 	$(GO) test ./bosh -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzInspectStanza$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/digestmd5 -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream/memcore -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xmppstream/memcore -run '^$$' -fuzz '^FuzzRoute$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/xmppwire -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)

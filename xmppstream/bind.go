@@ -40,21 +40,12 @@ func (s *stream) bind(ctx context.Context, raw []byte) bool {
 		}
 		resource = j.Resource
 	}
-	s.setJID(s.user)
-	full, err := s.srv.core.Bind(ctx, s.client, s.user, resource)
-	var se *StanzaError
+	full, se, ended := s.coreBind(ctx, s.user, resource)
 	switch {
-	case errors.Is(err, ErrConflict):
-		// RFC 6120 §7.7.2.2: the client may try another resource.
-		return reply(&StanzaError{Type: "cancel", Condition: "conflict"})
-	case errors.As(err, &se):
-		return reply(se)
-	case err != nil:
-		s.srv.log.Warn("xmppstream: core failed to bind", "err", err)
-		return reply(&StanzaError{Type: "wait", Condition: "internal-server-error"})
-	}
-	if !s.bindDone(full) {
+	case ended:
 		return false
+	case se != nil:
+		return reply(se)
 	}
 	var b bytes.Buffer
 	iqStart(&b, "result", id)
@@ -63,6 +54,32 @@ func (s *stream) bind(ctx context.Context, raw []byte) bool {
 	b.WriteString("</jid></bind></iq>")
 	s.sink.Deliver(b.Bytes())
 	return true
+}
+
+// coreBind binds resource (prepared, or "" for one the Core makes) for
+// user through Core.Bind and returns the full JID, or the stanza error to
+// answer with: conflict when the Core keeps the client holding the
+// resource (RFC 6120 §7.7.2.2: the client may try another), the Core's
+// own, or internal-server-error. ended is set when the stream ended
+// meanwhile (kicked or closed).
+func (s *stream) coreBind(ctx context.Context, user JID, resource string) (full JID, se *StanzaError, ended bool) {
+	s.setJID(user)
+	full, err := s.srv.core.Bind(ctx, s.client, user, resource)
+	switch {
+	case errors.Is(err, ErrConflict):
+		se = &StanzaError{Type: "cancel", Condition: "conflict"}
+	case errors.As(err, &se):
+	case err != nil:
+		s.srv.log.Warn("xmppstream: core failed to bind", "err", err)
+		se = &StanzaError{Type: "wait", Condition: "internal-server-error"}
+	}
+	if se != nil {
+		return JID{}, se, false
+	}
+	if !s.bindDone(full) {
+		return JID{}, nil, true
+	}
+	return full, nil, false
 }
 
 // session handles an RFC 3921 §3 session request, allowed once bound. A
@@ -74,19 +91,10 @@ func (s *stream) session(ctx context.Context, raw []byte) bool {
 		return false
 	}
 	id := attrString(s.doc, "id")
-	if !s.sessioned {
-		err := s.srv.core.StartSession(ctx, s.client)
-		var se *StanzaError
-		if err != nil && !errors.As(err, &se) {
-			s.srv.log.Warn("xmppstream: core failed to start a session", "err", err)
-			se = &StanzaError{Type: "wait", Condition: "internal-server-error"}
-		}
-		if se != nil {
-			// RFC 3921 §3: the error echoes the <session/> child.
-			s.sink.Deliver(errorReply("iq", id, "", "<session xmlns='"+nsSession+"'/>", se))
-			return true
-		}
-		s.sessioned = true
+	if se := s.startSession(ctx); se != nil {
+		// RFC 3921 §3: the error echoes the <session/> child.
+		s.sink.Deliver(errorReply("iq", id, "", "<session xmlns='"+nsSession+"'/>", se))
+		return true
 	}
 	var b bytes.Buffer
 	iqStart(&b, "result", id)
@@ -97,6 +105,25 @@ func (s *stream) session(ctx context.Context, raw []byte) bool {
 	b.WriteString("'/>")
 	s.sink.Deliver(b.Bytes())
 	return true
+}
+
+// startSession establishes the RFC 3921 §3 session through
+// Core.StartSession, once; it returns the stanza error to answer with,
+// the Core's own or internal-server-error.
+func (s *stream) startSession(ctx context.Context) *StanzaError {
+	if s.sessioned {
+		return nil
+	}
+	err := s.srv.core.StartSession(ctx, s.client)
+	var se *StanzaError
+	if err != nil && !errors.As(err, &se) {
+		s.srv.log.Warn("xmppstream: core failed to start a session", "err", err)
+		se = &StanzaError{Type: "wait", Condition: "internal-server-error"}
+	}
+	if se == nil {
+		s.sessioned = true
+	}
+	return se
 }
 
 func (s *stream) setJID(j JID) {

@@ -51,14 +51,33 @@ var ErrNoAccount = errors.New("xmppstream: no such account")
 // core keeps the client that holds it (RFC 6120 §7.7.2.2, RFC 3921 §3).
 var ErrConflict = errors.New("xmppstream: resource conflict")
 
-// Credentials are what SASL needs to check a user. Set Password for
-// PLAIN and SCRAM, or Salted for SCRAM only (the password itself is then
-// unknown to the core).
+// Credentials are what the Server needs to check a user. A core gives
+// what it keeps, and each mechanism uses what it can:
+//
+//   - PLAIN, and XEP-0078's plain-text <password/>: Password, or else
+//     a Salted entry (the password is salted and hashed to compare);
+//   - SCRAM-SHA-1 and SCRAM-SHA-256: Salted, or else Password;
+//   - DIGEST-MD5: Password, or else DigestMD5;
+//   - XEP-0078's <digest/>: Password only.
+//
+// A core that keeps no plain password (Password empty) cannot serve
+// XEP-0078 digests; one that keeps neither DigestMD5 nor Password cannot
+// serve DIGEST-MD5.
 type Credentials struct {
+	// Password is the account's password, or "" when the core does not
+	// keep it.
 	Password string
 	// Salted maps a SCRAM mechanism name ("SCRAM-SHA-1", "SCRAM-SHA-256")
 	// to the stored salted password (RFC 5802 §3).
 	Salted map[string]SaltedPassword
+	// DigestMD5 is the DIGEST-MD5 credential, as DigestMD5Credential
+	// computes it for the account's prepared localpart and this domain
+	// (RFC 2831 §2.1.2.1); nil when the core does not keep it. It only
+	// matches clients that write the username as the prepared localpart
+	// and, for a name or password with characters of ISO 8859-1 beyond
+	// ASCII, hash them in ISO 8859-1 as the RFC asks; from Password, the
+	// Server accepts the client's spelling and the UTF-8 form as well.
+	DigestMD5 []byte
 }
 
 // SaltedPassword is a SCRAM SaltedPassword with its salt and iteration

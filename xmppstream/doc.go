@@ -5,8 +5,10 @@
 //
 //   - Server, a negotiating upstream for hosts whose XMPP core runs in the
 //     same process: it runs SASL (PLAIN, SCRAM-SHA-1, SCRAM-SHA-256, through
-//     mellium.im/sasl), resource binding and RFC 3921 session establishment
-//     itself, and hands authenticated stanzas to the host's Core;
+//     mellium.im/sasl; DIGEST-MD5, historic, only when configured),
+//     resource binding and RFC 3921 session establishment itself, and
+//     hands authenticated stanzas to the host's Core; non-SASL
+//     authentication (XEP-0078, obsolete) only when configured;
 //   - TCPUpstream, a standalone connection manager: each session opens its
 //     own client-to-server stream (RFC 6120) to an existing XMPP server and
 //     relays it (STARTTLS or direct TLS with verification, restarts as new

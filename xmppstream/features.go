@@ -20,18 +20,25 @@ var streamPrefix = bosh.Attr{Name: "xmlns:stream", Value: nsStream}
 const streamDecl = " xmlns:stream='" + nsStream + "'"
 
 // features returns the stream features for the stream's state (RFC 6120
-// §4.3.2): the SASL mechanisms before authentication (§6.4.1; no STARTTLS,
-// XEP-0206 §4 and checklist X-05, and no compression, X-13), then resource
-// binding (§7.4) and the RFC 3921 §3 session, each until it is done.
+// §4.3.2): before authentication, the SASL mechanisms when any is offered
+// (§6.4.1) and the iq-auth feature when configured (XEP-0078 §4), with no
+// STARTTLS (XEP-0206 §4 and checklist X-05) and no compression;
+// then resource binding (§7.4) and the RFC 3921 §3 session, each until it
+// is done.
 func (s *stream) features() []byte {
 	var b bytes.Buffer
 	b.WriteString("<stream:features" + streamDecl + ">")
 	if !s.authed {
-		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
-		for _, m := range s.srv.offered(s.secure) {
-			b.WriteString("<mechanism>" + m + "</mechanism>")
+		if mechs := s.srv.offered(s.secure); len(mechs) > 0 {
+			b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
+			for _, m := range mechs {
+				b.WriteString("<mechanism>" + m + "</mechanism>")
+			}
+			b.WriteString("</mechanisms>")
 		}
-		b.WriteString("</mechanisms>")
+		if s.srv.nonSASL != NonSASLAuthOff {
+			b.WriteString("<auth xmlns='" + nsIQAuthFeature + "'/>") // XEP-0078 §4
+		}
 	} else {
 		if !s.isBound() {
 			b.WriteString("<bind xmlns='" + nsBind + "'/>")

@@ -1,6 +1,7 @@
 package xmppstream
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,8 @@ type harness struct {
 	core *fakeCore
 	srv  *Server
 	h    *bosh.Handler
+	// secure makes the requests come over TLS (bosh.OpenRequest.Secure).
+	secure bool
 }
 
 func newHarness(t *testing.T, cfg ServerConfig) *harness {
@@ -92,6 +95,9 @@ func (h *harness) post(body string) *reply {
 	h.t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/http-bind", strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	if h.secure {
+		req.TLS = &tls.ConnectionState{}
+	}
 	rec := httptest.NewRecorder()
 	h.h.ServeHTTP(rec, req)
 	require.Equal(h.t, http.StatusOK, rec.Code, rec.Body.String())

@@ -29,7 +29,8 @@ const scramIterations = 4096
 // only by the Send goroutine of its stream.
 type exchange struct {
 	mech     string
-	neg      *sasl.Negotiator
+	neg      *sasl.Negotiator // PLAIN and SCRAM
+	digest   *digestServer    // DIGEST-MD5
 	steps    int
 	user     JID    // the account, once the credentials are checked
 	cond     string // a failure condition chosen by the credential callbacks
@@ -82,6 +83,9 @@ func (s *stream) auth(ctx context.Context, raw []byte) bool {
 	s.mech = mech
 	if cond != "" {
 		return s.saslFailed(ctx, cond)
+	}
+	if mech == MechDigestMD5 {
+		return s.authDigest(ctx, present)
 	}
 	s.exch = s.newExchange(ctx, mech)
 	if !present {
@@ -205,6 +209,12 @@ func (x *exchange) step(data []byte) (more bool, resp []byte, err error) {
 		}
 	}()
 	x.steps++
+	if x.digest != nil {
+		var user JID
+		more, resp, user, err = x.digest.step(data)
+		x.user = user
+		return more, resp, err
+	}
 	return x.neg.Step(data)
 }
 
@@ -212,9 +222,12 @@ func (x *exchange) step(data []byte) (more bool, resp []byte, err error) {
 // err (nil when the mechanism succeeded but the server refuses). Wrong
 // credentials and unknown users get the same not-authorized.
 func (x *exchange) failure(err error) string {
+	var sc saslCondition
 	switch {
 	case x.cond != "":
 		return x.cond
+	case errors.As(err, &sc):
+		return string(sc)
 	case err == nil && x.badAuthz && !x.decoy:
 		return "invalid-authzid"
 	case err == nil, errors.Is(err, sasl.ErrAuthn):

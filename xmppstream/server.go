@@ -27,11 +27,39 @@ const (
 	nsSession = xmppwire.NSSession
 )
 
-// The SASL mechanisms a Server can offer (RFC 4616, RFC 5802, RFC 7677).
+// The SASL mechanisms a Server can offer (RFC 4616, RFC 5802, RFC 7677,
+// RFC 2831).
 const (
 	MechPlain       = "PLAIN"
 	MechScramSHA1   = "SCRAM-SHA-1"
 	MechScramSHA256 = "SCRAM-SHA-256"
+	// MechDigestMD5 is offered only when listed in
+	// ServerConfig.Mechanisms. RFC 6331 moved DIGEST-MD5 to historic: its
+	// MD5 arithmetic is weak, it has no channel binding, and the server
+	// must keep a password equivalent (Credentials.DigestMD5, or the
+	// password). It is here for old clients (libpurple and StanzaJS
+	// still implement it) and the XEP-0206 v1.2 walk-through (Examples
+	// 4–9).
+	MechDigestMD5 = "DIGEST-MD5"
+)
+
+// NonSASLAuthMode says whether a Server offers non-SASL authentication
+// (XEP-0078, jabber:iq:auth), the login that XEP-0206 §4's 'authid'
+// remains for.
+type NonSASLAuthMode int
+
+const (
+	// NonSASLAuthOff, the zero value: no iq-auth feature, and a
+	// jabber:iq:auth request gets service-unavailable (XEP-0078 §3).
+	NonSASLAuthOff NonSASLAuthMode = iota
+	// NonSASLAuthWithSASL offers the iq-auth feature beside the SASL
+	// mechanisms (XEP-0078 §4). Clients that implement both use SASL
+	// (XEP-0078 §7).
+	NonSASLAuthWithSASL
+	// NonSASLAuthOnly offers the iq-auth feature and no SASL mechanism,
+	// for clients that fall back to XEP-0078 only when no mechanism is
+	// offered (Strophe.js). ServerConfig.Mechanisms must then be empty.
+	NonSASLAuthOnly
 )
 
 // defaultMechanisms are offered when ServerConfig.Mechanisms is empty,
@@ -51,10 +79,29 @@ type ServerConfig struct {
 	// Required; each is prepared as a JID domainpart (RFC 7622 §3.2).
 	Domains []string
 	// Mechanisms are the SASL mechanisms offered, in the order advertised:
-	// any of "PLAIN", "SCRAM-SHA-1" and "SCRAM-SHA-256". Default all three,
-	// SCRAM-SHA-256 first. A client asking for another gets
-	// invalid-mechanism (RFC 6120 §6.4.5).
+	// any of "PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256" and "DIGEST-MD5".
+	// Default SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN. A client asking for
+	// another gets invalid-mechanism (RFC 6120 §6.4.5).
+	//
+	// DIGEST-MD5 (RFC 2831, qop=auth with md5-sess) is never a default:
+	// it is historic (RFC 6331, see MechDigestMD5). Its cost: the Core
+	// must give Credentials.DigestMD5 or the password, a password
+	// equivalent at MD5 speed where SCRAM keeps a salted, iterated hash;
+	// and a client that can do SCRAM gains nothing from it.
 	Mechanisms []string
+	// NonSASLAuth offers non-SASL authentication (XEP-0078): the iq-auth
+	// stream feature, and jabber:iq:auth requests that authenticate,
+	// bind the resource and establish the session (RFC 3921 §3) in one
+	// step. A plain-text <password/> is taken only on sessions that came
+	// over TLS (bosh.OpenRequest.Secure) and checked like PLAIN; a
+	// <digest/> (SHA-1 of the stream id, XEP-0206 §4 'authid', and the
+	// password) needs Credentials.Password. Default NonSASLAuthOff: the
+	// protocol is obsolete (XEP-0078 §1) and weaker than SASL. Its cost:
+	// digest logins need the Core to keep plain passwords; plain-text
+	// ones send the password, as PLAIN does; a client offered both
+	// can be downgraded by an attacker on an unencrypted channel
+	// (XEP-0078 §7).
+	NonSASLAuth NonSASLAuthMode
 	// RequireSession makes the RFC 3921 §3 session mandatory: the
 	// post-authentication features list <session/> without <optional/>,
 	// and any stanza before the session iq ends the stream with a
@@ -82,6 +129,7 @@ type Server struct {
 	core           Core
 	domains        map[string]bool
 	mechs          []string
+	nonSASL        NonSASLAuthMode
 	requireSession bool
 	securePlain    bool
 	log            *slog.Logger
@@ -133,6 +181,7 @@ func NewServer(core Core, cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		core:           core,
 		domains:        make(map[string]bool),
+		nonSASL:        cfg.NonSASLAuth,
 		requireSession: cfg.RequireSession,
 		securePlain:    cfg.RequireSecurePlain,
 		log:            cfg.Logger,
@@ -144,21 +193,8 @@ func NewServer(core Core, cfg ServerConfig) (*Server, error) {
 		}
 		s.domains[p] = true
 	}
-	mechs := cfg.Mechanisms
-	if len(mechs) == 0 {
-		mechs = defaultMechanisms
-	}
-	for _, m := range mechs {
-		m = strings.ToUpper(m)
-		if _, ok := mechanism(m); !ok {
-			return nil, fmt.Errorf("xmppstream: ServerConfig.Mechanisms: unsupported mechanism %q", m)
-		}
-		for _, prev := range s.mechs {
-			if prev == m {
-				return nil, fmt.Errorf("xmppstream: ServerConfig.Mechanisms: %q listed twice", m)
-			}
-		}
-		s.mechs = append(s.mechs, m)
+	if err := s.setMechanisms(cfg); err != nil {
+		return nil, err
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -167,7 +203,40 @@ func NewServer(core Core, cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
-// mechanism returns the mellium.im/sasl mechanism named name.
+// setMechanisms checks ServerConfig.Mechanisms and NonSASLAuth and sets
+// the mechanisms offered.
+func (s *Server) setMechanisms(cfg ServerConfig) error {
+	switch cfg.NonSASLAuth {
+	case NonSASLAuthOff, NonSASLAuthWithSASL:
+	case NonSASLAuthOnly:
+		if len(cfg.Mechanisms) > 0 {
+			return errors.New("xmppstream: ServerConfig.Mechanisms must be empty with NonSASLAuthOnly")
+		}
+		return nil
+	default:
+		return fmt.Errorf("xmppstream: ServerConfig.NonSASLAuth: unknown mode %d", cfg.NonSASLAuth)
+	}
+	mechs := cfg.Mechanisms
+	if len(mechs) == 0 {
+		mechs = defaultMechanisms
+	}
+	for _, m := range mechs {
+		m = strings.ToUpper(m)
+		if _, ok := mechanism(m); !ok && m != MechDigestMD5 {
+			return fmt.Errorf("xmppstream: ServerConfig.Mechanisms: unsupported mechanism %q", m)
+		}
+		for _, prev := range s.mechs {
+			if prev == m {
+				return fmt.Errorf("xmppstream: ServerConfig.Mechanisms: %q listed twice", m)
+			}
+		}
+		s.mechs = append(s.mechs, m)
+	}
+	return nil
+}
+
+// mechanism returns the mellium.im/sasl mechanism named name; DIGEST-MD5
+// is not one (see digestmd5.go).
 func mechanism(name string) (sasl.Mechanism, bool) {
 	switch name {
 	case MechPlain:
@@ -204,15 +273,15 @@ func (s *Server) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink
 	}
 	if v, ok := req.Attr(bosh.NSXBOSH, "version"); ok && !strings.HasPrefix(strings.TrimSpace(v), "1.") {
 		// RFC 6120 §4.7.5: we speak 1.0 only; a pre-1.0 client gets the
-		// features anyway (legacy authentication is not offered).
+		// features anyway (non-SASL authentication only if configured).
 		s.log.Debug("xmppstream: client stream version is not 1.x", "version", v)
 	}
-	st := newStream(s, sink, domain, req.Secure)
+	st := newStream(s, sink, domain, req.Secure, ids.New())
 	sink.SetAttrs(
 		bosh.Attr{Name: "xmlns:xmpp", Value: bosh.NSXBOSH},
 		bosh.Attr{Name: "xmpp:version", Value: "1.0"},
 		bosh.Attr{Name: "xmpp:restartlogic", Value: "true"},
-		bosh.Attr{Name: "authid", Value: ids.New()},
+		bosh.Attr{Name: "authid", Value: st.id},
 		bosh.Attr{Name: "from", Value: domain},
 		streamPrefix,
 	)
@@ -224,7 +293,8 @@ func (s *Server) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink
 }
 
 // offered returns the mechanisms advertised on a session: PLAIN is left
-// out of sessions without TLS when ServerConfig.RequireSecurePlain is set.
+// out of sessions without TLS when ServerConfig.RequireSecurePlain is set;
+// none under NonSASLAuthOnly.
 func (s *Server) offered(secure bool) []string {
 	if !s.securePlain || secure {
 		return s.mechs

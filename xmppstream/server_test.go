@@ -187,7 +187,12 @@ func TestNewServerConfig(t *testing.T) {
 		{"no domains", core, ServerConfig{}, false},
 		{"a JID as domain", core, ServerConfig{Domains: []string{"a@example.com"}}, false},
 		{"empty domain", core, ServerConfig{Domains: []string{""}}, false},
-		{"unsupported mechanism", core, ServerConfig{Domains: []string{"example.com"}, Mechanisms: []string{"DIGEST-MD5"}}, false},
+		{"unsupported mechanism", core, ServerConfig{Domains: []string{"example.com"}, Mechanisms: []string{"CRAM-MD5"}}, false},
+		{"DIGEST-MD5 when listed (RFC 2831)", core, ServerConfig{Domains: []string{"example.com"}, Mechanisms: []string{"digest-md5", "PLAIN"}}, true},
+		{"non-SASL authentication beside SASL (XEP-0078)", core, ServerConfig{Domains: []string{"example.com"}, NonSASLAuth: NonSASLAuthWithSASL}, true},
+		{"non-SASL authentication only", core, ServerConfig{Domains: []string{"example.com"}, NonSASLAuth: NonSASLAuthOnly}, true},
+		{"non-SASL authentication only, with mechanisms", core, ServerConfig{Domains: []string{"example.com"}, NonSASLAuth: NonSASLAuthOnly, Mechanisms: []string{"PLAIN"}}, false},
+		{"unknown non-SASL mode", core, ServerConfig{Domains: []string{"example.com"}, NonSASLAuth: 3}, false},
 		{"-PLUS mechanism", core, ServerConfig{Domains: []string{"example.com"}, Mechanisms: []string{"SCRAM-SHA-1-PLUS"}}, false},
 		{"mechanism twice", core, ServerConfig{Domains: []string{"example.com"}, Mechanisms: []string{"PLAIN", "PLAIN"}}, false},
 	} {

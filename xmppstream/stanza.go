@@ -15,10 +15,14 @@ type streamError string
 func (e streamError) Error() string { return "xmppstream: stream error " + string(e) }
 
 // stanza handles a <message/>, <presence/> or <iq/> from the client (RFC
-// 6120 §8): the bind and session iqs, or, once the preconditions hold, a
-// stanza for the Core. Anything earlier ends the stream with not-authorized
-// (XEP-0206 §5). It reports false when the stream has ended.
+// 6120 §8): non-SASL authentication before authentication (XEP-0078), the
+// bind and session iqs, or, once the preconditions hold, a stanza for the
+// Core. Anything earlier ends the stream with not-authorized (XEP-0206
+// §5). It reports false when the stream has ended.
 func (s *stream) stanza(ctx context.Context, raw []byte) bool {
+	if !s.authed && s.isIQAuth() {
+		return s.iqAuth(ctx, raw)
+	}
 	switch s.control() {
 	case nsBind:
 		return s.bind(ctx, raw)

@@ -23,16 +23,19 @@ type stream struct {
 	sink   bosh.Sink
 	domain string // the prepared 'to' of the session
 	secure bool   // the session came over TLS
+	id     string // the stream id, sent as 'authid' (XEP-0206 §4)
 	client *client
 
 	// Owned by Send, which is never called concurrently for a stream.
 	authed    bool      // SASL succeeded (RFC 6120 §6.4.6)
 	restarted bool      // the stream was restarted after SASL (XEP-0206 §5)
 	sessioned bool      // the RFC 3921 session is established
+	nonSASL   bool      // authenticated by XEP-0078: stanzas wait for the session too
 	user      JID       // the authenticated bare JID
 	exch      *exchange // the SASL exchange in progress, or nil
 	failures  int       // failed SASL attempts
 	mech      string    // the offered mechanism of the last <auth/>, for Server.Stats
+	iqFails   int       // failed XEP-0078 attempts
 	// doc is the parser's storage, from xmlscan.GetDoc during Send only,
 	// so that an idle session does not keep it.
 	doc *xmlscan.Doc
@@ -47,8 +50,8 @@ type stream struct {
 	undelivered [][]byte // what Closing gave, for that Core.Unbind
 }
 
-func newStream(srv *Server, sink bosh.Sink, domain string, secure bool) *stream {
-	s := &stream{srv: srv, sink: sink, domain: domain, secure: secure}
+func newStream(srv *Server, sink bosh.Sink, domain string, secure bool, id string) *stream {
+	s := &stream{srv: srv, sink: sink, domain: domain, secure: secure, id: id}
 	s.client = &client{s: s}
 	return s
 }
@@ -165,8 +168,10 @@ func stanzaSpace(space string) bool {
 
 // ready reports whether stanzas may flow: SASL, restart, bind and, when
 // required, session are done (XEP-0206 §5, RFC 6120 §7.1, RFC 3921 §3).
+// After non-SASL authentication (XEP-0078), which establishes the session
+// itself, the session is always required.
 func (s *stream) ready() bool {
-	return s.authed && s.restarted && s.isBound() && (s.sessioned || !s.srv.requireSession)
+	return s.authed && s.restarted && s.isBound() && (s.sessioned || (!s.srv.requireSession && !s.nonSASL))
 }
 
 // fail ends the stream with a stream error (RFC 6120 §4.9), which the

@@ -43,6 +43,18 @@
 //	-allow-origin LIST     comma-separated origins whose pages may use the
 //	                       endpoint (CORS), or * for any origin without
 //	                       credentials
+//	-sasl-digest-md5       also offer SASL DIGEST-MD5 (RFC 2831), before
+//	                       PLAIN; the in-memory core then keeps each
+//	                       account's DIGEST-MD5 credential. Off by default:
+//	                       the mechanism is historic (RFC 6331) and the
+//	                       credential is a password equivalent
+//	-non-sasl-auth MODE    non-SASL authentication (XEP-0078): off
+//	                       (default), with-sasl (the iq-auth feature beside
+//	                       the SASL mechanisms) or only (no SASL mechanism,
+//	                       for clients such as Strophe.js that fall back to
+//	                       it only then). A plain-text password is taken
+//	                       only over HTTPS; the digest works everywhere.
+//	                       These two are for the in-memory core
 //	-log-level LEVEL       debug, info, warn or error (default info)
 //	-log-format FORMAT     text (key=value pairs, the default) or json
 //	                       (one JSON object a line)
@@ -92,6 +104,6 @@
 // session ends with system-shutdown, then the HTTP server stops.
 //
 // Layer: the top; it imports bosh, xmppstream and xmppstream/memcore
-// (and, in tests, internal/prosodytest), and nothing imports it. Start at
-// run.
+// (and, in tests, internal/prosodytest, internal/ejabberdtest and
+// internal/digestmd5), and nothing imports it. Start at run.
 package main

@@ -47,6 +47,16 @@ type options struct {
 	// maxWait is -max-wait → bosh.Config.MaxWait, which NewHandler
 	// checks.
 	maxWait time.Duration
+	// auth are -sasl-digest-md5 and -non-sasl-auth, the old logins the
+	// in-memory core's xmppstream.Server may offer.
+	auth auth
+}
+
+// auth are the logins of xmppstream.ServerConfig that boshd's flags turn
+// on; both are off by default (see the package doc).
+type auth struct {
+	digestMD5 bool                       // -sasl-digest-md5: DIGEST-MD5 among the SASL mechanisms
+	nonSASL   xmppstream.NonSASLAuthMode // -non-sasl-auth
 }
 
 // limits are the session limits of bosh.Config that boshd's flags set.
@@ -104,6 +114,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	fs.IntVar(&o.limits.maxSessionsPerAddress, "max-sessions-per-address", bosh.DefaultMaxSessionsPerAddress, "most sessions at once from one client address (`count`, 1 to 1<<30)")
 	fs.DurationVar(&o.maxWait, "max-wait", bosh.DefaultMaxWait, "longest 'wait' a client may ask for, and the wait of one that asks for none (`duration`, whole seconds, 1s to 65535s)")
 	insecure := fs.Bool("upstream-insecure-plaintext", false, "INSECURE: allow a plain-text stream to a non-loopback -upstream that offers no STARTTLS, passwords in clear (default: refuse unless the server is on loopback)")
+	fs.BoolVar(&o.auth.digestMD5, "sasl-digest-md5", false, "also offer SASL DIGEST-MD5 (RFC 2831, historic): the in-memory core then keeps each account's DIGEST-MD5 credential, a password equivalent")
+	nonSASL := fs.String("non-sasl-auth", "off", "non-SASL authentication (XEP-0078, obsolete) of the in-memory core: `mode` off, with-sasl (beside the SASL mechanisms) or only (no SASL mechanism)")
 	env, err := parseArgs(fs, args, environ)
 	if err != nil {
 		return nil, err
@@ -144,6 +156,9 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 		return nil, fmt.Errorf("-domain %q: the in-memory core serves one domain; several need -upstream", *domains)
 	case o.upstream != nil && o.usersFile != "":
 		return nil, errors.New("-users is for the in-memory core; with -upstream, the XMPP server has the accounts")
+	}
+	if o.auth, err = parseAuth(o.auth.digestMD5, *nonSASL, o.upstream != nil); err != nil {
+		return nil, err
 	}
 	if o.routes, err = parseRoutes(*routes); err != nil {
 		return nil, err
@@ -207,6 +222,41 @@ func (l limits) check() error {
 		return fmt.Errorf("-max-sessions-per-address %d: want 1 to %d", l.maxSessionsPerAddress, most)
 	}
 	return nil
+}
+
+// parseAuth checks -sasl-digest-md5 and parses -non-sasl-auth. Both are
+// for the in-memory core: with -upstream, the XMPP server offers its own
+// logins.
+func parseAuth(digestMD5 bool, nonSASL string, upstream bool) (auth, error) {
+	a := auth{digestMD5: digestMD5}
+	switch nonSASL {
+	case "off":
+	case "with-sasl":
+		a.nonSASL = xmppstream.NonSASLAuthWithSASL
+	case "only":
+		a.nonSASL = xmppstream.NonSASLAuthOnly
+	default:
+		return auth{}, fmt.Errorf("-non-sasl-auth %q is not off, with-sasl or only", nonSASL)
+	}
+	switch {
+	case upstream && (digestMD5 || a.nonSASL != xmppstream.NonSASLAuthOff):
+		return auth{}, errors.New("-sasl-digest-md5 and -non-sasl-auth are for the in-memory core; with -upstream, the XMPP server offers its own logins")
+	case digestMD5 && a.nonSASL == xmppstream.NonSASLAuthOnly:
+		return auth{}, errors.New("-sasl-digest-md5 offers a SASL mechanism, -non-sasl-auth only offers none")
+	}
+	return a, nil
+}
+
+// serverConfig returns the xmppstream.ServerConfig of the in-memory core
+// for domain.
+func (a auth) serverConfig(domain string, log *slog.Logger) xmppstream.ServerConfig {
+	cfg := xmppstream.ServerConfig{Domains: []string{domain}, NonSASLAuth: a.nonSASL, Logger: log}
+	if a.digestMD5 {
+		// The default mechanisms, with DIGEST-MD5 before PLAIN as in
+		// XEP-0206 v1.2 Example 2.
+		cfg.Mechanisms = []string{xmppstream.MechScramSHA256, xmppstream.MechScramSHA1, xmppstream.MechDigestMD5, xmppstream.MechPlain}
+	}
+	return cfg
 }
 
 // parseOrigins parses -allow-origin: a comma-separated list of origins

@@ -14,6 +14,7 @@ import (
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/xmppstream"
 )
 
 // flagCase is one command line for parseFlags: error, a substring of the
@@ -206,4 +207,32 @@ func TestSessionLimitFlags(t *testing.T) {
 			assert.NoError(t, second.Connect(ctx, "localhost"))
 		})
 	}
+}
+
+// TestParseFlagsAuth covers -sasl-digest-md5 and -non-sasl-auth, and the
+// xmppstream.ServerConfig they make.
+func TestParseFlagsAuth(t *testing.T) {
+	runFlagCases(t, []flagCase{
+		{name: "both off by default", args: nil, check: func(t *testing.T, o *options) {
+			assert.Equal(t, auth{}, o.auth)
+			cfg := o.auth.serverConfig("localhost", nil)
+			assert.Empty(t, cfg.Mechanisms, "the library's default mechanisms")
+			assert.Equal(t, xmppstream.NonSASLAuthOff, cfg.NonSASLAuth)
+		}},
+		{name: "DIGEST-MD5 before PLAIN", args: []string{"-sasl-digest-md5"}, check: func(t *testing.T, o *options) {
+			assert.Equal(t, []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"}, o.auth.serverConfig("localhost", nil).Mechanisms)
+		}},
+		{name: "non-SASL beside SASL", args: []string{"-non-sasl-auth", "with-sasl", "-sasl-digest-md5"}, check: func(t *testing.T, o *options) {
+			assert.Equal(t, xmppstream.NonSASLAuthWithSASL, o.auth.serverConfig("localhost", nil).NonSASLAuth)
+		}},
+		{name: "non-SASL only", args: []string{"-non-sasl-auth", "only"}, check: func(t *testing.T, o *options) {
+			cfg := o.auth.serverConfig("localhost", nil)
+			assert.Equal(t, xmppstream.NonSASLAuthOnly, cfg.NonSASLAuth)
+			assert.Empty(t, cfg.Mechanisms)
+		}},
+		{name: "unknown mode", args: []string{"-non-sasl-auth", "on"}, error: "-non-sasl-auth"},
+		{name: "DIGEST-MD5 with no SASL", args: []string{"-non-sasl-auth", "only", "-sasl-digest-md5"}, error: "-sasl-digest-md5"},
+		{name: "DIGEST-MD5 with an upstream", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-sasl-digest-md5"}, error: "-upstream"},
+		{name: "non-SASL with an upstream", args: []string{"-upstream", "tcp://127.0.0.1:5222", "-non-sasl-auth", "only"}, error: "-upstream"},
+	})
 }

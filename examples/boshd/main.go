@@ -121,7 +121,10 @@ func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []userfile.Accou
 		}
 		return up, nil, nil
 	}
-	core := memcore.New(memcore.Config{Domain: o.domains[0], Logger: log})
+	// The accounts come from a clear-text file or are printed: keeping
+	// the passwords in memory as well exposes nothing more, makes PLAIN
+	// checks cheap for load tests, and serves XEP-0078 digests.
+	core := memcore.New(memcore.Config{Domain: o.domains[0], Logger: log, DigestMD5: o.auth.digestMD5, KeepPasswords: true})
 	accounts, err := o.accounts()
 	if err != nil {
 		return nil, nil, err
@@ -131,7 +134,7 @@ func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []userfile.Accou
 			return nil, nil, fmt.Errorf("%s: %w", a.Where, err)
 		}
 	}
-	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{core.Domain()}, Logger: log})
+	up, err := xmppstream.NewServer(core, o.auth.serverConfig(core.Domain(), log))
 	if err != nil {
 		return nil, nil, err
 	}

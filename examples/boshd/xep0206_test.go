@@ -68,11 +68,17 @@ func (n *node) child(space, local string) *node {
 // the decoded response <body/>.
 func exchange(t *testing.T, url, body string) *node {
 	t.Helper()
+	return exchangeWith(t, http.DefaultClient, url, body)
+}
+
+// exchangeWith is exchange through client.
+func exchangeWith(t *testing.T, client *http.Client, url, body string) *node {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("Accept-Encoding", "gzip, deflate")
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)

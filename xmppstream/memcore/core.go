@@ -47,6 +47,23 @@ type Config struct {
 	// Logger receives debug logs of binds and routing decisions (never
 	// passwords or stanza contents). Default: logs are discarded.
 	Logger *slog.Logger
+	// DigestMD5 makes AddUser also keep each account's DIGEST-MD5
+	// credential (xmppstream.DigestMD5Credential), which a Server
+	// offering DIGEST-MD5 checks the client's response with (RFC 2831
+	// §2.1.2.1). Default false. Its cost: the credential is an unsalted
+	// MD5 of the name, domain and password, a password equivalent for the
+	// domain; whoever reads it can log in with DIGEST-MD5, and guess the
+	// password at MD5 speed rather than through SCRAM's 4096 iterations.
+	DigestMD5 bool
+	// KeepPasswords makes AddUser keep each password itself, which
+	// non-SASL authentication's digest (XEP-0078 §3: the SHA-1 of the
+	// stream id and the password) needs, and which makes PLAIN checks
+	// cheap. Default false: an account keeps only its SCRAM salted
+	// passwords (and the DIGEST-MD5 credential, see DigestMD5), and PLAIN
+	// is checked by salting and hashing the password given, 4096
+	// iterations each time. Its cost: whoever reads the core's memory
+	// reads every password.
+	KeepPasswords bool
 	// SessionHook, when set, is asked by StartSession whether the client
 	// with the given full JID may start its IM session (RFC 3921 §3). A
 	// *xmppstream.StanzaError it returns (such as forbidden, type auth) is
@@ -81,6 +98,8 @@ type Core struct {
 	// Set in New, then read-only.
 	domain string
 	policy ConflictPolicy
+	digest bool // Config.DigestMD5
+	keep   bool // Config.KeepPasswords
 	log    *slog.Logger
 	hook   func(xmppstream.JID) error
 	now    func() time.Time // clock for delay stamps; tests replace it before use
@@ -142,6 +161,8 @@ func New(cfg Config) *Core {
 	return &Core{
 		domain:   d.Domain,
 		policy:   cfg.Policy,
+		digest:   cfg.DigestMD5,
+		keep:     cfg.KeepPasswords,
 		log:      cfg.Logger,
 		hook:     cfg.SessionHook,
 		now:      time.Now,
@@ -154,10 +175,12 @@ func (c *Core) Domain() string { return c.domain }
 
 // AddUser creates the account name@Domain. The name is prepared with the
 // PRECIS UsernameCaseMapped profile (RFC 7622 §3.3). The password is
-// stored as given, for PLAIN, and as SCRAM-SHA-1 and SCRAM-SHA-256 salted
-// passwords (RFC 5802 §3, RFC 7677) with a fresh random salt and 4096
-// iterations. It returns ErrUserExists for a taken name and
-// xmppstream.ErrJID for a name that is not a valid localpart.
+// stored as SCRAM-SHA-1 and SCRAM-SHA-256 salted passwords (RFC 5802 §3,
+// RFC 7677) with a fresh random salt and 4096 iterations, which serve
+// PLAIN too; as the DIGEST-MD5 credential when Config.DigestMD5 is set;
+// and as given only when Config.KeepPasswords is set. It returns
+// ErrUserExists for a taken name and xmppstream.ErrJID for a name that is
+// not a valid localpart.
 func (c *Core) AddUser(name, password string) error {
 	j, err := xmppstream.NewJID(name, c.domain, "")
 	if err != nil || j.Local == "" {
@@ -166,9 +189,15 @@ func (c *Core) AddUser(name, password string) error {
 	if password == "" {
 		return errors.New("memcore: empty password")
 	}
-	creds := xmppstream.Credentials{Password: password, Salted: make(map[string]xmppstream.SaltedPassword)}
+	creds := xmppstream.Credentials{Salted: make(map[string]xmppstream.SaltedPassword)}
 	for mech, fn := range map[string]func() hash.Hash{"SCRAM-SHA-1": sha1.New, "SCRAM-SHA-256": sha256.New} {
 		creds.Salted[mech] = saltPassword(fn, password)
+	}
+	if c.digest {
+		creds.DigestMD5 = xmppstream.DigestMD5Credential(j.Local, c.domain, password)
+	}
+	if c.keep {
+		creds.Password = password
 	}
 	return c.addAccount(j, creds)
 }
@@ -230,7 +259,8 @@ func (c *Core) Credentials(_ context.Context, domain, username string) (xmppstre
 	if a == nil {
 		return xmppstream.Credentials{}, xmppstream.ErrNoAccount
 	}
-	creds := xmppstream.Credentials{Password: a.creds.Password, Salted: make(map[string]xmppstream.SaltedPassword, len(a.creds.Salted))}
+	creds := xmppstream.Credentials{Password: a.creds.Password, DigestMD5: slices.Clone(a.creds.DigestMD5),
+		Salted: make(map[string]xmppstream.SaltedPassword, len(a.creds.Salted))}
 	for k, v := range a.creds.Salted {
 		v.Salt, v.Hash = slices.Clone(v.Salt), slices.Clone(v.Hash)
 		creds.Salted[k] = v

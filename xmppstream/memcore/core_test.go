@@ -63,7 +63,8 @@ func TestCredentials(t *testing.T) {
 	ctx := context.Background()
 	creds, err := c.Credentials(ctx, "example.com", "alice")
 	require.NoError(t, err)
-	assert.Equal(t, "pw-alice", creds.Password)
+	assert.Empty(t, creds.Password, "no plain password by default")
+	assert.Nil(t, creds.DigestMD5, "no DIGEST-MD5 credential by default")
 	for mech, fn := range map[string]func() hash.Hash{"SCRAM-SHA-1": sha1.New, "SCRAM-SHA-256": sha256.New} {
 		sp, ok := creds.Salted[mech]
 		require.True(t, ok, mech)
@@ -84,6 +85,44 @@ func TestCredentials(t *testing.T) {
 	assert.ErrorIs(t, err, xmppstream.ErrNoAccount)
 	_, err = c.Credentials(ctx, "example.org", "alice")
 	assert.ErrorIs(t, err, xmppstream.ErrNoAccount, "another domain")
+}
+
+// TestCredentialsKept: Config.DigestMD5 keeps the DIGEST-MD5 credential
+// (RFC 2831 §2.1.2.1) and Config.KeepPasswords the password itself, each
+// only when asked for.
+func TestCredentialsKept(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name          string
+		cfg           Config
+		digest, plain bool
+	}{
+		{"DIGEST-MD5 credential", Config{DigestMD5: true}, true, false},
+		{"plain password", Config{KeepPasswords: true}, false, true},
+		{"both", Config{DigestMD5: true, KeepPasswords: true}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCore(t, tc.cfg)
+			require.NoError(t, c.AddUser("Dave", "pw-dave"))
+			creds, err := c.Credentials(ctx, "example.com", "dave")
+			require.NoError(t, err)
+			assert.Len(t, creds.Salted, 2, "SCRAM always")
+			if tc.digest {
+				assert.Equal(t, xmppstream.DigestMD5Credential("dave", "example.com", "pw-dave"), creds.DigestMD5, "for the prepared name")
+				creds.DigestMD5[0] ^= 0xff
+				again, err := c.Credentials(ctx, "example.com", "dave")
+				require.NoError(t, err)
+				assert.NotEqual(t, creds.DigestMD5, again.DigestMD5, "callers get a copy")
+			} else {
+				assert.Nil(t, creds.DigestMD5)
+			}
+			if tc.plain {
+				assert.Equal(t, "pw-dave", creds.Password)
+			} else {
+				assert.Empty(t, creds.Password)
+			}
+		})
+	}
 }
 
 // TestSaltedPasswordVectors checks hi against the SCRAM examples of RFC

@@ -37,7 +37,10 @@ func WithStreamConfig(cfg xmppstream.ServerConfig) ServerOption {
 }
 
 // WithCoreConfig sets the memcore.Core's configuration, for example its
-// conflict policy; its Domain defaults to the server's domain.
+// conflict policy; its Domain defaults to the server's domain. Default
+// memcore.Config{KeepPasswords: true}: the accounts keep their passwords,
+// so that a PLAIN login costs no salting and hashing (memcore's default
+// checks it against the SCRAM salted passwords, 4096 iterations).
 func WithCoreConfig(cfg memcore.Config) ServerOption {
 	return func(c *serverConfig) { c.core = cfg }
 }
@@ -57,7 +60,7 @@ type Server struct {
 // NewServer starts a Server. Like httptest.NewServer it panics when it
 // cannot start, here also when an option's configuration is invalid.
 func NewServer(opts ...ServerOption) *Server {
-	cfg := serverConfig{domain: "localhost"}
+	cfg := serverConfig{domain: "localhost", core: memcore.Config{KeepPasswords: true}}
 	for _, o := range opts {
 		o(&cfg)
 	}
