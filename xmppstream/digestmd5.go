@@ -59,8 +59,8 @@ type digestServer struct {
 
 // authDigest starts a DIGEST-MD5 exchange (RFC 6120 §6.4.2) with a fresh
 // nonce from crypto/rand (rand.Text: 26 characters, 130 bits). The server
-// speaks first (RFC 2831 §2.1), so an initial response is
-// malformed-request (RFC 6120 §6.5.9).
+// speaks first (RFC 2831 §2.1), so an initial response that carries data
+// is malformed-request (RFC 6120 §6.5.9).
 func (s *stream) authDigest(ctx context.Context, initial bool) bool {
 	if initial {
 		return s.saslFailed(ctx, "malformed-request")

@@ -85,7 +85,9 @@ func (s *stream) auth(ctx context.Context, raw []byte) bool {
 		return s.saslFailed(ctx, cond)
 	}
 	if mech == MechDigestMD5 {
-		return s.authDigest(ctx, present)
+		// A zero-length initial response ("=", RFC 6120 §6.4.2) is
+		// none: StanzaJS sends one for DIGEST-MD5.
+		return s.authDigest(ctx, present && len(data) > 0)
 	}
 	s.exch = s.newExchange(ctx, mech)
 	if !present {

@@ -18,6 +18,10 @@ const ops = {
       resource: "stanza",
       transports: { websocket: false, bosh: cmd.url }, // asks wait=30; the targets cap it
     });
+    // cmd.mechanisms, when given, are the only SASL mechanisms it may use.
+    for (const m of cmd.mechanisms ? client.sasl.mechanisms.map((x) => x.name) : []) {
+      if (!cmd.mechanisms.includes(m)) client.sasl.disable(m);
+    }
     client.on("session:started", async () => {
       try {
         await client.getRoster(); // RFC 6121 §2.1.3, before presence
