@@ -41,6 +41,10 @@ func TestRunShutsSessionsDownFirst(t *testing.T) {
 	require.NoError(t, c.Connect(tctx, "localhost"))
 	_, err = c.Login(tctx, "juliet", "secret", "")
 	require.NoError(t, err)
+	for i := 0; i < 1000 && back.Handler.Stats().Held == 0; i++ {
+		time.Sleep(time.Millisecond) // a bounded poll: the client's empty request is held (XEP-0124 §8)
+	}
+	require.Equal(t, int64(1), back.Handler.Stats().Held)
 
 	cancel()
 	_, err = c.Receive(tctx)
