@@ -32,7 +32,7 @@
 //	                       is refused with remote-connection-failed
 //	-max-wait DURATION     the longest 'wait' a client may ask for
 //	                       (bosh.Config.MaxWait, XEP-0124 §7.2; default
-//	                       60s)
+//	                       45s, below the common proxies' timeouts)
 //	-route-allow LIST      comma-separated proto:host:port routes clients
 //	                       may ask for (XEP-0124 §7.1; others get
 //	                       host-unknown); with -upstream, a session with
