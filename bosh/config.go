@@ -3,6 +3,7 @@ package bosh
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -187,7 +188,7 @@ func (c Config) withDefaults() (Config, error) {
 			*v = def
 		}
 		if *v < lo || *v > hi {
-			return fmt.Errorf("bosh: Config.%s %v out of range [%v, %v]", name, *v, lo, hi)
+			return &ConfigError{Field: name, Value: *v, Want: fmt.Sprintf("%v to %v", lo, hi)}
 		}
 		return nil
 	}
@@ -196,7 +197,7 @@ func (c Config) withDefaults() (Config, error) {
 			*v = def
 		}
 		if *v < lo || *v > hi {
-			return fmt.Errorf("bosh: Config.%s %d out of range [%d, %d]", name, *v, lo, hi)
+			return &ConfigError{Field: name, Value: *v, Want: fmt.Sprintf("%d to %d", lo, hi)}
 		}
 		return nil
 	}
@@ -220,19 +221,19 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxBodySize = DefaultMaxBodySize
 	}
 	if c.MaxBodySize < 1<<10 {
-		errs = append(errs, fmt.Errorf("bosh: Config.MaxBodySize %d below 1024", c.MaxBodySize))
+		errs = append(errs, &ConfigError{Field: "MaxBodySize", Value: c.MaxBodySize, Want: "at least 1024"})
 	}
 	if c.MaxPayloadSize == 0 {
 		c.MaxPayloadSize = int(min(c.MaxBodySize, 1<<30))
 	}
 	if c.MaxPayloadSize < 1<<10 || int64(c.MaxPayloadSize) > c.MaxBodySize {
-		errs = append(errs, fmt.Errorf("bosh: Config.MaxPayloadSize %d out of range [1024, MaxBodySize %d]", c.MaxPayloadSize, c.MaxBodySize))
+		errs = append(errs, &ConfigError{Field: "MaxPayloadSize", Value: c.MaxPayloadSize, Want: fmt.Sprintf("1024 to MaxBodySize (%d)", c.MaxBodySize)})
 	}
 	if c.SessionsPerSecond == 0 {
 		c.SessionsPerSecond = DefaultSessionsPerSecond
 	}
 	if !(c.SessionsPerSecond >= 1 && c.SessionsPerSecond <= 1e6) { // also NaN
-		errs = append(errs, fmt.Errorf("bosh: Config.SessionsPerSecond %v out of range [1, 1e6]", c.SessionsPerSecond))
+		errs = append(errs, &ConfigError{Field: "SessionsPerSecond", Value: c.SessionsPerSecond, Want: "1 to 1e6"})
 	}
 	for _, e := range errs {
 		if e != nil {
@@ -242,13 +243,13 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.checkLists(); err != nil {
 		return c, err
 	}
+	c.AllowOrigins = normalizeOrigins(c.AllowOrigins)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	if c.clock == nil {
 		c.clock = clock.Real
 	}
-	c.AllowOrigins = append([]string(nil), c.AllowOrigins...)
 	c.Charsets = append([]string(nil), c.Charsets...)
 	c.Routes = append([]string(nil), c.Routes...)
 	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
@@ -257,21 +258,85 @@ func (c Config) withDefaults() (Config, error) {
 
 func (c Config) checkLists() error {
 	for _, o := range c.AllowOrigins {
-		if o != "*" && (!strings.Contains(o, "://") || strings.HasSuffix(o, "/")) {
-			return fmt.Errorf("bosh: Config.AllowOrigins: %q is not an origin like https://host[:port] or *", o)
+		if _, ok := normalizeOrigin(o); !ok {
+			return &ConfigError{Field: "AllowOrigins", Value: o, Want: "an origin like https://host[:port], or *"}
 		}
 	}
 	for _, cs := range c.Charsets {
 		if e, _ := charset.Lookup(cs); e == nil || strings.ContainsAny(cs, " \t") {
-			return fmt.Errorf("bosh: Config.Charsets: unknown charset %q", cs)
+			return &ConfigError{Field: "Charsets", Value: cs, Want: "a charset name golang.org/x/net/html/charset knows"}
 		}
 	}
 	for _, r := range c.Routes {
 		if _, err := parseRoute(r); err != nil {
-			return fmt.Errorf("bosh: Config.Routes: %w", err)
+			return &ConfigError{Field: "Routes", Value: r, Want: "proto:host:port", Err: err}
 		}
 	}
-	_, err := parseProxies(c.TrustedProxies)
+	for _, p := range c.TrustedProxies {
+		if _, err := parseProxies([]string{p}); err != nil {
+			return &ConfigError{Field: "TrustedProxies", Value: p, Want: "an IP address or CIDR prefix", Err: err}
+		}
+	}
+	return nil
+}
+
+// normalizeOrigin returns the serialization of an origin (RFC 6454 §6.1:
+// scheme://host[:port], lower case) as browsers send it in Origin, and
+// whether o is one; "*" is itself.
+func normalizeOrigin(o string) (string, bool) {
+	if o == "*" {
+		return o, true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", false
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host), true
+}
+
+// normalizeOrigins returns a copy of valid origins, normalized.
+func normalizeOrigins(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		n, _ := normalizeOrigin(o)
+		out = append(out, n)
+	}
+	return out
+}
+
+// ConfigError reports an invalid Config field: NewHandler and
+// Config.Validate return it, naming the field, the value and what is
+// allowed, so that a program can tell its user which setting to change
+// (boshd names its flag).
+type ConfigError struct {
+	Field string // the Config field, such as "MaxWait"
+	Value any    // the invalid value, or the invalid item of a list field
+	Want  string // what the field allows, such as "1 to 1073741824"
+	Err   error  // the cause, if any
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("bosh: Config.%s %s: want %s", e.Field, e.ValueString(), e.Want)
+}
+
+// ValueString is the invalid value as an error message shows it: quoted
+// when it is a string.
+func (e *ConfigError) ValueString() string {
+	if s, ok := e.Value.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(e.Value)
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate reports whether c is a valid Config, as NewHandler will judge
+// it: nil, or a *ConfigError for the first invalid field. Zero fields are
+// valid: they mean the defaults.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
 	return err
 }
 

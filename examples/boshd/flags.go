@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -136,9 +135,7 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	if o.domains, err = parseDomains(*domains); err != nil {
 		return nil, err
 	}
-	if o.origins, err = parseOrigins(*origins); err != nil {
-		return nil, err
-	}
+	o.origins = list(*origins)
 	if o.upstream, err = parseUpstream(*up, *upCA); err != nil {
 		return nil, err
 	}
@@ -160,19 +157,16 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	if o.auth, err = parseAuth(o.auth.digestMD5, *nonSASL, o.upstream != nil); err != nil {
 		return nil, err
 	}
-	if o.routes, err = parseRoutes(*routes); err != nil {
-		return nil, err
-	}
-	if o.trustedProxies, err = parseProxies(*proxies); err != nil {
-		return nil, err
-	}
+	o.routes, o.trustedProxies = list(*routes), list(*proxies)
 	if o.cert, err = loadCert(*certFile, *keyFile); err != nil {
 		return nil, err
 	}
 	if o.h2c && o.cert != nil {
 		return nil, errors.New("-h2c is for plain HTTP; with -tls-cert, HTTP/2 is negotiated by ALPN")
 	}
-	if err := o.limits.check(); err != nil {
+	// bosh.Config judges its fields: one source of truth for bounds and
+	// syntax, its errors named by flag.
+	if err := o.checkConfig(); err != nil {
 		return nil, err
 	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
@@ -207,21 +201,70 @@ func loadCert(certFile, keyFile string) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
-// check checks the limits against the bounds of bosh.Config, so that a
-// bad value is an error naming its flag.
-func (l limits) check() error {
-	const most = 1 << 30
-	switch {
-	case !(l.sessionsPerSecond >= 1 && l.sessionsPerSecond <= 1e6): // also NaN
-		return fmt.Errorf("-session-rate %v: want 1 to 1e6", l.sessionsPerSecond)
-	case l.sessionBurst < 1 || l.sessionBurst > most:
-		return fmt.Errorf("-session-burst %d: want 1 to %d", l.sessionBurst, most)
-	case l.maxSessions < 1 || l.maxSessions > most:
-		return fmt.Errorf("-max-sessions %d: want 1 to %d", l.maxSessions, most)
-	case l.maxSessionsPerAddress < 1 || l.maxSessionsPerAddress > most:
-		return fmt.Errorf("-max-sessions-per-address %d: want 1 to %d", l.maxSessionsPerAddress, most)
+// handlerConfig is the bosh.Config the flags fill.
+func (o *options) handlerConfig() bosh.Config {
+	return bosh.Config{
+		AllowOrigins:          o.origins,
+		Routes:                o.routes,
+		TrustedProxies:        o.trustedProxies,
+		MaxWait:               o.maxWait,
+		SessionsPerSecond:     o.limits.sessionsPerSecond,
+		SessionBurst:          o.limits.sessionBurst,
+		MaxSessions:           o.limits.maxSessions,
+		MaxSessionsPerAddress: o.limits.maxSessionsPerAddress,
 	}
-	return nil
+}
+
+// checkConfig has bosh.Config judge the fields the flags fill, and names
+// the flag of an invalid one. A numeric flag set to 0 is invalid too:
+// bosh.Config reads a zero field as its default, which would hide a
+// mistake (0 is no "unlimited"); its bounds come from bosh.Config's own
+// error for the value -1.
+func (o *options) checkConfig() error {
+	zero := []struct {
+		set   bool
+		field string
+		neg   func(*bosh.Config)
+	}{
+		{o.maxWait == 0, "MaxWait", func(c *bosh.Config) { c.MaxWait = -1 }},
+		{o.limits.sessionsPerSecond == 0, "SessionsPerSecond", func(c *bosh.Config) { c.SessionsPerSecond = -1 }},
+		{o.limits.sessionBurst == 0, "SessionBurst", func(c *bosh.Config) { c.SessionBurst = -1 }},
+		{o.limits.maxSessions == 0, "MaxSessions", func(c *bosh.Config) { c.MaxSessions = -1 }},
+		{o.limits.maxSessionsPerAddress == 0, "MaxSessionsPerAddress", func(c *bosh.Config) { c.MaxSessionsPerAddress = -1 }},
+	}
+	for _, z := range zero {
+		if !z.set {
+			continue
+		}
+		cfg := o.handlerConfig()
+		z.neg(&cfg)
+		var ce *bosh.ConfigError
+		if errors.As(cfg.Validate(), &ce) && ce.Field == z.field {
+			return fmt.Errorf("%s 0: want %s", configFlags[z.field], ce.Want)
+		}
+	}
+	return flagError(o.handlerConfig().Validate())
+}
+
+// configFlags names the flag of each bosh.Config field the flags fill.
+var configFlags = map[string]string{
+	"AllowOrigins":          "-allow-origin",
+	"Routes":                "-route-allow",
+	"TrustedProxies":        "-trusted-proxies",
+	"MaxWait":               "-max-wait",
+	"SessionsPerSecond":     "-session-rate",
+	"SessionBurst":          "-session-burst",
+	"MaxSessions":           "-max-sessions",
+	"MaxSessionsPerAddress": "-max-sessions-per-address",
+}
+
+// flagError names the flag of a *bosh.ConfigError.
+func flagError(err error) error {
+	var ce *bosh.ConfigError
+	if err == nil || !errors.As(err, &ce) || configFlags[ce.Field] == "" {
+		return err
+	}
+	return fmt.Errorf("%s %s: want %s", configFlags[ce.Field], ce.ValueString(), ce.Want)
 }
 
 // parseAuth checks -sasl-digest-md5 and parses -non-sasl-auth. Both are
@@ -257,29 +300,6 @@ func (a auth) serverConfig(domain string, log *slog.Logger) xmppstream.ServerCon
 		cfg.Mechanisms = []string{xmppstream.MechScramSHA256, xmppstream.MechScramSHA1, xmppstream.MechDigestMD5, xmppstream.MechPlain}
 	}
 	return cfg
-}
-
-// parseOrigins parses -allow-origin: a comma-separated list of origins
-// (scheme://host[:port], RFC 6454 §6.1) or "*". Blank entries are
-// skipped; an empty list means no CORS (bosh.Config.AllowOrigins).
-func parseOrigins(s string) ([]string, error) {
-	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		o := strings.TrimSpace(part)
-		if o == "" {
-			continue
-		}
-		if o != "*" {
-			u, err := url.Parse(o)
-			if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil ||
-				(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-				return nil, fmt.Errorf("-allow-origin: %q is not an origin like https://host[:port] or *", o)
-			}
-			o = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
-		}
-		out = append(out, o)
-	}
-	return out, nil
 }
 
 // list splits a comma-separated flag value, skipping blank entries.
@@ -349,37 +369,6 @@ func parseUpstream(s, caFile string) (*upstream, error) {
 		}
 	}
 	return up, nil
-}
-
-// parseRoutes parses -route-allow: proto:host:port entries (XEP-0124 §7.1;
-// bosh.Config.Routes checks them further).
-func parseRoutes(s string) ([]string, error) {
-	routes := list(s)
-	for _, r := range routes {
-		proto, rest, ok := strings.Cut(r, ":")
-		i := strings.LastIndexByte(rest, ':')
-		if !ok || proto == "" || i < 1 {
-			return nil, fmt.Errorf("-route-allow: %q is not proto:host:port", r)
-		}
-		if n, err := strconv.Atoi(rest[i+1:]); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("-route-allow: %q has no port 1-65535", r)
-		}
-	}
-	return routes, nil
-}
-
-// parseProxies parses -trusted-proxies: IP addresses or CIDR prefixes.
-func parseProxies(s string) ([]string, error) {
-	proxies := list(s)
-	for _, p := range proxies {
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
-		}
-		if _, err := netip.ParseAddr(p); err != nil {
-			return nil, fmt.Errorf("-trusted-proxies: %q is not an IP address or CIDR prefix", p)
-		}
-	}
-	return proxies, nil
 }
 
 // accounts returns the accounts of -users, or fresh demo accounts.

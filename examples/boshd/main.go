@@ -50,20 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := bosh.NewHandler(up, bosh.Config{
-		AllowOrigins:   o.origins,
-		Routes:         o.routes,
-		TrustedProxies: o.trustedProxies,
-		Logger:         log,
-		MaxWait:        o.maxWait,
-
-		SessionsPerSecond:     o.limits.sessionsPerSecond,
-		SessionBurst:          o.limits.sessionBurst,
-		MaxSessions:           o.limits.maxSessions,
-		MaxSessionsPerAddress: o.limits.maxSessionsPerAddress,
-	})
+	cfg := o.handlerConfig()
+	cfg.Logger = log
+	h, err := bosh.NewHandler(up, cfg)
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(o.path, h)

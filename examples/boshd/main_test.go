@@ -150,7 +150,10 @@ func TestUsersFileErrorNamesLine(t *testing.T) {
 	assert.Contains(t, err.Error(), file+":2")
 }
 
-func TestParseOrigins(t *testing.T) {
+// TestAllowOriginFlag: -allow-origin is a comma-separated list that
+// bosh.Config.AllowOrigins judges (RFC 6454 §6.1 origins, or *); a bad
+// one is an error naming the flag.
+func TestAllowOriginFlag(t *testing.T) {
 	tests := []struct {
 		name  string
 		in    string
@@ -159,7 +162,7 @@ func TestParseOrigins(t *testing.T) {
 	}{
 		{name: "empty: no CORS", in: "", want: nil},
 		{name: "any origin", in: "*", want: []string{"*"}},
-		{name: "list with spaces, normalized", in: "https://Chat.Example.com, http://localhost:8080/", want: []string{"https://chat.example.com", "http://localhost:8080"}},
+		{name: "list with spaces; bosh normalizes", in: "https://Chat.Example.com, http://localhost:8080/", want: []string{"https://Chat.Example.com", "http://localhost:8080/"}},
 		{name: "blank entries skipped", in: "https://a.example,,", want: []string{"https://a.example"}},
 		{name: "origins and *", in: "https://a.example,*", want: []string{"https://a.example", "*"}},
 		{name: "no scheme", in: "chat.example.com", error: true},
@@ -169,13 +172,14 @@ func TestParseOrigins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseOrigins(tt.in)
+			o, err := parseFlags([]string{"-allow-origin", tt.in}, io.Discard)
 			if tt.error {
-				assert.Error(t, err)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "-allow-origin")
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.want, o.origins)
 		})
 	}
 }
@@ -214,7 +218,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-domain", "bad domain"}, "domain"},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"-nosuchflag"}, "nosuchflag"},
-		{[]string{"-max-wait", "100000s"}, "MaxWait"},
+		{[]string{"-max-wait", "100000s"}, "-max-wait 27h46m40s: want 1s to 18h12m15s"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
