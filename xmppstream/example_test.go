@@ -16,7 +16,10 @@ import (
 // negotiates XEP-0206 (SASL, bind, session) and hands authenticated
 // stanzas to the core, here the in-memory reference core.
 func ExampleNewServer() {
-	core := memcore.New(memcore.Config{Domain: "example.com"})
+	core, err := memcore.New(memcore.Config{Domain: "example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := core.AddUser("alice", "wonderland"); err != nil {
 		log.Fatal(err)
 	}

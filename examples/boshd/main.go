@@ -115,7 +115,10 @@ func (o *options) newUpstream(log *slog.Logger) (bosh.Upstream, []userfile.Accou
 	// The accounts come from a clear-text file or are printed: keeping
 	// the passwords in memory as well exposes nothing more, makes PLAIN
 	// checks cheap for load tests, and serves XEP-0078 digests.
-	core := memcore.New(memcore.Config{Domain: o.domains[0], Logger: log, DigestMD5: o.auth.digestMD5, KeepPasswords: true})
+	core, err := memcore.New(memcore.Config{Domain: o.domains[0], Logger: log, DigestMD5: o.auth.digestMD5, KeepPasswords: true})
+	if err != nil {
+		return nil, nil, err
+	}
 	accounts, err := o.accounts()
 	if err != nil {
 		return nil, nil, err

@@ -73,7 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	core := memcore.New(memcore.Config{Domain: o.domain, Logger: log})
+	core, err := memcore.New(memcore.Config{Domain: o.domain, Logger: log})
+	if err != nil {
+		return err
+	}
 	users := make(accounts)
 	for _, a := range list {
 		if err := core.AddUser(a.name, a.xmpp); err != nil {

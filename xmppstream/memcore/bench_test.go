@@ -27,7 +27,7 @@ func BenchmarkRouteMessage(b *testing.B) {
 		{"full JID", "bob@example.com/desk"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := New(Config{Domain: "example.com"})
+			c := mustNew(b, Config{Domain: "example.com"})
 			ctx := context.Background()
 			clients := map[string]*sinkClient{}
 			for _, u := range []string{"alice", "bob"} {

@@ -22,7 +22,7 @@ func TestConcurrentRouting(t *testing.T) {
 		perUser  = 3 // resources r0, r1 and a second client for r0
 		messages = 30
 	)
-	c := New(Config{Domain: "example.com"})
+	c := mustNew(t, Config{Domain: "example.com"})
 	for u := range users {
 		require.NoError(t, c.AddUser(fmt.Sprintf("u%d", u), "pw"))
 	}

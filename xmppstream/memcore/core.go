@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash"
 	"log/slog"
 	"slices"
@@ -38,11 +39,11 @@ const (
 // Config configures a Core. The zero Config is usable.
 type Config struct {
 	// Domain is the domainpart the core serves (RFC 7622 §3.2); it is
-	// prepared like a JID's domainpart. Default "localhost". New panics
+	// prepared like a JID's domainpart. Default "localhost". New refuses
 	// when it is not a valid domainpart.
 	Domain string
 	// Policy is the resource conflict policy. Default ReplaceOld. New
-	// panics on a value other than ReplaceOld or RefuseNew.
+	// refuses a value other than ReplaceOld or RefuseNew.
 	Policy ConflictPolicy
 	// Logger receives debug logs of binds and routing decisions (never
 	// passwords or stanza contents). Default: logs are discarded.
@@ -142,18 +143,18 @@ type resource struct {
 	directed   map[xmppstream.JID]bool
 }
 
-// New returns an empty core for cfg.Domain. It panics when cfg is invalid
-// (see Config).
-func New(cfg Config) *Core {
+// New returns an empty core for cfg.Domain, or an error naming the field
+// of an invalid Config.
+func New(cfg Config) (*Core, error) {
 	if cfg.Domain == "" {
 		cfg.Domain = "localhost"
 	}
 	d, err := xmppstream.NewJID("", cfg.Domain, "")
 	if err != nil {
-		panic("memcore: invalid domain " + cfg.Domain)
+		return nil, fmt.Errorf("memcore: Config.Domain %q: %w", cfg.Domain, err)
 	}
 	if cfg.Policy != ReplaceOld && cfg.Policy != RefuseNew {
-		panic("memcore: unknown conflict policy")
+		return nil, fmt.Errorf("memcore: Config.Policy %d is not ReplaceOld or RefuseNew", cfg.Policy)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -167,7 +168,7 @@ func New(cfg Config) *Core {
 		hook:     cfg.SessionHook,
 		now:      time.Now,
 		accounts: make(map[string]*account),
-	}
+	}, nil
 }
 
 // Domain returns the prepared domain the core serves.

@@ -16,10 +16,12 @@ import (
 )
 
 func TestNewConfig(t *testing.T) {
-	assert.Equal(t, "localhost", New(Config{}).Domain(), "default domain")
-	assert.Equal(t, "example.com", New(Config{Domain: "Example.COM."}).Domain(), "prepared like a JID domainpart (RFC 7622 §3.2)")
-	assert.Panics(t, func() { New(Config{Domain: "a b"}) }, "invalid domain")
-	assert.Panics(t, func() { New(Config{Policy: 7}) }, "unknown policy")
+	assert.Equal(t, "localhost", mustNew(t, Config{}).Domain(), "default domain")
+	assert.Equal(t, "example.com", mustNew(t, Config{Domain: "Example.COM."}).Domain(), "prepared like a JID domainpart (RFC 7622 §3.2)")
+	_, err := New(Config{Domain: "a b"})
+	assert.ErrorContains(t, err, "Config.Domain", "invalid domain")
+	_, err = New(Config{Policy: 7})
+	assert.ErrorContains(t, err, "Config.Policy", "unknown policy")
 }
 
 func TestAddUser(t *testing.T) {
@@ -38,7 +40,7 @@ func TestAddUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(Config{Domain: "example.com"})
+			c := mustNew(t, Config{Domain: "example.com"})
 			require.NoError(t, c.AddUser("alice", "pw"))
 			err := c.AddUser(tt.user, tt.password)
 			switch {
@@ -51,7 +53,7 @@ func TestAddUser(t *testing.T) {
 			}
 		})
 	}
-	c := New(Config{Domain: "example.com"})
+	c := mustNew(t, Config{Domain: "example.com"})
 	for _, u := range []string{"zoe", "Bob", "alice"} {
 		require.NoError(t, c.AddUser(u, "pw"))
 	}

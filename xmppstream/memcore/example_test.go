@@ -10,7 +10,10 @@ import (
 // ExampleCore sets up a core with two accounts, as a host does before
 // handing it to xmppstream.NewServer.
 func ExampleCore() {
-	core := memcore.New(memcore.Config{Domain: "example.com", Policy: memcore.ReplaceOld})
+	core, err := memcore.New(memcore.Config{Domain: "example.com", Policy: memcore.ReplaceOld})
+	if err != nil {
+		panic(err)
+	}
 	for _, u := range []string{"romeo", "Juliet"} {
 		if err := core.AddUser(u, "secret"); err != nil {
 			fmt.Println(err)

@@ -62,7 +62,7 @@ func FuzzRoute(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		c := New(Config{Domain: "example.com"})
+		c := mustNew(t, Config{Domain: "example.com"})
 		for _, u := range []string{"alice", "bob"} { // without AddUser's key derivation, for speed
 			require.NoError(t, c.addAccount(xmppstream.JID{Local: u, Domain: "example.com"}, xmppstream.Credentials{}))
 		}

@@ -144,7 +144,7 @@ func newCore(t *testing.T, cfg Config) *Core {
 	if cfg.Domain == "" {
 		cfg.Domain = "example.com"
 	}
-	c := New(cfg)
+	c := mustNew(t, cfg)
 	c.now = func() time.Time { return fixedNow }
 	for _, u := range []string{"alice", "bob", "carol"} {
 		require.NoError(t, c.AddUser(u, "pw-"+u))
@@ -240,4 +240,12 @@ func subscribeBoth(t *testing.T, c *Core) {
 		require.Equal(t, "both", it.subscription())
 		require.False(t, it.ask)
 	}
+}
+
+// mustNew returns New(cfg), failing the test on an error.
+func mustNew(tb testing.TB, cfg Config) *Core {
+	tb.Helper()
+	c, err := New(cfg)
+	require.NoError(tb, err)
+	return c
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 
@@ -20,7 +21,10 @@ import (
 // runs converse.initialize({authentication: 'prebind', prebind_url:
 // '/prebind', bosh_service_url: '/http-bind', auto_login: true, …}).
 func ExampleEndpoint() {
-	core := memcore.New(memcore.Config{Domain: "example.com"})
+	core, err := memcore.New(memcore.Config{Domain: "example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	core.AddUser("juliet", "xmpp-secret")
 	up, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{"example.com"}})
 	if err != nil {

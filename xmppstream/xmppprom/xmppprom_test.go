@@ -13,7 +13,9 @@ import (
 )
 
 func TestCollectorsLint(t *testing.T) {
-	srv, err := xmppstream.NewServer(memcore.New(memcore.Config{Domain: "example.com"}), xmppstream.ServerConfig{Domains: []string{"example.com"}})
+	core, err := memcore.New(memcore.Config{Domain: "example.com"})
+	require.NoError(t, err)
+	srv, err := xmppstream.NewServer(core, xmppstream.ServerConfig{Domains: []string{"example.com"}})
 	require.NoError(t, err)
 	up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{Addr: "127.0.0.1:5222", Domains: []string{"example.com"}})
 	require.NoError(t, err)

@@ -70,7 +70,10 @@ func NewServer(opts ...ServerOption) *Server {
 	if len(cfg.stream.Domains) == 0 {
 		cfg.stream.Domains = []string{cfg.domain}
 	}
-	core := memcore.New(cfg.core)
+	core, err := memcore.New(cfg.core)
+	if err != nil {
+		panic(fmt.Sprintf("xmpptest: %v", err))
+	}
 	up, err := xmppstream.NewServer(core, cfg.stream)
 	if err != nil {
 		panic(fmt.Sprintf("xmpptest: %v", err))

@@ -76,7 +76,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer cancel()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core := memcore.New(memcore.Config{Domain: domain, Logger: log})
+	core, err := memcore.New(memcore.Config{Domain: domain, Logger: log})
+	if err != nil {
+		return err
+	}
 	for i := range o.sessions {
 		if err := core.AddUser(user(i), "soak"); err != nil {
 			return err
