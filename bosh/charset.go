@@ -26,7 +26,7 @@ func lookupCharsets(names []string) (map[string]encoding.Encoding, string) {
 // toUTF8 converts a request body to UTF-8 when it names a charset the
 // handler advertises (§7.2 'charsets'): in the Content-Type header, or else
 // in the XML declaration. A charset that is not advertised is ignored, as
-// the Content-Type is (§5, checklist C-08): the body is taken as UTF-8 and
+// the Content-Type is (§5): the body is taken as UTF-8 and
 // refused if it is not.
 func (h *Handler) toUTF8(data []byte, contentType string) ([]byte, error) {
 	if len(h.charsets) == 0 {

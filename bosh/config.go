@@ -132,7 +132,7 @@ type Config struct {
 	// creation response. Responses are always UTF-8.
 	Charsets []string
 	// Routes are the 'route' values (proto:host:port, §7.1) that clients
-	// may ask for; any other route gets host-unknown (checklist C-17).
+	// may ask for; any other route gets host-unknown.
 	// Empty: 'route' is ignored.
 	Routes []string
 	// MultipleStreams lets clients open several streams in one session

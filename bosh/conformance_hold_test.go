@@ -15,9 +15,9 @@ import (
 )
 
 // Conformance tests for XEP-0124 §8 (payloads, hold and wait) and §9
-// (acknowledgements): checklist rows B-36 to B-52. Every timing rule runs in
-// a synctest bubble and is checked to the nanosecond. The helpers of this
-// file and of conformance_hold2_test.go start with "hold".
+// (acknowledgements). Every timing rule runs in a synctest bubble and is
+// checked to the nanosecond. The helpers of this file and of
+// conformance_pause_polling_test.go start with "hold".
 
 // holdMsg is a message stanza carrying text.
 func holdMsg(text string) string {
@@ -68,8 +68,8 @@ func holdDeliver(t *testing.T, x *tester, stanzas ...string) {
 	require.True(t, x.up.stream(t, 0).sink.Deliver(ps...), "the session has ended")
 }
 
-func TestB36PayloadForwardedWhileOthersHeld(t *testing.T) {
-	// B-36 (XEP-0124 §8): payloads go upstream as soon as they arrive, even
+func TestPayloadForwardedWhileOthersHeld(t *testing.T) {
+	// (XEP-0124 §8): payloads go upstream as soon as they arrive, even
 	// while another request is held and the carrying request is held too.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -81,12 +81,12 @@ func TestB36PayloadForwardedWhileOthersHeld(t *testing.T) {
 		assert.Equal(t, []string{holdMsg("x")}, x.up.stream(t, 0).payloads(), "forwarded at once")
 		assert.False(t, c2.Done(), "REQ 2 is held: forwarding does not wait for its answer")
 		r1 := holdAnswered(t, c1)
-		assert.True(t, r1.IsEmpty(), "B-42: hold=1, REQ 1 released by REQ 2: %s", r1.Raw)
+		assert.True(t, r1.IsEmpty(), "hold=1, REQ 1 released by REQ 2: %s", r1.Raw)
 	})
 }
 
-func TestB37PayloadsForwardedInRIDOrder(t *testing.T) {
-	// B-37 (XEP-0124 §8, §14.2): REQ 2 arrives before REQ 1; the upstream
+func TestPayloadsForwardedInRIDOrder(t *testing.T) {
+	// (XEP-0124 §8, §14.2): REQ 2 arrives before REQ 1; the upstream
 	// sees REQ 1's payload first.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -104,8 +104,8 @@ func TestB37PayloadsForwardedInRIDOrder(t *testing.T) {
 	})
 }
 
-func TestB38EveryRequestGets200AndBody(t *testing.T) {
-	// B-38 (XEP-0124 §8): every valid request of a session is answered with
+func TestEveryRequestGets200AndBody(t *testing.T) {
+	// (XEP-0124 §8): every valid request of a session is answered with
 	// HTTP 200 and one <body/> (parseResp checks the body), whatever kind of
 	// request it is.
 	synctest.Test(t, func(t *testing.T) {
@@ -133,9 +133,9 @@ func TestB38EveryRequestGets200AndBody(t *testing.T) {
 	})
 }
 
-func TestB39B40B41EmptyRequestHeldExactlyWait(t *testing.T) {
-	// B-39 (§8): with no traffic the request is held; B-40: not longer than
-	// 'wait'; B-41: then answered with an empty body (Ex. 5).
+func TestEmptyRequestHeldExactlyWait(t *testing.T) {
+	// (§8): with no traffic the request is held; not longer than
+	// 'wait'; then answered with an empty body (Ex. 5).
 	for _, wait := range []int{1, 5, 45} { // 45: the default MaxWait
 		t.Run("wait="+strconv.Itoa(wait), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -146,20 +146,20 @@ func TestB39B40B41EmptyRequestHeldExactlyWait(t *testing.T) {
 				start := time.Now()
 				c := s.post(1, "", "")
 				time.Sleep(W - time.Nanosecond)
-				holdHeld(t, c, "B-39: held until wait")
+				holdHeld(t, c, "held until wait")
 				time.Sleep(time.Nanosecond)
 				r := holdAnswered(t, c)
-				assert.Equal(t, W, c.at.Sub(start), "B-40: answered exactly at wait")
-				assert.True(t, r.IsEmpty(), "B-41: empty body: %s", r.Raw)
+				assert.Equal(t, W, c.at.Sub(start), "answered exactly at wait")
+				assert.True(t, r.IsEmpty(), "empty body: %s", r.Raw)
 			})
 		})
 	}
 }
 
-func TestB42HoldReleasesOldest(t *testing.T) {
-	// B-42 (XEP-0124 §8, §4): no more than 'hold' requests wait; a new one
+func TestHoldReleasesOldest(t *testing.T) {
+	// (XEP-0124 §8, §4): no more than 'hold' requests wait; a new one
 	// makes the handler answer the oldest at once.
-	t.Run("B-42 hold=1 (XEP-0124 §8)", func(t *testing.T) {
+	t.Run("hold=1 (XEP-0124 §8)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "wait='5'")
@@ -179,7 +179,7 @@ func TestB42HoldReleasesOldest(t *testing.T) {
 			assert.Equal(t, 7*time.Second, c2.at.Sub(start))
 		})
 	})
-	t.Run("B-42 hold=2 (XEP-0124 §8)", func(t *testing.T) {
+	t.Run("hold=2 (XEP-0124 §8)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MaxHold: 2})
 			s := x.create(1000, "wait='5' hold='2'")
@@ -205,8 +205,8 @@ func TestB42HoldReleasesOldest(t *testing.T) {
 	})
 }
 
-func TestB43PushGoesToLowestRID(t *testing.T) {
-	// B-43 (XEP-0124 §8, §14.2): with two requests held, pushed data goes to
+func TestPushGoesToLowestRID(t *testing.T) {
+	// (XEP-0124 §8, §14.2): with two requests held, pushed data goes to
 	// the lower rid, and the higher one is never answered first.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{MaxHold: 2})
@@ -229,7 +229,7 @@ func TestB43PushGoesToLowestRID(t *testing.T) {
 		assert.Equal(t, []string{holdMsg("second")}, r2.Children)
 		assert.False(t, c2.at.Before(c1.at))
 	})
-	t.Run("B-43 REQ 2 above a gap is not answered before REQ 1 (§14.2)", func(t *testing.T) {
+	t.Run("REQ 2 above a gap is not answered before REQ 1 (§14.2)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MaxHold: 2, StrictWindow: true})
 			s := x.create(1000, "wait='5' hold='2'")
@@ -251,10 +251,10 @@ func TestB43PushGoesToLowestRID(t *testing.T) {
 	})
 }
 
-func TestB44PushedPayloadsBatchedInOrder(t *testing.T) {
-	// B-44 (XEP-0124 §8, Ex. 6): server payloads go out at once; what is
+func TestPushedPayloadsBatchedInOrder(t *testing.T) {
+	// (XEP-0124 §8, Ex. 6): server payloads go out at once; what is
 	// queued goes out together, in order.
-	t.Run("B-44 three stanzas in one push", func(t *testing.T) {
+	t.Run("three stanzas in one push", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "wait='5'")
@@ -268,7 +268,7 @@ func TestB44PushedPayloadsBatchedInOrder(t *testing.T) {
 			assert.Equal(t, time.Second, c1.at.Sub(start), "answered as soon as the data came")
 		})
 	})
-	t.Run("B-44 three pushes: the first answers REQ 1, the rest wait for REQ 2", func(t *testing.T) {
+	t.Run("three pushes: the first answers REQ 1, the rest wait for REQ 2", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "wait='5'")
@@ -288,8 +288,8 @@ func TestB44PushedPayloadsBatchedInOrder(t *testing.T) {
 	})
 }
 
-func TestB45QueuedDataAnsweredAtOnce(t *testing.T) {
-	// B-45 (XEP-0124 §4, §8): data pushed while no request is open answers
+func TestQueuedDataAnsweredAtOnce(t *testing.T) {
+	// (XEP-0124 §4, §8): data pushed while no request is open answers
 	// the next request immediately.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -306,9 +306,9 @@ func TestB45QueuedDataAnsweredAtOnce(t *testing.T) {
 	})
 }
 
-func TestB46PayloadRequestHeldLikeEmptyOne(t *testing.T) {
-	// B-46 (XEP-0124 §8): a request with payloads is held exactly like an
-	// empty poll (the rows B-39 to B-43 cover the empty one).
+func TestPayloadRequestHeldLikeEmptyOne(t *testing.T) {
+	// (XEP-0124 §8): a request with payloads is held exactly like an
+	// empty poll (the rows cover the empty one).
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "wait='5'")
@@ -366,10 +366,10 @@ func TestHeldRequestOfGoneClientTakesNoPayloads(t *testing.T) {
 	}
 }
 
-func TestB47AckIsHighestInOrderRID(t *testing.T) {
-	// B-47 (XEP-0124 §9.1, Ex. 8): 'ack' is the highest rid received with no
+func TestAckIsHighestInOrderRID(t *testing.T) {
+	// (XEP-0124 §9.1, Ex. 8): 'ack' is the highest rid received with no
 	// gap below it.
-	t.Run("B-47 REQ 1 released by REQ 2 carries ack=R2", func(t *testing.T) {
+	t.Run("REQ 1 released by REQ 2 carries ack=R2", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "wait='5'")
@@ -381,7 +381,7 @@ func TestB47AckIsHighestInOrderRID(t *testing.T) {
 			holdHeld(t, c2)
 		})
 	})
-	t.Run("B-47 a request above a gap is not acknowledged", func(t *testing.T) {
+	t.Run("a request above a gap is not acknowledged", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "wait='5'")
@@ -398,14 +398,14 @@ func TestB47AckIsHighestInOrderRID(t *testing.T) {
 	})
 }
 
-func TestB48CreationResponseCarriesAck(t *testing.T) {
-	// B-48 (XEP-0124 §9.1, §7.2): the handler uses acks, so the creation
+func TestCreationResponseCarriesAck(t *testing.T) {
+	// (XEP-0124 §9.1, §7.2): the handler uses acks, so the creation
 	// response carries ack = the creation rid, whatever the session kind.
 	for _, tc := range []struct{ name, create string }{
-		{"B-48 default session", ""},
-		{"B-48 client acks (ack='1')", "ack='1'"},
-		{"B-48 polling session (hold='0')", "hold='0'"},
-		{"B-48 legacy client (no ver)", "-ver"},
+		{"default session", ""},
+		{"client acks (ack='1')", "ack='1'"},
+		{"polling session (hold='0')", "hold='0'"},
+		{"legacy client (no ver)", "-ver"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newTester(t, Config{})
@@ -415,8 +415,8 @@ func TestB48CreationResponseCarriesAck(t *testing.T) {
 	}
 }
 
-func TestB49AckOmittedWhenEqualToRID(t *testing.T) {
-	// B-49 (XEP-0124 §9.1): after the creation response, 'ack' is left out
+func TestAckOmittedWhenEqualToRID(t *testing.T) {
+	// (XEP-0124 §9.1): after the creation response, 'ack' is left out
 	// when it would equal the rid answered.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -433,8 +433,8 @@ func TestB49AckOmittedWhenEqualToRID(t *testing.T) {
 	})
 }
 
-func TestB50B51ReportUnacknowledgedResponse(t *testing.T) {
-	// B-50, B-51 (XEP-0124 §9.2, Ex. 10): a client that acknowledges
+func TestReportUnacknowledgedResponse(t *testing.T) {
+	// (XEP-0124 §9.2, Ex. 10): a client that acknowledges
 	// (ack='1' at creation) and sends ack < the last answered rid, when the
 	// response for ack+1 went out at least Config.ReportAfter (2 s) ago, is
 	// answered at once with report=ack+1 and time=ms since it was sent.
@@ -446,13 +446,13 @@ func TestB50B51ReportUnacknowledgedResponse(t *testing.T) {
 		after    time.Duration
 		wantTime string // "" when REQ 2 must be held, not reported
 	}{
-		{"B-51 ack=R0 2s after REQ 1's answer → report='R1' time='2000'", Config{}, "ack='1'", 0, 2 * time.Second, "2000"},
-		{"B-51 time counts milliseconds", Config{}, "ack='1'", 0, 3*time.Second + 250*time.Millisecond, "3250"},
-		{"B-51 time is an unsignedShort, capped at 65535 (C-15)", Config{Inactivity: 100 * time.Second}, "ack='1'", 0, 70 * time.Second, "65535"},
-		{"B-50 within ReportAfter → held as usual", Config{}, "ack='1'", 0, 2*time.Second - time.Millisecond, ""},
-		{"B-50 ReportAfter is configurable", Config{ReportAfter: 10 * time.Second}, "ack='1'", 0, 2 * time.Second, ""},
-		{"B-50 ack up to date → held as usual", Config{}, "ack='1'", 1, 2 * time.Second, ""},
-		{"B-50 no ack='1' at creation → 'ack' ignored", Config{}, "", 0, 2 * time.Second, ""},
+		{"ack=R0 2s after REQ 1's answer → report='R1' time='2000'", Config{}, "ack='1'", 0, 2 * time.Second, "2000"},
+		{"time counts milliseconds", Config{}, "ack='1'", 0, 3*time.Second + 250*time.Millisecond, "3250"},
+		{"time is an unsignedShort, capped at 65535", Config{Inactivity: 100 * time.Second}, "ack='1'", 0, 70 * time.Second, "65535"},
+		{"within ReportAfter → held as usual", Config{}, "ack='1'", 0, 2*time.Second - time.Millisecond, ""},
+		{"ReportAfter is configurable", Config{ReportAfter: 10 * time.Second}, "ack='1'", 0, 2 * time.Second, ""},
+		{"ack up to date → held as usual", Config{}, "ack='1'", 1, 2 * time.Second, ""},
+		{"no ack='1' at creation → 'ack' ignored", Config{}, "", 0, 2 * time.Second, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -470,8 +470,8 @@ func TestB50B51ReportUnacknowledgedResponse(t *testing.T) {
 					return
 				}
 				r2 := holdAnswered(t, c2)
-				assert.Equal(t, start, c2.at, "B-50: answered at once")
-				assert.Equal(t, holdRID(s, 1), r2.Attr("report"), "B-51: report = ack+1")
+				assert.Equal(t, start, c2.at, "answered at once")
+				assert.Equal(t, holdRID(s, 1), r2.Attr("report"), "report = ack+1")
 				assert.Equal(t, tc.wantTime, r2.Attr("time"))
 				assert.Empty(t, r2.Children)
 				assert.Empty(t, r2.Type())
@@ -482,8 +482,8 @@ func TestB50B51ReportUnacknowledgedResponse(t *testing.T) {
 	}
 }
 
-func TestB52UnacknowledgedResponsesKept(t *testing.T) {
-	// B-52 (XEP-0124 §9.2, §14.3): with client acks, every response not yet
+func TestUnacknowledgedResponsesKept(t *testing.T) {
+	// (XEP-0124 §9.2, §14.3): with client acks, every response not yet
 	// acknowledged is kept for a retransmission, beyond the 'requests'
 	// replies kept otherwise; a request without 'ack' acknowledges all
 	// earlier responses.
@@ -500,7 +500,7 @@ func TestB52UnacknowledgedResponsesKept(t *testing.T) {
 		require.True(t, r1.IsEmpty(), r1.Raw)
 		return s, r1
 	}
-	t.Run("B-52 ack='1': REQ 1 resent after REQ 4 gets its response", func(t *testing.T) {
+	t.Run("ack='1': REQ 1 resent after REQ 4 gets its response", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s, r1 := run(t, "ack='1'")
 			again := holdAnswered(t, s.post(1, "", ""))
@@ -513,7 +513,7 @@ func TestB52UnacknowledgedResponsesKept(t *testing.T) {
 			assert.True(t, gone.IsTerm("item-not-found"), "acknowledged, so no longer kept: %s", gone.Raw)
 		})
 	})
-	t.Run("B-52 control: without client acks, replies beyond 'requests' are kept for 2×wait+10s", func(t *testing.T) {
+	t.Run("control: without client acks, replies beyond 'requests' are kept for 2×wait+10s", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s, r1 := run(t, "")
 			time.Sleep(20 * time.Second) // wait='5'

@@ -16,8 +16,8 @@ import (
 )
 
 // Conformance tests for XEP-0124 §13 (terminating the session) and §14
-// (request ids): checklist rows B-73 to B-86. §15 and §17 are in
-// conformance_rid2_test.go, §18 and §19 in conformance_rid3_test.go.
+// (request ids). §15 and §17 are in conformance_keys_errors_test.go, §18
+// and §19 in conformance_security_test.go.
 
 const (
 	ridMsgA     = "<message xmlns='jabber:client' to='a@example.com'><body>A</body></message>"
@@ -95,7 +95,7 @@ func ridDead(t *testing.T, s *sess, n uint64) {
 	assert.True(t, r.IsTerm("item-not-found"), "session should be dead: %s", r.Raw)
 }
 
-func TestB73TerminateForwardsPayloadsBeforeClose(t *testing.T) {
+func TestTerminateForwardsPayloadsBeforeClose(t *testing.T) {
 	// XEP-0124 §13: the payloads of the terminate request reach the server
 	// before the stream is closed (graceful logoff).
 	synctest.Test(t, func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestB73TerminateForwardsPayloadsBeforeClose(t *testing.T) {
 	})
 }
 
-func TestB74TerminateAcknowledgedOnOldestConnection(t *testing.T) {
+func TestTerminateAcknowledgedOnOldestConnection(t *testing.T) {
 	// XEP-0124 §13, Example 16: the oldest open connection gets
 	// <body type='terminate'/>, every other one an empty body, all HTTP 200.
 	cases := []struct {
@@ -123,10 +123,10 @@ func TestB74TerminateAcknowledgedOnOldestConnection(t *testing.T) {
 		before  int // empty requests held before the terminate request
 		goneOne bool
 	}{
-		{name: "B-74(a) nothing held: the terminate request itself is acknowledged (§13)", hold: 1},
-		{name: "B-74(b) REQ 1 held: REQ 1 gets type='terminate', REQ 2 empty (§13)", hold: 1, before: 1},
-		{name: "B-74 two held: the oldest gets type='terminate' (§13)", hold: 2, before: 2},
-		{name: "B-74 the oldest held request's client is gone: the next open one is acknowledged (§13)", hold: 2, before: 2, goneOne: true},
+		{name: "nothing held: the terminate request itself is acknowledged (§13)", hold: 1},
+		{name: "REQ 1 held: REQ 1 gets type='terminate', REQ 2 empty (§13)", hold: 1, before: 1},
+		{name: "two held: the oldest gets type='terminate' (§13)", hold: 2, before: 2},
+		{name: "the oldest held request's client is gone: the next open one is acknowledged (§13)", hold: 2, before: 2, goneOne: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestB74TerminateAcknowledgedOnOldestConnection(t *testing.T) {
 	}
 }
 
-func TestB75TerminatedSessionIsGone(t *testing.T) {
+func TestTerminatedSessionIsGone(t *testing.T) {
 	// XEP-0124 §13: after termination the session no longer exists.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -186,7 +186,7 @@ func TestB75TerminatedSessionIsGone(t *testing.T) {
 	})
 }
 
-func TestB76TerminateWaitsForRidGap(t *testing.T) {
+func TestTerminateWaitsForRidGap(t *testing.T) {
 	// XEP-0124 §13, §14.2: a terminate ahead of a gap is processed in rid
 	// order, after the request that fills the gap.
 	synctest.Test(t, func(t *testing.T) {
@@ -206,11 +206,11 @@ func TestB76TerminateWaitsForRidGap(t *testing.T) {
 	})
 }
 
-func TestB77LargeRids(t *testing.T) {
+func TestLargeRids(t *testing.T) {
 	// XEP-0124 §14.1: rids go up to 2^53-1; they are parsed as unsigned
 	// 64-bit integers, never 32-bit or float.
 	for _, rid := range []uint64{4294967295, 4294967296, 9007199254740000, 9007199254740991 - 25} {
-		t.Run("B-77 rid="+strconv.FormatUint(rid, 10)+" (§14.1)", func(t *testing.T) {
+		t.Run("rid="+strconv.FormatUint(rid, 10)+" (§14.1)", func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				x := newTester(t, Config{})
 				x.up.echo = true
@@ -227,14 +227,14 @@ func TestB77LargeRids(t *testing.T) {
 		})
 	}
 	for _, rid := range []string{"9007199254740992", "18446744073709551616", "99999999999999999999999"} {
-		t.Run("B-77 rid="+rid+" beyond 2^53-1 is bad-request (§14.1)", func(t *testing.T) {
+		t.Run("rid="+rid+" beyond 2^53-1 is bad-request (§14.1)", func(t *testing.T) {
 			x := newTester(t, Config{})
 			r := x.send(createBody(1, "rid='"+rid+"'"))
 			assert.True(t, r.IsTerm("bad-request"), r.Raw)
 			assert.Empty(t, x.up.opens, "no session is created")
 		})
 	}
-	t.Run("B-77 a request rid beyond 2^53-1 is refused (§14.1)", func(t *testing.T) {
+	t.Run("a request rid beyond 2^53-1 is refused (§14.1)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			x.up.echo = true
@@ -248,7 +248,7 @@ func TestB77LargeRids(t *testing.T) {
 	})
 }
 
-func TestB78B79OutOfOrderRequestsForwardedInRidOrder(t *testing.T) {
+func TestOutOfOrderRequestsForwardedInRidOrder(t *testing.T) {
 	// XEP-0124 §14.2: requests inside the window wait in a buffer until the
 	// gap is filled; payloads go upstream and requests are answered in rid
 	// order.
@@ -258,10 +258,10 @@ func TestB78B79OutOfOrderRequestsForwardedInRidOrder(t *testing.T) {
 		hold  int
 		order []uint64
 	}{
-		{name: "B-78/B-79 REQ 2 before REQ 1, requests='2' (§14.2)", hold: 1, order: []uint64{2, 1}},
-		{name: "B-78/B-79 REQ 3, REQ 2, REQ 1, requests='3' (§14.2)", hold: 2, order: []uint64{3, 2, 1}},
-		{name: "B-78/B-79 REQ 2, REQ 3, REQ 1, requests='3' (§14.2)", hold: 2, order: []uint64{2, 3, 1}},
-		{name: "B-78/B-79 REQ 1, REQ 3, REQ 2, requests='3' (§14.2)", hold: 2, order: []uint64{1, 3, 2}},
+		{name: "REQ 2 before REQ 1, requests='2' (§14.2)", hold: 1, order: []uint64{2, 1}},
+		{name: "REQ 3, REQ 2, REQ 1, requests='3' (§14.2)", hold: 2, order: []uint64{3, 2, 1}},
+		{name: "REQ 2, REQ 3, REQ 1, requests='3' (§14.2)", hold: 2, order: []uint64{2, 3, 1}},
+		{name: "REQ 1, REQ 3, REQ 2, requests='3' (§14.2)", hold: 2, order: []uint64{1, 3, 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,7 +297,7 @@ func TestB78B79OutOfOrderRequestsForwardedInRidOrder(t *testing.T) {
 	}
 }
 
-func TestB80RidAboveWindow(t *testing.T) {
+func TestRidAboveWindow(t *testing.T) {
 	// XEP-0124 §14.2, Example 17: a rid above the window terminates the
 	// session with item-not-found (HTTP 404 for a legacy client, §17.1).
 	cases := []struct {
@@ -305,8 +305,8 @@ func TestB80RidAboveWindow(t *testing.T) {
 		extra  string
 		status int
 	}{
-		{name: "B-80 rid above the window → item-not-found (§14.2)", status: http.StatusOK},
-		{name: "B-80/B-102 legacy client: HTTP 404 (§14.2, §17.1)", extra: "-ver", status: http.StatusNotFound},
+		{name: "rid above the window → item-not-found (§14.2)", status: http.StatusOK},
+		{name: "legacy client: HTTP 404 (§14.2, §17.1)", extra: "-ver", status: http.StatusNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,8 +328,8 @@ func TestB80RidAboveWindow(t *testing.T) {
 	}
 }
 
-func TestB80WindowAnchorsOnLastInOrderRid(t *testing.T) {
-	// XEP-0124 §14.2 (checklist C-18): the window is (last in-order rid,
+func TestWindowAnchorsOnLastInOrderRid(t *testing.T) {
+	// XEP-0124 §14.2: the window is (last in-order rid,
 	// last + requests]; a buffered REQ 2 does not move it. (By default a
 	// rid gap is given up instead: see TestGapGivenUpByRidAboveWindow.)
 	synctest.Test(t, func(t *testing.T) {
@@ -344,13 +344,13 @@ func TestB80WindowAnchorsOnLastInOrderRid(t *testing.T) {
 	})
 }
 
-func TestB81PauseResponseReplayed(t *testing.T) {
+func TestPauseResponseReplayed(t *testing.T) {
 	// XEP-0124 §14.3 says a pause response need not be kept (SHOULD), so
 	// that a resend would get item-not-found and lose the session. Chosen
 	// behaviour: the pause response is kept and replayed like any other, so
 	// a retransmitted pause does not end the session. (The other half of
-	// B-81, type='error' responses not being replayed, is in
-	// TestB83B109RepeatedPendingRid.)
+	// That type='error' responses are not replayed (§14.3) is in
+	// TestRepeatedPendingRid.)
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "")
@@ -362,7 +362,7 @@ func TestB81PauseResponseReplayed(t *testing.T) {
 	})
 }
 
-func TestB82RepeatedAnsweredRidGetsCachedCopy(t *testing.T) {
+func TestRepeatedAnsweredRidGetsCachedCopy(t *testing.T) {
 	// XEP-0124 §14.3: a repeated rid that was answered gets the buffered
 	// copy, and its payloads are not forwarded again.
 	synctest.Test(t, func(t *testing.T) {
@@ -381,7 +381,7 @@ func TestB82RepeatedAnsweredRidGetsCachedCopy(t *testing.T) {
 	})
 }
 
-func TestB82RepeatedRidAnsweredAtWaitIsReplayed(t *testing.T) {
+func TestRepeatedRidAnsweredAtWaitIsReplayed(t *testing.T) {
 	// XEP-0124 §14.3: an empty response (wait expired) is replayed too.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -395,7 +395,7 @@ func TestB82RepeatedRidAnsweredAtWaitIsReplayed(t *testing.T) {
 	})
 }
 
-func TestB83B109RepeatedPendingRid(t *testing.T) {
+func TestRepeatedPendingRid(t *testing.T) {
 	// XEP-0124 §14.3: a repeated rid that is still pending waits for the
 	// same reply as the original; both connections get it, so the client
 	// reads it on whichever it still has. (§14.3's SHOULD answers the
@@ -427,7 +427,7 @@ func TestB83B109RepeatedPendingRid(t *testing.T) {
 	})
 }
 
-func TestB83RepeatedBufferedRid(t *testing.T) {
+func TestRepeatedBufferedRid(t *testing.T) {
 	// XEP-0124 §14.3: a repeat of a rid buffered above a gap waits beside
 	// it; the payloads go upstream once, in rid order.
 	synctest.Test(t, func(t *testing.T) {
@@ -448,7 +448,7 @@ func TestB83RepeatedBufferedRid(t *testing.T) {
 	})
 }
 
-func TestB84TooManyRepeats(t *testing.T) {
+func TestTooManyRepeats(t *testing.T) {
 	// XEP-0124 §14.3: the CM MAY limit repeats of one rid; past the limit
 	// (five connections waiting at once for one rid) it sends
 	// policy-violation (HTTP 403 legacy, §17.1).
@@ -457,8 +457,8 @@ func TestB84TooManyRepeats(t *testing.T) {
 		extra  string
 		status int
 	}{
-		{name: "B-84 fifth repeat of a pending rid → policy-violation (§14.3)", status: http.StatusOK},
-		{name: "B-84/B-102 legacy client: HTTP 403 (§14.3, §17.1)", extra: "-ver", status: http.StatusForbidden},
+		{name: "fifth repeat of a pending rid → policy-violation (§14.3)", status: http.StatusOK},
+		{name: "legacy client: HTTP 403 (§14.3, §17.1)", extra: "-ver", status: http.StatusForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -485,19 +485,19 @@ func TestB84TooManyRepeats(t *testing.T) {
 	}
 }
 
-func TestB85B86RidNoLongerBuffered(t *testing.T) {
+func TestRidNoLongerBuffered(t *testing.T) {
 	// XEP-0124 §14.3, Example 18: a repeated rid whose response is no longer
 	// buffered gets item-not-found (404 legacy), whether the rid is just
-	// below the cache or far below it (B-86).
+	// below the cache or far below it.
 	cases := []struct {
 		name   string
 		extra  string
 		rid    uint64 // the request number resent
 		status int
 	}{
-		{name: "B-85 REQ 1 after REQ 4, requests='2' (§14.3)", rid: 1, status: http.StatusOK},
-		{name: "B-85/B-102 legacy client: HTTP 404 (§14.3, §17.1)", extra: "-ver", rid: 1, status: http.StatusNotFound},
-		{name: "B-86 the creation rid (§14.3)", rid: 0, status: http.StatusOK},
+		{name: "REQ 1 after REQ 4, requests='2' (§14.3)", rid: 1, status: http.StatusOK},
+		{name: "legacy client: HTTP 404 (§14.3, §17.1)", extra: "-ver", rid: 1, status: http.StatusNotFound},
+		{name: "the creation rid (§14.3)", rid: 0, status: http.StatusOK},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -524,7 +524,7 @@ func TestB85B86RidNoLongerBuffered(t *testing.T) {
 			})
 		})
 	}
-	t.Run("B-86 rid=R0-100 → item-not-found, not bad-request (§14.3)", func(t *testing.T) {
+	t.Run("rid=R0-100 → item-not-found, not bad-request (§14.3)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})
 			s := x.create(1000, "")

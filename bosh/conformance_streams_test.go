@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Conformance tests for XEP-0124 §16 (multiple streams): checklist rows
-// B-91 to B-100. Multiple streams are off by default (Config.MultipleStreams).
+// Conformance tests for XEP-0124 §16 (multiple streams). Multiple streams
+// are off by default (Config.MultipleStreams).
 
 const (
 	streamsMsg1 = "<message xmlns='jabber:client'><body>one</body></message>"
@@ -33,11 +33,11 @@ func streamsSession(t *testing.T, x *tester) (s *sess, first, second string) {
 	return s, first, second
 }
 
-func TestB91CreationResponseNamesStream(t *testing.T) {
+func TestCreationResponseNamesStream(t *testing.T) {
 	// XEP-0124 §16.2: a CM with multi-stream support puts 'stream' in the
 	// creation response; names are unique. Without support there is no
 	// 'stream' attribute anywhere.
-	t.Run("B-91 supported: 'stream' on the creation response, unique (§16.2)", func(t *testing.T) {
+	t.Run("supported: 'stream' on the creation response, unique (§16.2)", func(t *testing.T) {
 		x := newTester(t, Config{MultipleStreams: true})
 		seen := map[string]bool{}
 		for i := range 20 {
@@ -50,7 +50,7 @@ func TestB91CreationResponseNamesStream(t *testing.T) {
 			assert.Equal(t, name, x.up.opens[i].Stream, "the upstream learns the name")
 		}
 	})
-	t.Run("B-91/B-92 not supported: no 'stream' attribute anywhere (§16.2)", func(t *testing.T) {
+	t.Run("not supported: no 'stream' attribute anywhere (§16.2)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{NoPolling: true})
 			s := x.create(1000, "wait='5'")
@@ -78,20 +78,20 @@ func TestB91CreationResponseNamesStream(t *testing.T) {
 	})
 }
 
-func TestB92ToIgnoredWithoutMultipleStreams(t *testing.T) {
+func TestToIgnoredWithoutMultipleStreams(t *testing.T) {
 	// XEP-0124 §16.3: a CM without multi-stream support ignores 'to' and
 	// 'xml:lang' on later requests and treats the request as a normal empty
 	// one: no new stream, no reset. The attributes reach the upstream as
-	// Request.Attrs, where XEP-0206 restarts are recognised.
+	// Request.Attrs, where XEP-0206 restarts are recognised.
 	cases := []struct {
 		name    string
 		multi   bool
 		attrs   string
 		restart bool
 	}{
-		{name: "B-92 to/xml:lang on a request: a normal empty poll (§16.3)", attrs: "to='example.com' xml:lang='en'"},
-		{name: "B-92 XEP-0206 restart with to/xml:lang: no new stream (§16.3, XEP-0206 §5)", attrs: "to='example.com' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + NSXBOSH + "'", restart: true},
-		{name: "B-92 XEP-0206 restart with to, multiple streams on: no new stream (§16.3, XEP-0206 §5)", multi: true, attrs: "to='example.com' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + NSXBOSH + "'", restart: true},
+		{name: "to/xml:lang on a request: a normal empty poll (§16.3)", attrs: "to='example.com' xml:lang='en'"},
+		{name: "XEP-0206 restart with to/xml:lang: no new stream (§16.3, XEP-0206 §5)", attrs: "to='example.com' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + NSXBOSH + "'", restart: true},
+		{name: "XEP-0206 restart with to, multiple streams on: no new stream (§16.3, XEP-0206 §5)", multi: true, attrs: "to='example.com' xml:lang='en' xmpp:restart='true' xmlns:xmpp='" + NSXBOSH + "'", restart: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestB92ToIgnoredWithoutMultipleStreams(t *testing.T) {
 	}
 }
 
-func TestB93AddStream(t *testing.T) {
+func TestAddStream(t *testing.T) {
 	// XEP-0124 §16.3, Example 26: REQ {to} opens a stream and the response
 	// names it; 'from' MAY be given; the session attributes are not repeated.
 	synctest.Test(t, func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestB93AddStream(t *testing.T) {
 	})
 }
 
-func TestB93AddStreamRefused(t *testing.T) {
+func TestAddStreamRefused(t *testing.T) {
 	// XEP-0124 §16.3, §16.6: when the upstream refuses the new stream, the
 	// response is a terminate naming that stream; the session lives on.
 	synctest.Test(t, func(t *testing.T) {
@@ -182,7 +182,7 @@ func TestB93AddStreamRefused(t *testing.T) {
 	})
 }
 
-func TestB94FromCarriesStream(t *testing.T) {
+func TestFromCarriesStream(t *testing.T) {
 	// XEP-0124 §16.3: a 'from' for a stream in a later response comes with
 	// that stream's name.
 	synctest.Test(t, func(t *testing.T) {
@@ -199,7 +199,7 @@ func TestB94FromCarriesStream(t *testing.T) {
 	})
 }
 
-func TestB95StreamsNeverMixed(t *testing.T) {
+func TestStreamsNeverMixed(t *testing.T) {
 	// XEP-0124 §16.4: with several streams open every non-empty body names
 	// its stream, and one body never mixes payloads of two streams.
 	synctest.Test(t, func(t *testing.T) {
@@ -220,7 +220,7 @@ func TestB95StreamsNeverMixed(t *testing.T) {
 	})
 }
 
-func TestB96UnknownStream(t *testing.T) {
+func TestUnknownStream(t *testing.T) {
 	// XEP-0124 §16.4: payloads for an unknown stream → item-not-found.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{MultipleStreams: true, NoPolling: true})
@@ -239,7 +239,7 @@ func TestB96UnknownStream(t *testing.T) {
 	})
 }
 
-func TestB96JustClosedStreamIgnored(t *testing.T) {
+func TestJustClosedStreamIgnored(t *testing.T) {
 	// XEP-0124 §16.4: payloads for a stream the client just closed MAY be
 	// ignored; chosen behaviour: they are dropped and the request is a
 	// normal poll.
@@ -260,7 +260,7 @@ func TestB96JustClosedStreamIgnored(t *testing.T) {
 	})
 }
 
-func TestB97PayloadsWithoutStreamGoToAll(t *testing.T) {
+func TestPayloadsWithoutStreamGoToAll(t *testing.T) {
 	// XEP-0124 §16.4: a body without 'stream' goes to every open stream;
 	// with 'stream', only to that one.
 	synctest.Test(t, func(t *testing.T) {
@@ -282,7 +282,7 @@ func TestB97PayloadsWithoutStreamGoToAll(t *testing.T) {
 	})
 }
 
-func TestB98EmptyBodiesCarryNoStream(t *testing.T) {
+func TestEmptyBodiesCarryNoStream(t *testing.T) {
 	// XEP-0124 §16.4: an empty body without 'from' does not carry 'stream';
 	// 'stream' on an empty client body is ignored (a normal poll), even an
 	// unknown one.
@@ -304,12 +304,12 @@ func TestB98EmptyBodiesCarryNoStream(t *testing.T) {
 	})
 }
 
-func TestB99TerminateStream(t *testing.T) {
+func TestTerminateStream(t *testing.T) {
 	// XEP-0124 §16.5: terminate with 'stream' closes that stream; closing
 	// the last one ends the session; terminate without 'stream' sends its
 	// payloads to every stream and closes them all.
 	bye := "<presence type='unavailable' xmlns='jabber:client'/>"
-	t.Run("B-99 terminate with stream closes only that stream (§16.5)", func(t *testing.T) {
+	t.Run("terminate with stream closes only that stream (§16.5)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MultipleStreams: true, NoPolling: true})
 			s, first, second := streamsSession(t, x)
@@ -340,7 +340,7 @@ func TestB99TerminateStream(t *testing.T) {
 			ridDead(t, s, 6)
 		})
 	})
-	t.Run("B-99 terminate without stream: payloads to every stream, all closed (§16.5)", func(t *testing.T) {
+	t.Run("terminate without stream: payloads to every stream, all closed (§16.5)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MultipleStreams: true, NoPolling: true})
 			s, _, _ := streamsSession(t, x)
@@ -361,15 +361,15 @@ func TestB99TerminateStream(t *testing.T) {
 	})
 }
 
-func TestB100StreamErrorClosesOnlyThatStream(t *testing.T) {
+func TestStreamErrorClosesOnlyThatStream(t *testing.T) {
 	// XEP-0124 §16.6, Example 31: a fatal error naming a stream closes only
 	// that stream and the session goes on; an error on the last stream
 	// ends the session, without 'stream'.
 	for _, legacy := range []bool{false, true} {
-		name := "B-100 upstream ends one of two streams (§16.6)"
+		name := "upstream ends one of two streams (§16.6)"
 		extra := ""
 		if legacy {
-			name = "B-100/B-102 legacy client: the stream's terminate is HTTP 200 (§16.6, §17.1)"
+			name = "legacy client: the stream's terminate is HTTP 200 (§16.6, §17.1)"
 			extra = "-ver"
 		}
 		t.Run(name, func(t *testing.T) {
@@ -409,7 +409,7 @@ func TestB100StreamErrorClosesOnlyThatStream(t *testing.T) {
 			})
 		})
 	}
-	t.Run("B-100 remote-connection-failed names the stream (§16.6, Example 31)", func(t *testing.T) {
+	t.Run("remote-connection-failed names the stream (§16.6, Example 31)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MultipleStreams: true, NoPolling: true})
 			s, _, second := streamsSession(t, x)

@@ -12,7 +12,7 @@ import (
 // origin on the list is answered with its own name and credentials allowed,
 // "*" allows any origin without credentials (never "*" with credentials),
 // the handler's own host is always allowed, and any other origin is
-// refused (checklist C-21).
+// refused.
 func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || len(h.cfg.AllowOrigins) == 0 {

@@ -23,7 +23,7 @@ const contentDefault = "text/xml; charset=utf-8" // §7.1
 // known yet: a creation request's 'content' and legacy status (§7.1,
 // §17.1), or those of the session named by 'sid'. It returns nil (HTTP 200,
 // the default Content-Type) when b is not a BOSH <body/> at all: nothing
-// then says whether the client is a legacy one (checklist C-01).
+// then says whether the client is a legacy one.
 func (h *Handler) infoFor(b *body) *info {
 	if b.doc == nil {
 		return nil
@@ -227,7 +227,7 @@ func (h *Handler) creationAttrs(s *session.Session, ver string) []Attr {
 	return a
 }
 
-// route checks a 'route' attribute against Config.Routes (§7.1, C-17).
+// route checks a 'route' attribute against Config.Routes (§7.1).
 func (h *Handler) route(v []byte) (*Route, error) {
 	if len(v) == 0 || len(h.routes) == 0 {
 		return nil, nil

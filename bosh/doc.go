@@ -14,6 +14,5 @@
 // them. Every failure a client can see is a Condition or an *Error, turned
 // into bytes in one place.
 //
-// Spec sections cited in this package are XEP-0124 v1.11.2's; "checklist"
-// rows (B-nn, C-nn) are those of shared/specs/checklist.md.
+// Spec sections cited in this package are XEP-0124 v1.11.2's.
 package bosh

@@ -167,7 +167,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 	}
 	s, ok := h.reg.Get(string(b.sid))
 	if !ok {
-		// §7.1, §17.2: unknown sid; no session, so no legacy status (C-01).
+		// §7.1, §17.2: unknown sid; no session, so no legacy status.
 		code := ItemNotFound
 		if h.shutting.Load() {
 			code = SystemShutdown

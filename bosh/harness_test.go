@@ -296,10 +296,10 @@ func (r *resp) Attr(name string) string { return r.Attrs[name] }
 func (r *resp) Type() string      { return r.Attrs["type"] }
 func (r *resp) Condition() string { return r.Attrs["condition"] }
 
-// IsEmpty reports an empty body without type (EMPTY in the checklist).
+// IsEmpty reports an empty body without type .
 func (r *resp) IsEmpty() bool { return r.Status == 200 && len(r.Children) == 0 && r.Type() == "" }
 
-// IsTerm reports TERM(cond) in the checklist's sense: HTTP 200 with a
+// IsTerm reports a terminal binding condition: HTTP 200 with a
 // terminate body carrying cond.
 func (r *resp) IsTerm(cond string) bool {
 	return r.Status == 200 && r.Type() == "terminate" && r.Condition() == cond
@@ -334,7 +334,7 @@ func parseResp(t *testing.T, rec *httptest.ResponseRecorder) *resp {
 func parseBodyInto(t *testing.T, raw []byte, r *resp) {
 	t.Helper()
 	// xmlscan also rejects what encoding/xml lets through: duplicate
-	// attributes, undeclared prefixes (§6, checklist B-07).
+	// attributes, undeclared prefixes (§6).
 	var doc xmlscan.Doc
 	require.NoError(t, xmlscan.Parse(raw, xmlscan.Limits{MaxDepth: 1024, MaxAttrs: 1024}, &doc), "response: %s", raw)
 	d := xml.NewDecoder(bytes.NewReader(raw))

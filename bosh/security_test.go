@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Security checks (XEP-0124 §19, checklist B-113/B-114 and the style
+// Security checks (XEP-0124 §19, and the style
 // guide's rules), as tests anyone can run. The check that a session created
-// over TLS refuses plaintext requests is TestB113B114SecureSessionOverPlainConnection;
+// over TLS refuses plaintext requests is TestSecureSessionOverPlainConnection;
 // the log check is TestLogsHoldNoSecrets (security_log_test.go).
 
 // TestSecuritySIDsUnpredictable: 10,000 sessions, created and ended, get
@@ -168,7 +168,7 @@ func TestSecurityNoEntityExpansion(t *testing.T) {
 			r = x.send(doc("rid='2001' sid='" + s.sid + "'"))
 			assert.True(t, r.IsTerm(string(BadRequest)), "in a session: %s", r.Raw)
 			assert.Empty(t, x.up.stream(t, 0).payloads())
-			// A body that does not parse names no session (README, C-01):
+			// A body that does not parse names no session (README):
 			// the session goes on, untouched.
 			assert.Equal(t, int64(1), x.h.Stats().Sessions)
 			x.up.echo = true

@@ -30,7 +30,7 @@ func TestSetAttrsWaitForPayloads(t *testing.T) {
 
 // A request that carries attributes for the upstream (XEP-0206's restart)
 // is not an empty poll: sent right after another request while one is
-// held, it is no §11 overactivity (checklist B-66).
+// held, it is no §11 overactivity.
 func TestRestartIsNoEmptyPoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -39,7 +39,7 @@ func TestRestartIsNoEmptyPoll(t *testing.T) {
 		synctest.Wait()
 		restart := s.post(2, "xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true' to='example.com'", "")
 		r := held.wait()
-		assert.True(t, r.IsEmpty(), "B-42: the older request is released: %s", r.Raw)
+		assert.True(t, r.IsEmpty(), "the older request is released: %s", r.Raw)
 		synctest.Wait()
 		assert.False(t, restart.Done(), "the restart request is held, not refused")
 		reqs := x.up.stream(t, 0).requests()

@@ -24,7 +24,7 @@ func (s *Session) placeLocked(w *waiter) func() {
 	s.lastArrival, s.lastWasEmpty = now, empty
 	if r.Pause > 0 && s.p.MaxPause > 0 {
 		if r.Pause > s.p.MaxPause {
-			return s.failWaiterLocked(w, PolicyViolation) // C-11
+			return s.failWaiterLocked(w, PolicyViolation)
 		}
 		// §10: answer every held request and the pause request itself at
 		// once, without payloads; inactivity is the pause until the next

@@ -78,12 +78,12 @@ func TestHeldRequestAnsweredAtWaitOnFakeClock(t *testing.T) {
 		synctest.Wait()
 		f.clk.Advance(60*time.Second - time.Nanosecond)
 		synctest.Wait()
-		require.Empty(t, c, "B-40: not answered before wait")
+		require.Empty(t, c, "not answered before wait")
 		f.clk.Advance(time.Nanosecond)
 		r := <-c
 		assert.Equal(t, "", r.Type)
-		assert.Empty(t, r.Payloads, "B-41: empty body at wait")
-		assert.Zero(t, r.Ack, "B-49: ack omitted when it equals the rid answered")
+		assert.Empty(t, r.Payloads, "empty body at wait")
+		assert.Zero(t, r.Ack, "ack omitted when it equals the rid answered")
 	})
 }
 
@@ -93,12 +93,12 @@ func TestInactivityCountsFromLastResponse(t *testing.T) {
 		f.clk.Advance(30*time.Second - time.Nanosecond)
 		assert.False(t, f.s.Ended())
 		f.clk.Advance(time.Nanosecond)
-		assert.True(t, f.s.Ended(), "B-53: ends after inactivity with nothing held")
+		assert.True(t, f.s.Ended(), "ends after inactivity with nothing held")
 		assert.Equal(t, []Condition{Inactive}, f.ended)
 		require.Len(t, f.st.closed, 1)
 		assert.Equal(t, ErrInactive, f.st.closed[0].Err)
 		r := <-f.handle(101)
-		assert.Equal(t, ItemNotFound, r.Condition, "B-54: as if the session never existed")
+		assert.Equal(t, ItemNotFound, r.Condition, "as if the session never existed")
 	})
 }
 
@@ -109,7 +109,7 @@ func TestDeliverWakesOldestHeldAndBatches(t *testing.T) {
 		synctest.Wait()
 		require.True(t, f.s.Deliver("", [][]byte{[]byte("<a/>"), []byte("<b/>")}, nil))
 		r := <-c
-		assert.Equal(t, [][]byte{[]byte("<a/>"), []byte("<b/>")}, r.Payloads, "B-44: batched, in order")
+		assert.Equal(t, [][]byte{[]byte("<a/>"), []byte("<b/>")}, r.Payloads, "batched, in order")
 		f.s.End("system-shutdown", nil)
 		assert.False(t, f.s.Deliver("", [][]byte{[]byte("<c/>")}, nil), "an ended session refuses payloads")
 	})

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// SASL EXTERNAL is a MAY; the Server does not offer it, not even to a
+// SASL EXTERNAL is a MAY; the Server does not offer it, not even to a
 // session created over TLS (it has no access to HTTP-level credentials).
-func TestX15NoExternalOverTLS(t *testing.T) {
+func TestNoExternalOverTLS(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
 	req := httptest.NewRequest(http.MethodPost, "/http-bind", strings.NewReader(
 		"<body content='text/xml; charset=utf-8' hold='0' rid='1000' ver='1.6' wait='60' xmlns='"+nsHTTPBind+"' "+defaultCreate+"/>"))
@@ -28,10 +28,10 @@ func TestX15NoExternalOverTLS(t *testing.T) {
 	assert.NotContains(t, features, "EXTERNAL")
 }
 
-// with no EXTERNAL offered, a client that tries it anyway (with a
-// 'from' on its restart, as X-19 describes) gets invalid-mechanism and may
+// with no EXTERNAL offered, a client that tries it anyway (with a
+// 'from' on its restart, as describes) gets invalid-mechanism and may
 // go on with another mechanism.
-func TestX19ExternalRefused(t *testing.T) {
+func TestExternalRefused(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
 	s := h.open()
 	r := s.send("", "<auth xmlns='"+nsSASL+"' mechanism='EXTERNAL'>=</auth>")
@@ -40,10 +40,10 @@ func TestX19ExternalRefused(t *testing.T) {
 	assert.NotEmpty(t, r.child(nsSASL, "success"), r.raw)
 }
 
-// the Server has no server-side stream header to fill; a 'from' on
+// the Server has no server-side stream header to fill; a 'from' on
 // the creation request names nobody: the identity comes from SASL only, so
 // a stanza before authentication still ends the stream (XEP-0206 §5).
-func TestX07CreationFromGrantsNothing(t *testing.T) {
+func TestCreationFromGrantsNothing(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
 	s, r := h.create(defaultCreate + " from='" + testUser + "@" + testDomain + "'")
 	require.NotEmpty(t, s.sid, r.raw)

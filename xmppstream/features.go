@@ -9,7 +9,7 @@ import (
 
 // streamPrefix declares the stream prefix on a response <body/>; it goes
 // with every body that carries <stream:features/> or <stream:error/>
-// (XEP-0206 §2, checklist ).
+// (XEP-0206 §2).
 var streamPrefix = bosh.Attr{Name: "xmlns:stream", Value: nsStream}
 
 // streamDecl declares the stream prefix on the <stream:features/> and
@@ -22,7 +22,7 @@ const streamDecl = " xmlns:stream='" + nsStream + "'"
 // features returns the stream features for the stream's state (RFC 6120
 // §4.3.2): before authentication, the SASL mechanisms when any is offered
 // (§6.4.1) and the iq-auth feature when configured (XEP-0078 §4), with no
-// STARTTLS (XEP-0206 §4 and checklist X-05) and no compression;
+// STARTTLS (XEP-0206 §4) and no compression;
 // then resource binding (§7.4) and the RFC 3921 §3 session, each until it
 // is done.
 func (s *stream) features() []byte {
@@ -63,8 +63,7 @@ func streamErrorXML(cond string) []byte {
 }
 
 // streamErrorBody is the error that ends a session with a stream error:
-// remote-stream-error carrying the <stream:error/> (XEP-0206 §6, checklist
-//
+// remote-stream-error carrying the <stream:error/> (XEP-0206 §6).
 func streamErrorBody(cond string, cause error) *bosh.Error {
 	return &bosh.Error{Condition: bosh.RemoteStreamError, Children: [][]byte{streamErrorXML(cond)}, Err: cause}
 }

@@ -215,7 +215,7 @@ func (h *harness) ready() *session {
 }
 
 // requireStreamError checks that r ends the session with a stream error
-// carrying cond, as XEP-0206 §6 wants it (checklist ).
+// carrying cond, as XEP-0206 §6 wants it.
 func requireStreamError(t *testing.T, r *reply, cond string) {
 	t.Helper()
 	c, ok := r.terminated()

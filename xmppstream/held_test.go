@@ -10,8 +10,7 @@ import (
 
 // TestHeldRequestNamespaceWellFormed: with a request held (hold='1', the
 // usual client), the restart's <stream:features/> and a <stream:error/>
-// still reach the client namespace-well-formed (XEP-0206 §2, checklist
-// ), whichever body the engine puts them in.
+// still reach the client namespace-well-formed (XEP-0206 §2), whichever body the engine puts them in.
 func TestHeldRequestNamespaceWellFormed(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -10,9 +10,9 @@ import (
 	"github.com/httpbind/httpbind/bosh"
 )
 
-// in a multi-stream session (XEP-0124 §16), a stream added with 'to'
+// in a multi-stream session (XEP-0124 §16), a stream added with 'to'
 // gets its own stream name, xmpp:version and pre-auth features.
-func TestX14AddStreamCarriesVersion(t *testing.T) {
+func TestAddStreamCarriesVersion(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	core := newFakeCore()
 	srv, err := NewServer(core, ServerConfig{Domains: []string{testDomain}, Logger: logger})

@@ -262,10 +262,10 @@ func prepareDomain(d string) (string, bool) {
 // refuses a 'to' that is not one of ServerConfig.Domains with
 // host-unknown, and otherwise puts on the session creation response the
 // XEP-0206 attributes (xmpp:version, xmpp:restartlogic, authid, from, and
-// the declaration of the stream prefix, checklist)
+// the declaration of the stream prefix)
 // and the pre-authentication <stream:features/>. A missing
 // {urn:xmpp:xbosh}version is taken as "1.0", its schema default
-// (checklist C-22).
+// .
 func (s *Server) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink) (bosh.Stream, error) {
 	domain, ok := prepareDomain(req.To)
 	if !ok || !s.domains[domain] {

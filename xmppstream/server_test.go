@@ -13,40 +13,40 @@ const preAuthFeatures = "<stream:features xmlns:stream='http://etherx.jabber.org
 	"<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism>" +
 	"</mechanisms></stream:features>"
 
-// TestX02X09X10X12CreationResponse: the creation response carries the
+// TestCreationResponse: the creation response carries the
 // XEP-0206 attributes, identified by namespace, and the SASL features
 // with xmlns:stream declared on the <body/> (XEP-0206 §3, §4).
-func TestX02X09X10X12CreationResponse(t *testing.T) {
+func TestCreationResponse(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
 	_, r := h.create(defaultCreate)
 	require.NotEmpty(t, r.attrs["sid"], r.raw)
 
 	v, ok := r.attr(nsXBOSH, "version")
-	assert.True(t, ok && v == "1.0", "X-09 xmpp:version: %s", r.raw)
+	assert.True(t, ok && v == "1.0", "xmpp:version: %s", r.raw)
 	v, ok = r.attr(nsXBOSH, "restartlogic")
-	assert.True(t, ok && v == "true", "X-10 restartlogic: %s", r.raw)
+	assert.True(t, ok && v == "true", "restartlogic: %s", r.raw)
 	authid, _ := r.attr("", "authid")
-	assert.Len(t, authid, 32, "X-12 authid: %s", r.raw)
+	assert.Len(t, authid, 32, "authid: %s", r.raw)
 	assert.NotEqual(t, r.attrs["sid"], authid)
 	from, _ := r.attr("", "from")
-	assert.Equal(t, testDomain, from, "B-30 from")
-	assert.Equal(t, nsStream, r.decls["stream"], "X-02 xmlns:stream on <body/>: %s", r.raw)
+	assert.Equal(t, testDomain, from, "from")
+	assert.Equal(t, nsStream, r.decls["stream"], "xmlns:stream on <body/>: %s", r.raw)
 	assert.Equal(t, []string{preAuthFeatures}, r.children)
-	assert.NotContains(t, r.raw, "starttls", "X-05")
-	assert.NotContains(t, r.raw, "compress", "X-13")
+	assert.NotContains(t, r.raw, "starttls", "no STARTTLS over BOSH (XEP-0206 §4)")
+	assert.NotContains(t, r.raw, "compress", "no stream compression over BOSH")
 
 	_, r2 := h.create(defaultCreate)
 	authid2, _ := r2.attr("", "authid")
-	assert.NotEqual(t, authid, authid2, "X-12: a fresh stream id per session")
+	assert.NotEqual(t, authid, authid2, "a fresh stream id per session")
 }
 
-// TestX06VersionAbsent: a creation request without xmpp:version is treated
-// as version 1.0, its schema default (checklist C-22): it gets the
+// TestVersionAbsent: a creation request without xmpp:version is treated
+// as version 1.0, its schema default: it gets the
 // features and xmpp:version='1.0' all the same.
-func TestX06VersionAbsent(t *testing.T) {
+func TestVersionAbsent(t *testing.T) {
 	for _, tc := range []struct{ name, attrs string }{
 		{"xmpp:version='1.0'", defaultCreate},
-		{"no xmpp:version (C-22)", "to='example.com' xml:lang='en'"},
+		{"no xmpp:version", "to='example.com' xml:lang='en'"},
 		{"version under another prefix", "to='example.com' xmlns:x='urn:xmpp:xbosh' x:version='1.0'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,10 +80,10 @@ func TestHostUnknown(t *testing.T) {
 	}
 }
 
-// TestX16RestartByNamespace: a restart is {urn:xmpp:xbosh}restart set to
+// TestRestartByNamespace: a restart is {urn:xmpp:xbosh}restart set to
 // "true" or "1", under any prefix; an un-namespaced 'restart' is not one
-// (XEP-0206 §5, checklist X-16, X-24).
-func TestX11X16RestartByNamespace(t *testing.T) {
+// (XEP-0206 §5).
+func TestRestartByNamespace(t *testing.T) {
 	for _, tc := range []struct {
 		name, attrs string
 		restart     bool
@@ -104,7 +104,7 @@ func TestX11X16RestartByNamespace(t *testing.T) {
 			_, term := r.terminated()
 			require.False(t, term, r.raw)
 			if !tc.restart {
-				assert.Empty(t, r.children, "not a restart: an empty request (B-92): %s", r.raw)
+				assert.Empty(t, r.children, "not a restart: an empty request: %s", r.raw)
 				return
 			}
 			assert.Equal(t, nsStream, r.decls["stream"], r.raw)
@@ -113,9 +113,9 @@ func TestX11X16RestartByNamespace(t *testing.T) {
 	}
 }
 
-// TestX17StanzaInRestartIgnored: stanzas inside a restart request are not
+// TestStanzaInRestartIgnored: stanzas inside a restart request are not
 // delivered (XEP-0206 §5).
-func TestX17StanzaInRestartIgnored(t *testing.T) {
+func TestStanzaInRestartIgnored(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
 	s := h.ready()
 	r := s.send("xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true'",
@@ -131,10 +131,10 @@ func TestX17StanzaInRestartIgnored(t *testing.T) {
 	assert.Len(t, h.core.routes(), 1, "the stream still works after the restart")
 }
 
-// TestX18PostAuthFeatures: after SASL success, a restart yields the bind
+// TestPostAuthFeatures: after SASL success, a restart yields the bind
 // and session features, with xmlns:stream on the <body/>; before it, the
 // SASL features again (XEP-0206 §5, RFC 6120 §7.4, RFC 3921 §3).
-func TestX18PostAuthFeatures(t *testing.T) {
+func TestPostAuthFeatures(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		requireSession bool
@@ -156,7 +156,7 @@ func TestX18PostAuthFeatures(t *testing.T) {
 			require.NotEmpty(t, r.child(nsSASL, "success"), r.raw)
 			r = s.restart()
 			assert.Equal(t, []string{tc.want}, r.children)
-			assert.Equal(t, nsStream, r.decls["stream"], "X-02: %s", r.raw)
+			assert.Equal(t, nsStream, r.decls["stream"], "%s", r.raw)
 		})
 	}
 }

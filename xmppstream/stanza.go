@@ -94,7 +94,7 @@ func (s *stream) control() string {
 //
 //   - a streamError unsupported-stanza-type for an element that is not a
 //     message, presence or iq in no namespace, httpbind's or jabber:client
-//     (checklist X-04);
+//     ;
 //   - a streamError invalid-from for a 'from' that is neither the full JID
 //     nor its bare JID (RFC 6120 §8.1.2.1, §4.9.3.9);
 //   - a *StanzaError jid-malformed, with the Stanza's Name, Type and ID

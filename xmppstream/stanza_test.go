@@ -16,11 +16,11 @@ import (
 
 const fullJID = "juliet@example.com/balcony"
 
-// TestX04StanzasStampedAndNamespaced: stanzas with and without
+// TestStanzasStampedAndNamespaced: stanzas with and without
 // xmlns='jabber:client' reach the core with 'from' stamped as the full JID
 // and jabber:client declared, the rest of the bytes untouched (XEP-0206
 // §2, RFC 6120 §8.1.2.1).
-func TestX04StanzasStampedAndNamespaced(t *testing.T) {
+func TestStanzasStampedAndNamespaced(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 		st             Stanza
@@ -131,10 +131,10 @@ func TestRequiredSessionOpensTheGate(t *testing.T) {
 	assert.Len(t, h.core.routes(), 1)
 }
 
-// TestX03X21InvalidFrom: a 'from' that is not the client's full or bare JID
+// TestInvalidFrom: a 'from' that is not the client's full or bare JID
 // ends the stream with invalid-from, as remote-stream-error with
 // xmlns:stream on the <body/> (RFC 6120 §4.9.3.9, XEP-0206 §6).
-func TestX03X21InvalidFrom(t *testing.T) {
+func TestInvalidFrom(t *testing.T) {
 	for _, from := range []string{"romeo@example.net", "juliet@example.com/other", "example.com", "not a jid@"} {
 		t.Run(from, func(t *testing.T) {
 			h := newHarness(t, ServerConfig{})
@@ -326,11 +326,11 @@ func TestCloseUnbinds(t *testing.T) {
 }
 
 // TestClientDeliverAndKick: the core's deliveries reach the client; Kick
-// ends the stream with the stream error (RFC 6120 §4.9.3, checklist X-21),
+// ends the stream with the stream error (RFC 6120 §4.9.3),
 // after what was queued, and the client is unbound once, outside Kick.
-// a kick reaches the client only as remote-stream-error, with
+// a kick reaches the client only as remote-stream-error, with
 // the stanzas queued before it first.
-func TestX21X22ClientDeliverAndKick(t *testing.T) {
+func TestClientDeliverAndKick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, ServerConfig{})
 		s := h.ready()

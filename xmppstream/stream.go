@@ -58,7 +58,7 @@ func newStream(srv *Server, sink bosh.Sink, domain string, secure bool, id strin
 
 // restartRequested reports whether a request is a stream restart: it
 // carries {urn:xmpp:xbosh}restart, an xs:boolean, set to true (XEP-0206
-// §5, checklist ). The attribute is matched by namespace, never
+// §5). The attribute is matched by namespace, never
 // by prefix, and an un-namespaced 'restart' is not it.
 func restartRequested(req *bosh.Request) bool {
 	v, ok := req.Attr(bosh.NSXBOSH, "restart")
@@ -75,7 +75,7 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 	}
 	defer s.release(true)
 	if restartRequested(req) {
-		// stanzas in a restart request are ignored.
+		// stanzas in a restart request are ignored.
 		if len(req.Payloads) > 0 {
 			s.srv.log.Debug("xmppstream: ignoring payloads of a restart request", "count", len(req.Payloads))
 		}
@@ -97,7 +97,7 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 
 // restart answers a stream restart (XEP-0206 §5): it drops any SASL
 // exchange in progress and sends the features of the new stream with the
-// stream prefix declared on the body (checklist ).
+// stream prefix declared on the body.
 func (s *stream) restart() {
 	s.exch = nil
 	if s.authed {
@@ -161,7 +161,7 @@ func isStanzaName(local string) bool {
 
 // stanzaSpace reports whether a stanza's namespace is acceptable: none,
 // httpbind's inherited from the <body/>, or jabber:client (XEP-0206 §2
-// note, checklist X-04).
+// note).
 func stanzaSpace(space string) bool {
 	return space == "" || space == bosh.NS || space == nsClient
 }
@@ -175,7 +175,7 @@ func (s *stream) ready() bool {
 }
 
 // fail ends the stream with a stream error (RFC 6120 §4.9), which the
-// client sees as remote-stream-error (XEP-0206 §6, checklist X-03). It is
+// client sees as remote-stream-error (XEP-0206 §6). It is
 // called from Send, whose end unbinds a bound client: no Close follows an
 // End.
 func (s *stream) fail(ctx context.Context, cond string, cause error) {

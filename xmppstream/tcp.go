@@ -100,15 +100,15 @@ type TCPConfig struct {
 // existing server (RFC 6120), and XEP-0206 is done by relaying.
 //
 //   - Open connects (optionally with a PROXY v2 header and direct TLS),
-//     sends the stream header with the session's 'to', 'from',
-//     'xml:lang' and version, negotiates STARTTLS with certificate
+//     sends the stream header with the session's 'to', 'from',
+//     'xml:lang' and version, negotiates STARTTLS with certificate
 //     verification, and puts the server's stream id (authid), 'from',
 //     xmpp:version, xmpp:restartlogic and the post-TLS
-//     <stream:features/> without <starttls/> (X-05) on the creation
+//     <stream:features/> without <starttls/> on the creation
 //     response.
 //   - Send writes the client's payloads as the client's bytes; a restart
-//     sends a new stream header on the same connection, ignores
-//     the request's payloads and relays the new features.
+//     sends a new stream header on the same connection, ignores
+//     the request's payloads and relays the new features.
 //     A restart before SASL success on the current stream sends nothing
 //     and gives the client the current features again, as Server does.
 //   - One goroutine per session reads the server's stream and delivers
@@ -120,10 +120,10 @@ type TCPConfig struct {
 //     server's own BOSH.
 //
 // How a session ends, as the client sees it: a server <stream:error/> is
-// remote-stream-error carrying it (XEP-0206 §6, X-21); the server's
+// remote-stream-error carrying it (XEP-0206 §6); the server's
 // </stream:stream> is a plain terminate body without condition (the
 // server ended the stream normally); a lost connection, a write error, a
-// DOCTYPE or other malformed XML is remote-connection-failed; an
+// DOCTYPE or other malformed XML is remote-connection-failed; an
 // element over MaxStanzaSize is policy-violation. When the session ends
 // on the BOSH side, Close sends </stream:stream> and closes the
 // connection.
@@ -369,8 +369,8 @@ func watchContext(ctx context.Context, conn net.Conn) (stop func()) {
 
 // openHeader returns the stream header for a session (RFC 6120 §4.7):
 // 'to' the domain, 'from' the client's 'from' when it gave one (XEP-0206
-// §3, checklist X-07), its xml:lang, and its {urn:xmpp:xbosh}version
-// "1.0" by default (the schema default, C-22).
+// §3), its xml:lang, and its {urn:xmpp:xbosh}version
+// , "1.0" by default (the schema default).
 func openHeader(domain string, req *bosh.OpenRequest) (header []byte, version string) {
 	version, _ = req.Attr(bosh.NSXBOSH, "version")
 	if version = strings.TrimSpace(version); !validVersion(version) {

@@ -44,7 +44,7 @@ func boshClient(t *testing.T, url string) (*boshtest.Client, context.Context) {
 }
 
 // A whole login through the handler: SASL, the restart on the same
-// connection with the new features relayed (XEP-0206 §5, X-16, X-18),
+// connection with the new features relayed (XEP-0206 §5),
 // bind, a message each way; ending the session closes the TCP stream
 // (the server sees </stream:stream> and EOF).
 func TestTCPLoginThroughHandler(t *testing.T) {
@@ -73,7 +73,7 @@ func TestTCPLoginThroughHandler(t *testing.T) {
 	f.waitEvent("eof")
 }
 
-// Payloads of a restart request are not relayed.
+// Payloads of a restart request are not relayed.
 func TestTCPRestartIgnoresPayloads(t *testing.T) {
 	noLeak(t)
 	f := newFakeServer(t, fakeOpts{})
@@ -96,9 +96,9 @@ func TestTCPRestartIgnoresPayloads(t *testing.T) {
 }
 
 // A server stream error reaches a held request as remote-stream-error with
-// the complete <stream:error/> (XEP-0206 §6, X-21), after the stanza
+// the complete <stream:error/> (XEP-0206 §6), after the stanza
 // before it; an abrupt close reaches it as remote-connection-failed
-// promptly.
+// , promptly.
 func TestTCPServerEndsThroughHandler(t *testing.T) {
 	noLeak(t)
 	tests := []struct {

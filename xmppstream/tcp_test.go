@@ -177,9 +177,8 @@ func newUpstream(t *testing.T, cfg xmppstream.TCPConfig) *xmppstream.TCPUpstream
 
 // The creation response carries xmpp:version, restartlogic, the server's
 // stream id as authid, its 'from', xmlns:stream and the features after
-// STARTTLS, without <starttls/> (XEP-0206 §3, §4; checklist,
-// ); the header sent has to, from, version, xml:lang (X-06,
-// X-07); the private CA verifies the certificate.
+// STARTTLS, without <starttls/> (XEP-0206 §3, §4); the header sent has to, from, version and
+// xml:lang; the private CA verifies the certificate.
 func TestTCPCreationSTARTTLS(t *testing.T) {
 	noLeak(t)
 	ca := newTestCA(t)
@@ -310,8 +309,7 @@ func atoi(t *testing.T, s string) int {
 }
 
 // Server misbehaviour ends the session with the right condition, and the
-// connection is closed (XEP-0124 §17.2, XEP-0206 §6, checklist X-21,
-//
+// connection is closed (XEP-0124 §17.2, XEP-0206 §6).
 func TestTCPServerEnds(t *testing.T) {
 	noLeak(t)
 	tests := []struct {
@@ -336,7 +334,7 @@ func TestTCPServerEnds(t *testing.T) {
 }
 
 // Split writes are reassembled; the stanza gets xmlns='jabber:client'
-// (checklist X-04).
+// .
 func TestTCPSplitWrites(t *testing.T) {
 	noLeak(t)
 	f := newFakeServer(t, fakeOpts{})

@@ -203,8 +203,8 @@ func TestStreamReaderKeepAlives(t *testing.T) {
 	assert.Equal(t, "<presence xmlns='jabber:client'/>", got[1].raw)
 }
 
-// stripFeatures hides STARTTLS (XEP-0206 §4, checklist X-05) and
-// compression (X-13) and keeps the rest byte for byte.
+// stripFeatures hides STARTTLS (XEP-0206 §4) and
+// compression and keeps the rest byte for byte.
 func TestStripFeatures(t *testing.T) {
 	var doc xmlscan.Doc
 	in := `<stream:features xmlns:stream='http://etherx.jabber.org/streams'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>` +

@@ -33,7 +33,7 @@ type tcpStream struct {
 
 	// Set in Open; then owned by Send (never concurrent for one session).
 	header  []byte // the stream header a restart sends again
-	version string // its version (XEP-0206 §3, checklist X-06)
+	version string // its version (XEP-0206 §3)
 
 	// authed is set by read when the server sends SASL <success/>, and
 	// cleared by Send when it restarts the stream: a restart is only
@@ -58,7 +58,7 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 	}
 	var out []byte
 	if restartRequested(req) {
-		// payloads of a restart request are ignored; X-18: a new
+		// payloads of a restart request are ignored; a new
 		// stream on the same connection, whose features read relays.
 		if len(req.Payloads) > 0 {
 			s.up.log.Debug("xmppstream: ignoring payloads of a restart request", "count", len(req.Payloads))
@@ -67,7 +67,7 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 			s.unexpectedRestart()
 			return nil
 		}
-		if from, ok := req.Attr("", "from"); ok && from != "" {
+		if from, ok := req.Attr("", "from"); ok && from != "" {
 			s.header = streamHeaderBytes(s.domain, from, langOf(req), s.version)
 		}
 		s.restarts.Add(1)
@@ -180,7 +180,7 @@ func (s *tcpStream) read() {
 			var se *streamErrorReceived
 			if errors.As(err, &se) {
 				s.up.counts.streamErrors.add(streamErrorCondition(se.raw))
-				s.sink.SetAttrs(streamPrefix) // on the terminate body too
+				s.sink.SetAttrs(streamPrefix) // on the terminate body too
 			}
 			s.sink.End(endError(err))
 		})

@@ -87,8 +87,8 @@ type checked struct {
 // with xmlscan and makes it self-contained: the header's declarations the
 // element relies on are declared on its root, so that stanzas that
 // inherit jabber:client from the header carry xmlns='jabber:client'
-// (XEP-0206 §2, checklist X-04) and <stream:features/> and
-// <stream:error/> declare the stream prefix. Nothing else of
+// (XEP-0206 §2) and <stream:features/> and
+// <stream:error/> declare the stream prefix. Nothing else of
 // the server's bytes changes; entities are never expanded.
 func (h *streamHeader) element(ev event, doc *xmlscan.Doc) (checked, error) {
 	w := make([]byte, 0, len(h.wrap)+len(ev.raw)+4)
@@ -120,8 +120,8 @@ func (h *streamHeader) element(ev event, doc *xmlscan.Doc) (checked, error) {
 }
 
 // stripFeatures removes from <stream:features/> what a BOSH client must
-// not see: STARTTLS (XEP-0206 §4, checklist X-05; the connection manager
-// has done it) and stream compression. It reports whether
+// not see: STARTTLS (XEP-0206 §4; the connection manager
+// has done it) and stream compression. It reports whether
 // <starttls/> was offered.
 func stripFeatures(features []byte, doc *xmlscan.Doc) ([]byte, bool) {
 	if xmlscan.Parse(features, stanzaLimits, doc) != nil {

@@ -172,7 +172,7 @@ func TestClientTerminate(t *testing.T) {
 func TestClientRemoteStreamError(t *testing.T) {
 	// A terminate body with remote-stream-error: the stanzas before the
 	// <stream:error/> are received, then the session's error carries the
-	// condition and the stream error (XEP-0206 §6, checklist X-21).
+	// condition and the stream error (XEP-0206 §6).
 	ctx := testContext(t)
 	sinks := make(chan bosh.Sink, 1)
 	up := bosh.UpstreamFunc(func(ctx context.Context, req *bosh.OpenRequest, sink bosh.Sink) (bosh.Stream, error) {

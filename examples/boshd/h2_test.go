@@ -225,7 +225,7 @@ func TestH2CNeedsTheFlag(t *testing.T) {
 
 // TestSecureOverHTTP2: the creation request's OpenRequest.Secure is set
 // when it came over TLS, whether HTTP/2 or HTTP/1.1, and not over h2c
-// (XEP-0124 §19.1, checklist B-113): it is read from r.TLS, which
+// (XEP-0124 §19.1): it is read from r.TLS, which
 // net/http sets for HTTP/2 streams over TLS too.
 func TestSecureOverHTTP2(t *testing.T) {
 	certFile, keyFile, roots := selfSigned(t)

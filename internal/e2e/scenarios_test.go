@@ -17,7 +17,7 @@ type message struct {
 	Body string `json:"body"`
 }
 
-// Scenario 1: Strophe.js from another origin (CORS, checklist C-21); alice
+// Scenario 1: Strophe.js from another origin (CORS); alice
 // logs in with SASL PLAIN, bob with SCRAM-SHA-1; messages both ways; both
 // disconnect cleanly with a terminate request (XEP-0124 §13).
 func TestStropheCrossOrigin(t *testing.T) {
@@ -56,7 +56,7 @@ func stropheCrossOrigin(t *testing.T, cfg *config, base string) {
 	require.Len(t, res.Statuses, 2)
 }
 
-// Scenario 5: CORS with credentials (checklist C-21): credentialed
+// Scenario 5: CORS with credentials: credentialed
 // requests from the allowed origin work; another origin is refused and
 // gets no session.
 func TestCORSWithCredentials(t *testing.T) {
@@ -77,7 +77,7 @@ func TestCORSWithCredentials(t *testing.T) {
 	// The credentialed raw request reached boshd and its answer was
 	// readable: item-not-found for the unknown sid (XEP-0124 §17.2), with
 	// HTTP 200, since without a session nothing says the client is a
-	// legacy one (§17.1, checklist C-01).
+	// legacy one (§17.1).
 	assert.Equal(t, 200, res.Raw.Status)
 	assert.Contains(t, res.Raw.Body, "item-not-found")
 	assert.Contains(t, res.RefusedFetch, "refused")

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// B-22: sids are unpredictable, at least 128 bits, and never repeated.
+// sids are unpredictable, at least 128 bits, and never repeated.
 func TestNewIsUniqueAndLongEnough(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 10000 {

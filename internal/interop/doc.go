@@ -4,7 +4,7 @@
 // bosh/boshtest, with a second user connected to Prosody directly over
 // TCP. They cover XEP-0206 end to end — SASL PLAIN and SCRAM-SHA-1, the
 // stream restart, resource binding, messages both ways, a server stream
-// error and a server that dies — and host-unknown for a
+// error and a server that dies — and host-unknown for a
 // domain that is not served.
 //
 // BenchmarkStanzaLatency compares the latency of a stanza through this

@@ -97,7 +97,7 @@ func TestLoginAndMessagesBothWays(t *testing.T) {
 			require.NoError(t, err, "trace:\n%s\nlogs:\n%s", &trace, e.logs)
 			assert.Equal(t, "alice@"+domain+"/web", jid)
 
-			// the restart brings Prosody's post-SASL features,
+			// the restart brings Prosody's post-SASL features,
 			// with <bind/> and without mechanisms or <starttls/>.
 			features := restartFeatures(trace.String())
 			assert.Contains(t, features, "urn:ietf:params:xml:ns:xmpp-bind")
@@ -122,11 +122,11 @@ func TestLoginAndMessagesBothWays(t *testing.T) {
 	}
 }
 
-// TestX21ConflictFromProsody: a second login with the same full JID makes
+// TestConflictFromProsody: a second login with the same full JID makes
 // Prosody end the first stream with <stream:error><conflict/> (RFC 6120
 // §4.9.3.3), which reaches the BOSH client as remote-stream-error carrying
 // the stream error (XEP-0206 §6).
-func TestX21ConflictFromProsody(t *testing.T) {
+func TestConflictFromProsody(t *testing.T) {
 	checkGoroutines(t)
 	ctx := testContext(t)
 	e := newEnv(t)
@@ -154,11 +154,11 @@ func TestX21ConflictFromProsody(t *testing.T) {
 	assert.NoError(t, ctx.Err())
 }
 
-// TestX22ProsodyKilledMidSession: when Prosody dies, the held request is
+// TestProsodyKilledMidSession: when Prosody dies, the held request is
 // answered with remote-connection-failed (XEP-0206 §6), nothing hangs,
 // and no goroutine is left behind. The context's deadline is a hang
 // guard, not a speed claim.
-func TestX22ProsodyKilledMidSession(t *testing.T) {
+func TestProsodyKilledMidSession(t *testing.T) {
 	checkGoroutines(t)
 	ctx := testContext(t)
 	e := newEnv(t)

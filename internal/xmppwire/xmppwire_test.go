@@ -77,7 +77,7 @@ func TestParseResponse(t *testing.T) {
 			attr:     [3]string{NSXBOSH, "version", "1.0"},
 		},
 		{
-			name:     "pretty-printed body: whitespace between payloads is tolerated (checklist C-13)",
+			name:     "pretty-printed body: whitespace between payloads is tolerated",
 			in:       "<body" + ns + " sid='s'>\n  <message xmlns='jabber:client'/>\n  <iq xmlns='jabber:client'/>\n</body>\n",
 			payloads: []string{"<message xmlns='jabber:client'/>", "<iq xmlns='jabber:client'/>"},
 			attr:     [3]string{"", "sid", "s"},
@@ -119,7 +119,7 @@ func TestParseResponseRejects(t *testing.T) {
 		{"truncated", "<body" + ns + "><message>"},
 		{"empty", ""},
 		{"two roots", "<body" + ns + "/><body" + ns + "/>"},
-		{"stream:features without xmlns:stream on <body/> (XEP-0206 §2, checklist X-02)",
+		{"stream:features without xmlns:stream on <body/> (XEP-0206 §2)",
 			"<body" + ns + "><stream:features/></body>"},
 	}
 	for _, tt := range tests {

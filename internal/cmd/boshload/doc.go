@@ -1,7 +1,7 @@
 // Command boshload is a black-box load generator for BOSH connection
 // managers (XEP-0124, XEP-0206). It speaks only HTTP to a BOSH URL, so it
 // runs the same way against boshd, Prosody's mod_bosh and ejabberd's
-// mod_bosh, and prints the figures of issue 7: session setup rate,
+// mod_bosh, and prints the figures that size a deployment: session setup rate,
 // server memory per idle session, server CPU per login and per message,
 // delivered messages per second, delivery latency, and lost, duplicated
 // and reordered messages.

@@ -1,7 +1,7 @@
 // Command pollfloor measures the floor for any HTTP long-poll transport on
 // this machine: a bare net/http long-poll echo, with the same traffic shape
 // as boshload's paced mode, so that boshd's delivery latency can be put
-// next to it (issue 7: p50 latency at most 1.5× this floor).
+// next to it (the target: boshd's paced p50 at most 1.5× this floor).
 //
 //	pollfloor serve -listen 127.0.0.1:5300
 //	pollfloor load -url http://127.0.0.1:5300 -pairs 500 -messages 20 -interval 2s

@@ -16,8 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Conformance tests for XEP-0124 §15 (key sequencing) and §17 (errors):
-// checklist rows B-87 to B-110.
+// Conformance tests for XEP-0124 §15 (key sequencing) and §17 (errors).
 
 // ridKeys returns the key chain of XEP-0124 §15.3: keys[1] = hex(SHA-1(seed)),
 // keys[i] = hex(SHA-1(keys[i-1])), in uppercase hex when upper is set. The
@@ -36,7 +35,7 @@ func ridKeys(seed string, n int, upper bool) []string {
 	return keys
 }
 
-func TestB87KeysAreOptional(t *testing.T) {
+func TestKeysAreOptional(t *testing.T) {
 	// XEP-0124 §15.1: key sequencing is optional. A session created without
 	// 'newkey' does not check keys: a stray 'key' is ignored.
 	synctest.Test(t, func(t *testing.T) {
@@ -50,13 +49,13 @@ func TestB87KeysAreOptional(t *testing.T) {
 	})
 }
 
-func TestB88B89KeySequence(t *testing.T) {
+func TestKeySequence(t *testing.T) {
 	// XEP-0124 §15.3, §15.4: each request's key hashes to the previous
-	// request's key (or newkey), compared case-insensitively (B-89).
+	// request's key (or newkey), compared case-insensitively.
 	for _, upper := range []bool{false, true} {
-		name := "B-88 lowercase hex chain accepted (§15.4)"
+		name := "lowercase hex chain accepted (§15.4)"
 		if upper {
-			name = "B-89 uppercase hex chain accepted (§15.3, §15.4)"
+			name = "uppercase hex chain accepted (§15.3, §15.4)"
 		}
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -78,10 +77,10 @@ func TestB88B89KeySequence(t *testing.T) {
 		extra  string
 		status int
 	}{
-		{name: "B-88 wrong key → item-not-found (§15.4)", key: "key='0000000000000000000000000000000000000000'", status: http.StatusOK},
-		{name: "B-88 missing key → item-not-found (§15.4)", key: "", status: http.StatusOK},
-		{name: "B-88 the previous key again → item-not-found (§15.4)", key: "key='{k4}'", status: http.StatusOK},
-		{name: "B-88/B-102 wrong key, legacy client: HTTP 404 (§15.4, §17.1)", key: "key='0000000000000000000000000000000000000000'", extra: "-ver", status: http.StatusNotFound},
+		{name: "wrong key → item-not-found (§15.4)", key: "key='0000000000000000000000000000000000000000'", status: http.StatusOK},
+		{name: "missing key → item-not-found (§15.4)", key: "", status: http.StatusOK},
+		{name: "the previous key again → item-not-found (§15.4)", key: "key='{k4}'", status: http.StatusOK},
+		{name: "wrong key, legacy client: HTTP 404 (§15.4, §17.1)", key: "key='0000000000000000000000000000000000000000'", extra: "-ver", status: http.StatusNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +102,7 @@ func TestB88B89KeySequence(t *testing.T) {
 	}
 }
 
-func TestB90KeySwitch(t *testing.T) {
+func TestKeySwitch(t *testing.T) {
 	// XEP-0124 §15.5: near the end of a chain the client sends key=K(1)
 	// with newkey=K'(m); the next request uses K'(m-1).
 	synctest.Test(t, func(t *testing.T) {
@@ -130,7 +129,7 @@ func TestB90KeySwitch(t *testing.T) {
 	})
 }
 
-func TestB88RetransmissionCarriesOriginalKey(t *testing.T) {
+func TestRetransmissionCarriesOriginalKey(t *testing.T) {
 	// XEP-0124 §15.4 with §14.3: a retransmitted rid must carry the key it
 	// was first sent with; otherwise it is not processed.
 	cases := []struct {
@@ -139,11 +138,11 @@ func TestB88RetransmissionCarriesOriginalKey(t *testing.T) {
 		key  func(k []string) string
 		ok   bool
 	}{
-		{name: "B-88 answered rid resent with its key → cached copy (§14.3, §15.4)", key: func(k []string) string { return k[4] }, ok: true},
-		{name: "B-88 answered rid resent with its key in uppercase → cached copy (§15.4)", key: func(k []string) string { return strings.ToUpper(k[4]) }, ok: true},
-		{name: "B-88 answered rid resent with another key → item-not-found (§15.4)", key: func(k []string) string { return k[3] }},
-		{name: "B-88 held rid resent with its key → waits beside it (§14.3, §15.4)", held: true, key: func(k []string) string { return k[4] }, ok: true},
-		{name: "B-88 held rid resent with another key → item-not-found (§15.4)", held: true, key: func(k []string) string { return k[3] }},
+		{name: "answered rid resent with its key → cached copy (§14.3, §15.4)", key: func(k []string) string { return k[4] }, ok: true},
+		{name: "answered rid resent with its key in uppercase → cached copy (§15.4)", key: func(k []string) string { return strings.ToUpper(k[4]) }, ok: true},
+		{name: "answered rid resent with another key → item-not-found (§15.4)", key: func(k []string) string { return k[3] }},
+		{name: "held rid resent with its key → waits beside it (§14.3, §15.4)", held: true, key: func(k []string) string { return k[4] }, ok: true},
+		{name: "held rid resent with another key → item-not-found (§15.4)", held: true, key: func(k []string) string { return k[3] }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,19 +190,19 @@ const ridStreamError = "<stream:error xmlns:stream='http://etherx.jabber.org/str
 // response that carries it.
 type ridErrTrigger func(t *testing.T, x *tester, s *sess) *resp
 
-func TestB101B102B104ErrorStatusAndEnd(t *testing.T) {
+func TestErrorStatusAndEnd(t *testing.T) {
 	// XEP-0124 §17.1: a session created with 'ver' never gets an HTTP error
-	// code (B-101); a legacy one (no 'ver') gets 400/403/404 instead of
+	// code; a legacy one (no 'ver') gets 400/403/404 instead of
 	// bad-request/policy-violation/item-not-found and HTTP 200 for every
-	// other condition (B-102, §17.2 Table 2). §17.2: after any terminate
-	// body the session is over (B-104).
+	// other condition (§17.2 Table 2). §17.2: after any terminate
+	// body the session is over.
 	cases := []struct {
 		name   string
 		create string // extra creation attributes
 		cond   Condition
 		legacy int // HTTP status for a legacy client
 		// alive: the session goes on. Only a body too broken to name its
-		// session leaves it alone; B-104's "DEAD after any TERM" holds for
+		// session leaves it alone; "the session is over after any terminate body" holds for
 		// every refused request whose sid can be read.
 		alive bool
 		do    ridErrTrigger
@@ -221,7 +220,7 @@ func TestB101B102B104ErrorStatusAndEnd(t *testing.T) {
 			},
 		},
 		{
-			name: "bad-request: not well-formed, the session cannot be told (§6, checklist C-01)", cond: BadRequest, legacy: http.StatusOK, alive: true,
+			name: "bad-request: not well-formed, the session cannot be told (§6)", cond: BadRequest, legacy: http.StatusOK, alive: true,
 			do: func(t *testing.T, x *tester, s *sess) *resp {
 				return x.send(s.body(1, "", "<message xmlns='jabber:client'>"))
 			},
@@ -285,9 +284,9 @@ func TestB101B102B104ErrorStatusAndEnd(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, legacy := range []bool{false, true} {
-			name, extra, status := "B-101 ver='1.11', "+tc.name, tc.create, http.StatusOK
+			name, extra, status := "ver='1.11', "+tc.name, tc.create, http.StatusOK
 			if legacy {
-				name, extra, status = "B-102 no ver, "+tc.name, tc.create+" -ver", tc.legacy
+				name, extra, status = "no ver, "+tc.name, tc.create+" -ver", tc.legacy
 			}
 			t.Run(name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
@@ -301,7 +300,7 @@ func TestB101B102B104ErrorStatusAndEnd(t *testing.T) {
 						assert.Equal(t, int64(1), x.h.Stats().Sessions)
 						return
 					}
-					// B-104: the session is over.
+					// the session is over.
 					assert.Equal(t, int64(0), x.h.Stats().Sessions)
 					assert.Equal(t, uint64(1), x.h.Stats().Ended[string(tc.cond)])
 					ridDead(t, s, 2)
@@ -311,8 +310,8 @@ func TestB101B102B104ErrorStatusAndEnd(t *testing.T) {
 	}
 }
 
-func TestB102UnknownSidIsNotLegacy(t *testing.T) {
-	// XEP-0124 §17.1 with checklist C-01: an unknown sid has no session and
+func TestUnknownSidIsNotLegacy(t *testing.T) {
+	// XEP-0124 §17.1 with an unknown sid has no session and
 	// so no 'ver'; chosen behaviour: HTTP 200 with item-not-found, even
 	// after a legacy session with that sid ended.
 	synctest.Test(t, func(t *testing.T) {
@@ -327,11 +326,11 @@ func TestB102UnknownSidIsNotLegacy(t *testing.T) {
 	})
 }
 
-func TestB103InternalErrorIsNot500(t *testing.T) {
+func TestInternalErrorIsNot500(t *testing.T) {
 	// XEP-0124 §17.1: no HTTP 500; an internal failure is
 	// internal-server-error in a terminate body, for legacy clients too.
 	for _, extra := range []string{"", "-ver"} {
-		t.Run("B-103 upstream Open fails: internal-server-error "+extra+" (§17.1, §17.2)", func(t *testing.T) {
+		t.Run("upstream Open fails: internal-server-error "+extra+" (§17.1, §17.2)", func(t *testing.T) {
 			x := newTester(t, Config{Logger: slog.New(slog.DiscardHandler)})
 			x.up.openErr = errors.New("boom")
 			r := x.send(createBody(1000, extra))
@@ -342,8 +341,8 @@ func TestB103InternalErrorIsNot500(t *testing.T) {
 	}
 }
 
-func TestB105RemoteStreamError(t *testing.T) {
-	// XEP-0124 §17.2, XEP-0206 §6 (checklist X-21): a fatal stream error
+func TestRemoteStreamError(t *testing.T) {
+	// XEP-0124 §17.2, XEP-0206 §6: a fatal stream error
 	// from the server reaches the client as remote-stream-error with a copy
 	// of the <stream:error/>, after the payloads still queued.
 	synctest.Test(t, func(t *testing.T) {
@@ -361,19 +360,19 @@ func TestB105RemoteStreamError(t *testing.T) {
 	})
 }
 
-func TestB106B107ErrorChildren(t *testing.T) {
+func TestErrorChildren(t *testing.T) {
 	// XEP-0124 §17.2, Example 33: see-other-uri carries <uri/>;
-	// undefined-condition carries application details (B-107).
+	// undefined-condition carries application details.
 	cases := []struct {
 		name  string
 		err   *Error
 		child string
 		open  bool // the error comes from Open (creation); else from a stream's End
 	}{
-		{name: "B-106 see-other-uri from Open: <uri/> child (§17.2)", open: true, err: &Error{Condition: SeeOtherURI}, child: "<uri>https://x/</uri>"},
-		{name: "B-107 undefined-condition from Open: details (§17.2)", open: true, err: &Error{Condition: UndefinedCondition}, child: "<detail xmlns='urn:example:diag'>quota exceeded</detail>"},
-		{name: "B-106 see-other-uri from End: <uri/> child (§17.2)", err: &Error{Condition: SeeOtherURI}, child: "<uri>https://x/</uri>"},
-		{name: "B-107 undefined-condition from End: details (§17.2)", err: &Error{Condition: UndefinedCondition}, child: "<detail xmlns='urn:example:diag'>quota exceeded</detail>"},
+		{name: "see-other-uri from Open: <uri/> child (§17.2)", open: true, err: &Error{Condition: SeeOtherURI}, child: "<uri>https://x/</uri>"},
+		{name: "undefined-condition from Open: details (§17.2)", open: true, err: &Error{Condition: UndefinedCondition}, child: "<detail xmlns='urn:example:diag'>quota exceeded</detail>"},
+		{name: "see-other-uri from End: <uri/> child (§17.2)", err: &Error{Condition: SeeOtherURI}, child: "<uri>https://x/</uri>"},
+		{name: "undefined-condition from End: details (§17.2)", err: &Error{Condition: UndefinedCondition}, child: "<detail xmlns='urn:example:diag'>quota exceeded</detail>"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -398,7 +397,7 @@ func TestB106B107ErrorChildren(t *testing.T) {
 	}
 }
 
-func TestB108SystemShutdown(t *testing.T) {
+func TestSystemShutdown(t *testing.T) {
 	// XEP-0124 §17.2: system-shutdown ends every session and no new session
 	// can be created.
 	synctest.Test(t, func(t *testing.T) {
@@ -429,7 +428,7 @@ func TestB108SystemShutdown(t *testing.T) {
 	})
 }
 
-func TestB110StanzaErrorsPassThrough(t *testing.T) {
+func TestStanzaErrorsPassThrough(t *testing.T) {
 	// XEP-0124 §17.4: errors inside payloads pass through unchanged, both
 	// ways.
 	synctest.Test(t, func(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 )
 
 // Conformance tests for XEP-0124 §10 (inactivity and pause), §11
-// (overactivity) and §12 (polling sessions): checklist rows B-53 to B-72.
-// The helpers are in conformance_hold_test.go.
+// (overactivity) and §12 (polling sessions). The helpers are in
+// conformance_hold_test.go.
 
 // holdUnknownSID is what a request for a session that never existed gets.
 func holdUnknownSID(t *testing.T, x *tester) *resp {
@@ -39,10 +39,10 @@ func holdIdleThen(t *testing.T, x *tester, s *sess, wait, idle time.Duration) (d
 	return true, c2.wait()
 }
 
-func TestB53B54InactiveSessionIsForgotten(t *testing.T) {
-	// B-53 (XEP-0124 §10): with every request answered, a session silent
+func TestInactiveSessionIsForgotten(t *testing.T) {
+	// (XEP-0124 §10): with every request answered, a session silent
 	// for 'inactivity' since the last response ends without telling the
-	// client. B-54: the next request is answered as for a session that
+	// client. the next request is answered as for a session that
 	// never existed.
 	for _, tc := range []struct {
 		name   string
@@ -50,9 +50,9 @@ func TestB53B54InactiveSessionIsForgotten(t *testing.T) {
 		idle   time.Duration
 		dead   bool
 	}{
-		{"B-53 idle inactivity−1ns → alive (§10)", "wait='5'", 30*time.Second - time.Nanosecond, false},
-		{"B-53 idle exactly inactivity → gone (§10)", "wait='5'", 30 * time.Second, true},
-		{"B-54 legacy session: answered like an unknown sid (§10, C-01)", "wait='5' -ver", 30 * time.Second, true},
+		{"idle inactivity−1ns → alive (§10)", "wait='5'", 30*time.Second - time.Nanosecond, false},
+		{"idle exactly inactivity → gone (§10)", "wait='5'", 30 * time.Second, true},
+		{"legacy session: answered like an unknown sid (§10)", "wait='5' -ver", 30 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -67,8 +67,8 @@ func TestB53B54InactiveSessionIsForgotten(t *testing.T) {
 				}
 				assert.True(t, r2.IsTerm("item-not-found"), r2.Raw)
 				unknown := holdUnknownSID(t, x)
-				assert.Equal(t, unknown.Status, r2.Status, "B-54: as if it never existed")
-				assert.Equal(t, unknown.Raw, r2.Raw, "B-54: as if it never existed")
+				assert.Equal(t, unknown.Status, r2.Status, "as if it never existed")
+				assert.Equal(t, unknown.Raw, r2.Raw, "as if it never existed")
 				cl := x.up.stream(t, 0).closings()
 				require.Len(t, cl, 1)
 				assert.ErrorIs(t, cl[0].Err, ErrInactive)
@@ -77,8 +77,8 @@ func TestB53B54InactiveSessionIsForgotten(t *testing.T) {
 	}
 }
 
-func TestB55InactivityNotCountedWhileHeld(t *testing.T) {
-	// B-55 (XEP-0124 §10): the inactivity clock runs only while no request
+func TestInactivityNotCountedWhileHeld(t *testing.T) {
+	// (XEP-0124 §10): the inactivity clock runs only while no request
 	// is held. Each request here is held for wait (30 s) > inactivity
 	// (10 s), and the session lives on for 12× inactivity.
 	synctest.Test(t, func(t *testing.T) {
@@ -97,19 +97,19 @@ func TestB55InactivityNotCountedWhileHeld(t *testing.T) {
 	})
 }
 
-func TestB57ShortDefaultInactivity(t *testing.T) {
-	// B-57 (XEP-0124 §10): a non-polling session gets a short inactivity
+func TestShortDefaultInactivity(t *testing.T) {
+	// (XEP-0124 §10): a non-polling session gets a short inactivity
 	// (tens of seconds) by default. The handler always advertises one (so
-	// B-56, no 'inactivity', does not arise).
+	// a session without 'inactivity' does not arise).
 	x := newTester(t, Config{})
 	s := x.create(1000, "")
 	assert.Equal(t, "60", s.created.Attr("inactivity"))
 }
 
-func TestB58PauseAnswersHeldRequests(t *testing.T) {
-	// B-58 (XEP-0124 §10): pause ≤ maxpause answers every held request and
+func TestPauseAnswersHeldRequests(t *testing.T) {
+	// (XEP-0124 §10): pause ≤ maxpause answers every held request and
 	// the pause request at once, without payloads, and makes the inactivity
-	// the pause until the next request. C-11: a pause above maxpause is
+	// the pause until the next request. a pause above maxpause is
 	// refused with policy-violation.
 	for _, tc := range []struct {
 		name   string
@@ -119,17 +119,17 @@ func TestB58PauseAnswersHeldRequests(t *testing.T) {
 		status int           // REQ 2 gets policy-violation with this HTTP status; 0: accepted
 		alive  bool          // REQ 3 finds the session
 	}{
-		{"B-58 pause 30 > inactivity 10: alive at 30s−1ns", "wait='5'", "30", 30*time.Second - time.Nanosecond, 0, true},
-		{"B-58 pause 30: gone at exactly 30s", "wait='5'", "30", 30 * time.Second, 0, false},
-		{"B-58 pause = maxpause (120) is allowed", "wait='5'", "120", 120*time.Second - time.Nanosecond, 0, true},
-		{"C-11 pause above maxpause → policy-violation", "wait='5'", "121", 0, http.StatusOK, false},
-		{"C-11 legacy: pause above maxpause → HTTP 403", "wait='5' -ver", "121", 0, http.StatusForbidden, false},
+		{"pause 30 > inactivity 10: alive at 30s−1ns", "wait='5'", "30", 30*time.Second - time.Nanosecond, 0, true},
+		{"pause 30: gone at exactly 30s", "wait='5'", "30", 30 * time.Second, 0, false},
+		{"pause = maxpause (120) is allowed", "wait='5'", "120", 120*time.Second - time.Nanosecond, 0, true},
+		{"pause above maxpause → policy-violation", "wait='5'", "121", 0, http.StatusOK, false},
+		{"legacy: pause above maxpause → HTTP 403", "wait='5' -ver", "121", 0, http.StatusForbidden, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				x := newTester(t, Config{Inactivity: 10 * time.Second})
 				s := x.create(1000, tc.create)
-				require.Equal(t, "120", s.created.Attr("maxpause"), "B-32: maxpause advertised")
+				require.Equal(t, "120", s.created.Attr("maxpause"), "maxpause advertised")
 				start := time.Now()
 				c1 := s.post(1, "", "")
 				holdHeld(t, c1)
@@ -160,8 +160,8 @@ func TestB58PauseAnswersHeldRequests(t *testing.T) {
 	}
 }
 
-func TestB59PauseResponseHasNoPayloads(t *testing.T) {
-	// B-59 (XEP-0124 §10): the response to a pause request carries no
+func TestPauseResponseHasNoPayloads(t *testing.T) {
+	// (XEP-0124 §10): the response to a pause request carries no
 	// payloads; queued data comes with the next request.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
@@ -179,16 +179,16 @@ func TestB59PauseResponseHasNoPayloads(t *testing.T) {
 	})
 }
 
-func TestB60InactivityRestoredAfterPause(t *testing.T) {
-	// B-60 (XEP-0124 §10): the next request after a pause restores the
+func TestInactivityRestoredAfterPause(t *testing.T) {
+	// (XEP-0124 §10): the next request after a pause restores the
 	// normal inactivity.
 	for _, tc := range []struct {
 		name string
 		idle time.Duration
 		dead bool
 	}{
-		{"B-60 idle inactivity−1ns after REQ 3 → alive", 10*time.Second - time.Nanosecond, false},
-		{"B-60 idle inactivity after REQ 3 → gone, though less than the pause", 10 * time.Second, true},
+		{"idle inactivity−1ns after REQ 3 → alive", 10*time.Second - time.Nanosecond, false},
+		{"idle inactivity after REQ 3 → gone, though less than the pause", 10 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -212,16 +212,16 @@ func TestB60InactivityRestoredAfterPause(t *testing.T) {
 	}
 }
 
-func TestB61ShortPauseShortensInactivity(t *testing.T) {
-	// B-61 (XEP-0124 §10): a pause below the inactivity shortens the
+func TestShortPauseShortensInactivity(t *testing.T) {
+	// (XEP-0124 §10): a pause below the inactivity shortens the
 	// timeout.
 	for _, tc := range []struct {
 		name string
 		idle time.Duration
 		dead bool
 	}{
-		{"B-61 pause=3, idle 3s−1ns → alive", 3*time.Second - time.Nanosecond, false},
-		{"B-61 pause=3, idle 3s → gone (inactivity 60)", 3 * time.Second, true},
+		{"pause=3, idle 3s−1ns → alive", 3*time.Second - time.Nanosecond, false},
+		{"pause=3, idle 3s → gone (inactivity 60)", 3 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -242,15 +242,15 @@ func TestB61ShortPauseShortensInactivity(t *testing.T) {
 	}
 }
 
-func TestB62PauseIgnoredWithoutMaxPause(t *testing.T) {
-	// B-62 (XEP-0124 §10, C-11): with Config.NoPause no 'maxpause' is
+func TestPauseIgnoredWithoutMaxPause(t *testing.T) {
+	// (XEP-0124 §10): with Config.NoPause no 'maxpause' is
 	// advertised and 'pause' is ignored: the request is a normal one, and
 	// the inactivity is unchanged.
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{NoPause: true, Inactivity: 30 * time.Second})
 		s := x.create(1000, "wait='5'")
 		_, has := s.created.Attrs["maxpause"]
-		require.False(t, has, "B-32: no maxpause without pause support")
+		require.False(t, has, "no maxpause without pause support")
 		start := time.Now()
 		c1 := s.post(1, "pause='60'", "")
 		time.Sleep(5*time.Second - time.Nanosecond)
@@ -265,8 +265,8 @@ func TestB62PauseIgnoredWithoutMaxPause(t *testing.T) {
 	})
 }
 
-func TestB63TooManyUnansweredRequests(t *testing.T) {
-	// B-63 (XEP-0124 §11, Ex. 12): more than 'requests' new requests, none
+func TestTooManyUnansweredRequests(t *testing.T) {
+	// (XEP-0124 §11, Ex. 12): more than 'requests' new requests, none
 	// answered (held, and buffered above a gap), the last neither pause nor
 	// terminate → policy-violation. Only reachable with hold ≥ 2.
 	for _, tc := range []struct {
@@ -274,8 +274,8 @@ func TestB63TooManyUnansweredRequests(t *testing.T) {
 		create string
 		status int
 	}{
-		{"B-63 hold=2: REQ 1, 2 held, REQ 4, 5 above a gap → policy-violation", "wait='5' hold='2'", http.StatusOK},
-		{"B-63 legacy → HTTP 403 (§17.1)", "wait='5' hold='2' -ver", http.StatusForbidden},
+		{"hold=2: REQ 1, 2 held, REQ 4, 5 above a gap → policy-violation", "wait='5' hold='2'", http.StatusOK},
+		{"legacy → HTTP 403 (§17.1)", "wait='5' hold='2' -ver", http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -300,12 +300,12 @@ func TestB63TooManyUnansweredRequests(t *testing.T) {
 	}
 }
 
-func TestB63NoFalsePositives(t *testing.T) {
-	// B-63 (XEP-0124 §11, C-05): filling a gap and retransmitting are not
+func TestNoFalsePositives(t *testing.T) {
+	// (XEP-0124 §11): filling a gap and retransmitting are not
 	// overactivity. REQ 2 and 3 carry payloads so that §11's too-frequent
-	// rule (B-66) stays out of the way.
+	// rule stays out of the way.
 	for _, hold := range []string{"1", "2"} {
-		t.Run("B-63 REQ 1 held, REQ 3, then REQ 2; hold="+hold, func(t *testing.T) {
+		t.Run("REQ 1 held, REQ 3, then REQ 2; hold="+hold, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				x := newTester(t, Config{MaxHold: 2})
 				s := x.create(1000, "wait='5' hold='"+hold+"'")
@@ -326,7 +326,7 @@ func TestB63NoFalsePositives(t *testing.T) {
 			})
 		})
 	}
-	t.Run("B-63 retransmissions are not new requests (§14.3)", func(t *testing.T) {
+	t.Run("retransmissions are not new requests (§14.3)", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MaxHold: 2})
 			s := x.create(1000, "wait='5' hold='2'")
@@ -355,12 +355,12 @@ func TestB63NoFalsePositives(t *testing.T) {
 	})
 }
 
-func TestB64ExtraPauseOrTerminateAllowed(t *testing.T) {
-	// B-64 (XEP-0124 §11): with 'requests' requests outstanding, one more
+func TestExtraPauseOrTerminateAllowed(t *testing.T) {
+	// (XEP-0124 §11): with 'requests' requests outstanding, one more
 	// is allowed if it is a pause or a terminate.
 	for _, tc := range []struct{ name, extra string }{
-		{"B-64 extra type='terminate' → normal termination (§11, §13)", "type='terminate'"},
-		{"B-64 extra pause → answered, session alive (§11, §10)", "pause='30'"},
+		{"extra type='terminate' → normal termination (§11, §13)", "type='terminate'"},
+		{"extra pause → answered, session alive (§11, §10)", "pause='30'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -397,10 +397,10 @@ func TestB64ExtraPauseOrTerminateAllowed(t *testing.T) {
 	}
 }
 
-func TestB66TooFrequentRequests(t *testing.T) {
-	// B-66 (XEP-0124 §11, Ex. 13): N=2, H=1, P=2: an empty REQ 2 less than
+func TestTooFrequentRequests(t *testing.T) {
+	// (XEP-0124 §11, Ex. 13): N=2, H=1, P=2: an empty REQ 2 less than
 	// 'polling' after REQ 1, with REQ 1 unanswered, is policy-violation.
-	// B-67: without 'polling' (Config.NoPolling) there is no such rule.
+	// without 'polling' (Config.NoPolling) there is no such rule.
 	const slow = "slow"
 	for _, tc := range []struct {
 		name    string
@@ -411,16 +411,16 @@ func TestB66TooFrequentRequests(t *testing.T) {
 		before  string // "answered": REQ 1 gets data first; "gone": its client leaves
 		status  int    // policy-violation with this HTTP status; 0: no error
 	}{
-		{"B-66 empty REQ 2 0.2s after REQ 1 → policy-violation", Config{}, "", 200 * time.Millisecond, "", "", http.StatusOK},
-		{"B-66 empty REQ 2 at polling−1ns → policy-violation", Config{}, "", 2*time.Second - time.Nanosecond, "", "", http.StatusOK},
-		{"B-66 legacy → HTTP 403 (§17.1)", Config{}, "-ver", 200 * time.Millisecond, "", "", http.StatusForbidden},
-		{"B-66 control: empty REQ 2 at exactly polling → no error", Config{}, "", 2 * time.Second, "", "", 0},
-		{"B-66 control: REQ 2 with a payload → no error", Config{}, "", 200 * time.Millisecond, holdMsg("x"), "", 0},
-		{"B-66 control: REQ 1 already answered → no error", Config{}, "", 200 * time.Millisecond, "", "answered", 0},
-		{"B-66 control: REQ 1's client gone → not counted", Config{}, "", 200 * time.Millisecond, "", "gone", 0},
-		{"B-66 Config.Polling=5s: REQ 2 at 4s → policy-violation", Config{Polling: 5 * time.Second}, "", 4 * time.Second, "", "", http.StatusOK},
-		{"B-67 no 'polling' (Config.NoPolling) → no error", Config{NoPolling: true}, "", 200 * time.Millisecond, "", "", 0},
-		{"B-67 no 'polling', legacy → no error", Config{NoPolling: true}, "-ver", 0, "", "", 0},
+		{"empty REQ 2 0.2s after REQ 1 → policy-violation", Config{}, "", 200 * time.Millisecond, "", "", http.StatusOK},
+		{"empty REQ 2 at polling−1ns → policy-violation", Config{}, "", 2*time.Second - time.Nanosecond, "", "", http.StatusOK},
+		{"legacy → HTTP 403 (§17.1)", Config{}, "-ver", 200 * time.Millisecond, "", "", http.StatusForbidden},
+		{"control: empty REQ 2 at exactly polling → no error", Config{}, "", 2 * time.Second, "", "", 0},
+		{"control: REQ 2 with a payload → no error", Config{}, "", 200 * time.Millisecond, holdMsg("x"), "", 0},
+		{"control: REQ 1 already answered → no error", Config{}, "", 200 * time.Millisecond, "", "answered", 0},
+		{"control: REQ 1's client gone → not counted", Config{}, "", 200 * time.Millisecond, "", "gone", 0},
+		{"Config.Polling=5s: REQ 2 at 4s → policy-violation", Config{Polling: 5 * time.Second}, "", 4 * time.Second, "", "", http.StatusOK},
+		{"no 'polling' (Config.NoPolling) → no error", Config{NoPolling: true}, "", 200 * time.Millisecond, "", "", 0},
+		{"no 'polling', legacy → no error", Config{NoPolling: true}, "-ver", 0, "", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -464,10 +464,10 @@ func TestB66TooFrequentRequests(t *testing.T) {
 	}
 }
 
-func TestB66OnlyWhenRequestsWouldBeUnanswered(t *testing.T) {
-	// B-66 (XEP-0124 §11): the too-frequent rule needs 'requests' (N)
+func TestOnlyWhenRequestsWouldBeUnanswered(t *testing.T) {
+	// (XEP-0124 §11): the too-frequent rule needs 'requests' (N)
 	// unanswered requests, the last empty and neither pause nor terminate.
-	t.Run("B-66 hold=2 (N=3): REQ 2 soon is fine, REQ 3 soon is not", func(t *testing.T) {
+	t.Run("hold=2 (N=3): REQ 2 soon is fine, REQ 3 soon is not", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{MaxHold: 2})
 			s := x.create(1000, "wait='5' hold='2'")
@@ -482,8 +482,8 @@ func TestB66OnlyWhenRequestsWouldBeUnanswered(t *testing.T) {
 		})
 	})
 	for _, tc := range []struct{ name, extra string }{
-		{"B-66 control: REQ 2 is a pause → answered, no error (§10)", "pause='30'"},
-		{"B-66 control: REQ 2 is a terminate → normal end (§13)", "type='terminate'"},
+		{"control: REQ 2 is a pause → answered, no error (§10)", "pause='30'"},
+		{"control: REQ 2 is a terminate → normal end (§13)", "type='terminate'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -507,14 +507,14 @@ func TestB66OnlyWhenRequestsWouldBeUnanswered(t *testing.T) {
 	}
 }
 
-func TestB68PollingSessionAnswersAtOnce(t *testing.T) {
-	// B-68 (XEP-0124 §12, §7.1): wait='0' and/or hold='0' ask for a polling
+func TestPollingSessionAnswersAtOnce(t *testing.T) {
+	// (XEP-0124 §12, §7.1): wait='0' and/or hold='0' ask for a polling
 	// session: each request is answered without being held, empty or with
 	// queued data. The handler sets hold='0' when wait='0'.
 	for _, tc := range []struct{ name, create, wait, hold string }{
-		{"B-68 hold='0'", "hold='0'", "45", "0"}, // wait: 60 asked, the default MaxWait
-		{"B-68 wait='0'", "wait='0'", "0", "0"},
-		{"B-68 wait='0' hold='0'", "wait='0' hold='0'", "0", "0"},
+		{"hold='0'", "hold='0'", "45", "0"}, // wait: 60 asked, the default MaxWait
+		{"wait='0'", "wait='0'", "0", "0"},
+		{"wait='0' hold='0'", "wait='0' hold='0'", "0", "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -539,8 +539,8 @@ func TestB68PollingSessionAnswersAtOnce(t *testing.T) {
 	}
 }
 
-func TestB69PollingSessionLongerInactivity(t *testing.T) {
-	// B-69 (XEP-0124 §12): a polling session's inactivity is higher by more
+func TestPollingSessionLongerInactivity(t *testing.T) {
+	// (XEP-0124 §12): a polling session's inactivity is higher by more
 	// than 'polling': Inactivity + 2×Polling.
 	x := newTester(t, Config{})
 	normal := x.create(1000, "")
@@ -553,8 +553,8 @@ func TestB69PollingSessionLongerInactivity(t *testing.T) {
 		idle time.Duration
 		dead bool
 	}{
-		{"B-69 polling session idle 64s−1ns → alive", 64*time.Second - time.Nanosecond, false},
-		{"B-69 polling session idle 64s → gone", 64 * time.Second, true},
+		{"polling session idle 64s−1ns → alive", 64*time.Second - time.Nanosecond, false},
+		{"polling session idle 64s → gone", 64 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -574,18 +574,18 @@ func TestB69PollingSessionLongerInactivity(t *testing.T) {
 	}
 }
 
-func TestB70RequestsOneOnlyForPolling(t *testing.T) {
-	// B-70 (XEP-0124 §12): the handler never forces polling: 'requests' is
+func TestRequestsOneOnlyForPolling(t *testing.T) {
+	// (XEP-0124 §12): the handler never forces polling: 'requests' is
 	// hold+1, so requests='1' only in a polling session (which then behaves
-	// as B-68 tests).
+	// as tests).
 	for _, tc := range []struct {
 		name, create, requests string
 		cfg                    Config
 	}{
-		{"B-70 hold=1 → requests=2", "", "2", Config{}},
-		{"B-70 hold=2 → requests=3", "hold='2'", "3", Config{MaxHold: 2}},
-		{"B-70 hold=5 capped to MaxHold=1 → requests=2", "hold='5'", "2", Config{}},
-		{"B-70 hold=0 (polling) → requests=1", "hold='0'", "1", Config{}},
+		{"hold=1 → requests=2", "", "2", Config{}},
+		{"hold=2 → requests=3", "hold='2'", "3", Config{MaxHold: 2}},
+		{"hold=5 capped to MaxHold=1 → requests=2", "hold='5'", "2", Config{}},
+		{"hold=0 (polling) → requests=1", "hold='0'", "1", Config{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newTester(t, tc.cfg)
@@ -594,10 +594,10 @@ func TestB70RequestsOneOnlyForPolling(t *testing.T) {
 	}
 }
 
-func TestB71PollingTooFrequent(t *testing.T) {
-	// B-71 (XEP-0124 §12, Ex. 14): in a polling session, two empty new
+func TestPollingTooFrequent(t *testing.T) {
+	// (XEP-0124 §12, Ex. 14): in a polling session, two empty new
 	// requests less than 'polling' apart, the first answered without
-	// payloads → policy-violation on the second. B-72: no 'polling'
+	// payloads → policy-violation on the second. no 'polling'
 	// (Config.NoPolling) → any frequency.
 	for _, tc := range []struct {
 		name    string
@@ -609,16 +609,16 @@ func TestB71PollingTooFrequent(t *testing.T) {
 		data    bool // REQ 1's response carries a payload
 		status  int  // policy-violation with this status; 0: no error
 	}{
-		{"B-71 empty REQ 2 at once → policy-violation", Config{}, "hold='0'", 0, "", false, false, http.StatusOK},
-		{"B-71 empty REQ 2 at polling−1ns → policy-violation", Config{}, "hold='0'", 2*time.Second - time.Nanosecond, "", false, false, http.StatusOK},
-		{"B-71 wait='0' session → policy-violation", Config{}, "wait='0'", time.Second, "", false, false, http.StatusOK},
-		{"B-71 legacy → HTTP 403 (§17.1)", Config{}, "hold='0' -ver", 0, "", false, false, http.StatusForbidden},
-		{"B-71 control: REQ 2 at polling → no error", Config{}, "hold='0'", 2 * time.Second, "", false, false, 0},
-		{"B-71 control: REQ 2 with a payload → no error", Config{}, "hold='0'", 0, holdMsg("x"), false, false, 0},
-		{"B-71 control: REQ 1 resent is not counted", Config{}, "hold='0'", 2 * time.Second, "", true, false, 0},
-		{"B-71 control: REQ 1's response carried a payload → no error", Config{}, "hold='0'", 0, "", false, true, 0},
-		{"B-72 no 'polling' (Config.NoPolling) → no error", Config{NoPolling: true}, "hold='0'", 0, "", false, false, 0},
-		{"B-72 no 'polling', wait='0' → no error", Config{NoPolling: true}, "wait='0'", 0, "", false, false, 0},
+		{"empty REQ 2 at once → policy-violation", Config{}, "hold='0'", 0, "", false, false, http.StatusOK},
+		{"empty REQ 2 at polling−1ns → policy-violation", Config{}, "hold='0'", 2*time.Second - time.Nanosecond, "", false, false, http.StatusOK},
+		{"wait='0' session → policy-violation", Config{}, "wait='0'", time.Second, "", false, false, http.StatusOK},
+		{"legacy → HTTP 403 (§17.1)", Config{}, "hold='0' -ver", 0, "", false, false, http.StatusForbidden},
+		{"control: REQ 2 at polling → no error", Config{}, "hold='0'", 2 * time.Second, "", false, false, 0},
+		{"control: REQ 2 with a payload → no error", Config{}, "hold='0'", 0, holdMsg("x"), false, false, 0},
+		{"control: REQ 1 resent is not counted", Config{}, "hold='0'", 2 * time.Second, "", true, false, 0},
+		{"control: REQ 1's response carried a payload → no error", Config{}, "hold='0'", 0, "", false, true, 0},
+		{"no 'polling' (Config.NoPolling) → no error", Config{NoPolling: true}, "hold='0'", 0, "", false, false, 0},
+		{"no 'polling', wait='0' → no error", Config{NoPolling: true}, "wait='0'", 0, "", false, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Conformance tests for XEP-0124 §18 (pipelining) and §19 (security):
-// checklist rows B-111 to B-114; and Handler.Stats.
+// Conformance tests for XEP-0124 §18 (pipelining) and §19 (security); and
+// Handler.Stats.
 
 // ridPipelineRead reads one HTTP response from br and parses its body.
 func ridPipelineRead(t *testing.T, br *bufio.Reader, req *http.Request) *resp {
@@ -37,7 +37,7 @@ func ridPipelineRead(t *testing.T, br *bufio.Reader, req *http.Request) *resp {
 	return parseResp(t, rec)
 }
 
-func TestB111Pipelining(t *testing.T) {
+func TestPipelining(t *testing.T) {
 	// XEP-0124 §18.1: pipelined requests on one connection are answered in
 	// order and never deadlock: REQ 1 is held until its wait ends (REQ 2
 	// is not read before), then REQ 2 is answered.
@@ -78,7 +78,7 @@ func ridTLSRequest(body string) *http.Request {
 	return r
 }
 
-func TestB113B114SecureSessionOverPlainConnection(t *testing.T) {
+func TestSecureSessionOverPlainConnection(t *testing.T) {
 	// XEP-0124 §19.1: every request of a session created over TLS must be
 	// encrypted; one that is not makes the CM close the connection without
 	// a BOSH body and without terminating the session.
@@ -114,7 +114,7 @@ func TestB113B114SecureSessionOverPlainConnection(t *testing.T) {
 	})
 }
 
-func TestB114PlainSessionAcceptsTLS(t *testing.T) {
+func TestPlainSessionAcceptsTLS(t *testing.T) {
 	// XEP-0124 §19.1 only binds sessions created over TLS: a session
 	// created in the clear may continue over TLS or not.
 	synctest.Test(t, func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestB114PlainSessionAcceptsTLS(t *testing.T) {
 	})
 }
 
-func TestB114PlainConnectionOverRealServer(t *testing.T) {
+func TestPlainConnectionOverRealServer(t *testing.T) {
 	// XEP-0124 §19.1 over a real HTTP server: the plain request of a secure
 	// session sees its connection closed with no response.
 	x := newTester(t, Config{})
