@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/xml"
@@ -309,25 +308,6 @@ func (p *peer) expect(what string, match func(s *stanza) bool) *stanza {
 func bare(jid string) string {
 	b, _, _ := strings.Cut(jid, "/")
 	return b
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use, for a process's
-// output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // xmppClient is a client under test, logged in as alice, as its driver

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/syncbuf"
 )
 
 // TestLibpurple runs libpurple 2.14's XMPP code (Pidgin's, Finch's), as
@@ -163,8 +165,8 @@ type bitlbee struct {
 	// seen are the lines read that no expect matched yet, oldest first:
 	// a line that arrives before the step that waits for it is kept.
 	seen  []ircLine
-	log   *lockedBuffer
-	debug *lockedBuffer // BitlBee's and libpurple's debug output
+	log   *syncbuf.Buffer
+	debug *syncbuf.Buffer // BitlBee's and libpurple's debug output
 }
 
 // ircLine is one IRC message.
@@ -229,7 +231,7 @@ func tryBitlBee(ctx context.Context, t *testing.T, bin string) (*bitlbee, error)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
-	b := &bitlbee{t: t, ctx: ctx, log: &lockedBuffer{}, debug: &lockedBuffer{}, lines: make(chan ircLine, 1024)}
+	b := &bitlbee{t: t, ctx: ctx, log: &syncbuf.Buffer{}, debug: &syncbuf.Buffer{}, lines: make(chan ircLine, 1024)}
 	b.cmd = exec.Command(bin, "-D", "-n", "-v", "-c", conf, "-d", dir)
 	b.cmd.Env = append(os.Environ(), "BITLBEE_DEBUG=1") // libpurple's debug log, for failures
 	b.cmd.Stdout, b.cmd.Stderr = b.debug, b.debug

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,7 +70,7 @@ type nodeClient struct {
 	stdin    io.WriteCloser
 	events   chan event // closed when the script's stdout ends
 	seen     []event    // read and not matched yet, oldest first
-	log      *lockedBuffer
+	log      *syncbuf.Buffer
 }
 
 // event is one event of a driver script.
@@ -86,7 +87,7 @@ type event struct {
 
 func startNodeClient(ctx context.Context, t *testing.T, node, script string) *nodeClient {
 	t.Helper()
-	c := &nodeClient{t: t, ctx: ctx, events: make(chan event, 256), log: &lockedBuffer{}}
+	c := &nodeClient{t: t, ctx: ctx, events: make(chan event, 256), log: &syncbuf.Buffer{}}
 	c.cmd = exec.Command(node, filepath.Join("js", script))
 	c.cmd.Stderr = c.log
 	stdout, err := c.cmd.StdoutPipe()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/proc"
 )
 
 // Timeouts of the harness: hang guards, not expectations.
@@ -264,26 +266,8 @@ func (s *Server) Stop() { s.end(syscall.SIGTERM) }
 func (s *Server) Kill() { s.end(syscall.SIGKILL) }
 
 func (s *Server) end(sig syscall.Signal) {
-	s.stop.Do(func() {
-		s.cmd.Process.Signal(sig)
-		select {
-		case <-s.done:
-		case <-time.After(stopTimeout):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
+	s.stop.Do(func() { proc.End(s.cmd, s.done, sig, stopTimeout) })
 }
 
-// logTail returns the last n lines of ejabberd's log.
-func (s *Server) logTail(n int) string {
-	b, err := os.ReadFile(s.LogFile)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// logTail returns the last n lines of the server's log.
+func (s *Server) logTail(n int) string { return proc.Tail(s.LogFile, n) }

@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/syncbuf"
 )
 
 // Bounds of the harness: hang guards, not expectations.
@@ -33,9 +34,9 @@ type Proxy struct {
 
 	name    string
 	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	out     *lockedBuffer // what the process wrote to stdout and stderr
-	logFile string        // a log file besides out, "" for none
+	done    chan struct{}   // closed when the process has exited
+	out     *syncbuf.Buffer // what the process wrote to stdout and stderr
+	logFile string          // a log file besides out, "" for none
 }
 
 // InCI reports whether the environment variable CI is true.
@@ -86,7 +87,7 @@ func FreeAddr(t testing.TB) string {
 // test ends; a failed test prints what it logged.
 func (p *Proxy) start(t testing.TB, bin string, stopSignal syscall.Signal, args ...string) {
 	t.Helper()
-	p.out = &lockedBuffer{}
+	p.out = &syncbuf.Buffer{}
 	p.done = make(chan struct{})
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = p.Dir
@@ -160,24 +161,6 @@ func writeFile(t testing.TB, dir, name, data string) string {
 		t.Fatalf("proxytest: %v", err)
 	}
 	return path
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // readFile returns a file's contents, or what went wrong reading it.
