@@ -12,7 +12,12 @@
 // receives the client's payloads through Stream.Send in rid order. Payloads
 // travel as the client's bytes; responses are built without re-encoding
 // them. Every failure a client can see is a Condition or an *Error, turned
-// into bytes in one place.
+// into bytes in one place; a busy server answers HTTP 503 with Retry-After
+// (OverloadError). Stream, Request, Closing, Condition and Error are
+// defined once, in package session, and named here. Stats is a snapshot of
+// the counters (bosh/boshprom exports them to Prometheus); Ready says
+// whether new sessions are taken; Shutdown ends every session and waits for
+// the upstream's goroutines.
 //
 // Spec sections cited in this package are XEP-0124 v1.11.2's.
 package bosh
