@@ -98,9 +98,9 @@ type Client interface {
 	// the core's to keep (offline storage) or bounce.
 	Deliver(stanza []byte) bool
 	// Kick ends the client's stream with a stream error condition such as
-	// "conflict" (RFC 6120 §4.9.3); the client sees remote-stream-error
+	// StreamConflict (RFC 6120 §4.9.3); the client sees remote-stream-error
 	// (XEP-0206 §6).
-	Kick(condition string)
+	Kick(condition StreamCondition)
 }
 
 // Stanza is one stanza from a client, checked and stamped by the Server.
@@ -117,9 +117,11 @@ type Stanza struct {
 // StanzaError is an error a Core returns to be sent back as a stanza error
 // (RFC 6120 §8.3), for example by StartSession.
 type StanzaError struct {
-	Type      string // "auth", "cancel", "continue", "modify", "wait"
-	Condition string // "forbidden", "conflict", "internal-server-error", ...
-	Text      string // optional human-readable text
+	Type      StanzaErrorType // ErrorAuth, ErrorCancel, ... (RFC 6120 §8.3.2)
+	Condition StanzaCondition // Forbidden, Conflict, ... (RFC 6120 §8.3.3)
+	Text      string          // optional human-readable text
 }
 
-func (e *StanzaError) Error() string { return "xmppstream: stanza error " + e.Type + "/" + e.Condition }
+func (e *StanzaError) Error() string {
+	return "xmppstream: stanza error " + string(e.Type) + "/" + string(e.Condition)
+}

@@ -101,7 +101,7 @@ func errorReply(name, id, to string, child string, e *StanzaError) []byte {
 		b.WriteByte('\'')
 	}
 	b.WriteString(" xmlns='" + nsClient + "'>" + child)
-	b.WriteString("<error type='" + safeErrorType(e.Type) + "'><" + safeCondition(e.Condition, "undefined-condition") +
+	b.WriteString("<error type='" + safeErrorType(string(e.Type)) + "'><" + safeCondition(string(e.Condition), "undefined-condition") +
 		" xmlns='" + nsStanzas + "'/>")
 	if e.Text != "" {
 		b.WriteString("<text xmlns='" + nsStanzas + "'>")

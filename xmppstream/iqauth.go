@@ -170,7 +170,7 @@ func (s *stream) iqAuthFailed(ctx context.Context, id string, se *StanzaError) b
 
 // legacyCodes are the error codes of the conditions XEP-0078 answers
 // with, which it requires beside the conditions (XEP-0078 §5, XEP-0086).
-var legacyCodes = map[string]int{
+var legacyCodes = map[StanzaCondition]int{
 	"bad-request": 400, "not-authorized": 401, "forbidden": 403, "not-allowed": 405,
 	"not-acceptable": 406, "conflict": 409, "internal-server-error": 500, "service-unavailable": 503,
 }
@@ -185,7 +185,7 @@ func iqAuthError(id string, e *StanzaError) []byte {
 	if code, ok := legacyCodes[e.Condition]; ok {
 		b.WriteString(" code='" + strconv.Itoa(code) + "'")
 	}
-	b.WriteString(" type='" + safeErrorType(e.Type) + "'><" + safeCondition(e.Condition, "undefined-condition") +
+	b.WriteString(" type='" + safeErrorType(string(e.Type)) + "'><" + safeCondition(string(e.Condition), "undefined-condition") +
 		" xmlns='" + nsStanzas + "'/>")
 	if e.Text != "" {
 		b.WriteString("<text xmlns='" + nsStanzas + "'>")

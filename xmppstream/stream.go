@@ -307,7 +307,7 @@ func (c *client) Deliver(stanza []byte) bool {
 // unbound like any other that goes (Core.Unbind), but never from inside
 // Kick: from a goroutine of its own, or at the end of the Send in
 // progress, so that a core may kick while holding its own locks.
-func (c *client) Kick(condition string) {
+func (c *client) Kick(condition StreamCondition) {
 	s := c.s
 	s.mu.Lock()
 	if s.ended {
@@ -318,7 +318,7 @@ func (c *client) Kick(condition string) {
 	s.mu.Unlock()
 	s.srv.log.Debug("xmppstream: client kicked", "condition", condition)
 	s.sink.SetAttrs(streamPrefix)
-	s.sink.End(streamErrorBody(condition, errors.New("xmppstream: kicked by the core")))
+	s.sink.End(streamErrorBody(string(condition), errors.New("xmppstream: kicked by the core")))
 	if now {
 		s.srv.unbindLater(s.client, nil)
 	}

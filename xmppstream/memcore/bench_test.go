@@ -13,9 +13,9 @@ type sinkClient struct {
 	n   int
 }
 
-func (s *sinkClient) JID() xmppstream.JID   { return s.jid }
-func (s *sinkClient) Deliver(b []byte) bool { s.n++; return true }
-func (s *sinkClient) Kick(string)           {}
+func (s *sinkClient) JID() xmppstream.JID             { return s.jid }
+func (s *sinkClient) Deliver(b []byte) bool           { s.n++; return true }
+func (s *sinkClient) Kick(xmppstream.StreamCondition) {}
 
 // BenchmarkRouteMessage: the core's routing of one chat message between
 // two bound, available clients, to the bare JID (RFC 6121 §8.5.2.1.1) and

@@ -172,8 +172,8 @@ func TestStartSession(t *testing.T) {
 			} else {
 				se, ok := errors.AsType[*xmppstream.StanzaError](err)
 				require.True(t, ok, "%v", err)
-				assert.Equal(t, tt.wantType, se.Type)
-				assert.Equal(t, tt.wantCond, se.Condition)
+				assert.Equal(t, tt.wantType, string(se.Type))
+				assert.Equal(t, tt.wantCond, string(se.Condition))
 			}
 			if holder != nil {
 				assert.Equal(t, tt.wantKick, len(holder.kicked()) == 1)

@@ -45,10 +45,10 @@ func (f *fakeClient) Deliver(b []byte) bool {
 	return true
 }
 
-func (f *fakeClient) Kick(cond string) {
+func (f *fakeClient) Kick(cond xmppstream.StreamCondition) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.kicks = append(f.kicks, cond)
+	f.kicks = append(f.kicks, string(cond))
 }
 
 func (f *fakeClient) setGone() {

@@ -51,7 +51,7 @@ func (c *Core) flush(o *outbox) {
 		kicks, sends := o.kicks, o.sends
 		o.kicks, o.sends = nil, nil
 		for _, k := range kicks {
-			k.Kick("conflict")
+			k.Kick(xmppstream.StreamConflict)
 		}
 		var failed []send
 		for _, s := range sends {
