@@ -82,6 +82,21 @@ func TestRetransmissionWhileHeld(t *testing.T) {
 			assert.Empty(t, r.Type(), r.Raw)
 		})
 	})
+	t.Run("cut while held, data arrives, then the resend: the resend takes it at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			x := newTester(t, Config{})
+			s := x.create(1000, "")
+			ctx, cancel := context.WithCancel(context.Background())
+			orig := holdPostCtx(ctx, s, 1, "", "")
+			holdHeld(t, orig)
+			cancel()
+			synctest.Wait()
+			holdDeliver(t, x, holdMsg("kept")) // a gone request takes no payloads (§14.3)
+			again := holdPost(s, 1, "", "")
+			r := holdAnswered(t, again) // not after 'wait'
+			assert.Equal(t, []string{holdMsg("kept")}, r.Children, r.Raw)
+		})
+	})
 	t.Run("cut while held, then resent: the resend takes the data", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			x := newTester(t, Config{})

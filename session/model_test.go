@@ -292,6 +292,13 @@ func (m *model) check() {
 	if len(m.received) > len(m.delivered) || !slices.Equal(m.received, m.delivered[:len(m.received)]) {
 		m.t.Fatalf("received %v; delivered %v\n%s", m.received, m.delivered, m.history())
 	}
+	m.s.mu.Lock()
+	waiting := m.s.hasDataLocked() && m.s.liveHeldLocked() > 0
+	m.s.mu.Unlock()
+	if waiting {
+		// §8: queued payloads go to a live held request at once.
+		m.t.Fatalf("payloads wait while a live request is held\n%s", m.history())
+	}
 }
 
 func (m *model) sentPayloads() []string {

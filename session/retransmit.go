@@ -63,6 +63,12 @@ func (s *Session) attachLocked(ctx context.Context, w *waiter, r *Request) (*wai
 	if m := s.cfg.Metrics; m != nil {
 		m.Attached.Add(1)
 	}
+	if w.live == 1 && s.indexHeldLocked(w) >= 0 {
+		// A held request whose client had gone is live again: payloads
+		// that arrived meanwhile are its now (§8).
+		s.releaseLocked()
+		s.rearmLocked()
+	}
 	return w, nil, nil
 }
 
