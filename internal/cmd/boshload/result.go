@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/loadstat"
@@ -19,8 +20,9 @@ type result struct {
 
 	LoggedIn        int     `json:"logged_in"`
 	LoginFailures   int     `json:"login_failures"`
-	CreateRetries   int64   `json:"create_retries"` // creations refused with policy-violation, then retried
-	LoginSeconds    float64 `json:"login_seconds"`  // from the first login's start to the last success
+	CreateRetries   int64   `json:"create_retries"`     // creations refused with policy-violation, then retried
+	Create503       int64   `json:"create_503_retries"` // creations refused with HTTP 503, retried after Retry-After
+	LoginSeconds    float64 `json:"login_seconds"`      // from the first login's start to the last success
 	LoginsPerSecond float64 `json:"logins_per_second"`
 
 	Expected        int64   `json:"expected"` // messages the pairs with both sessions logged in were to exchange
@@ -35,10 +37,30 @@ type result struct {
 	Foreign        int64 `json:"foreign"`      // arrived at the wrong session, or unreadable
 	SessionsFailed int   `json:"sessions_failed"`
 	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
+	// SessionsEnded counts the sessions the server ended, by terminal
+	// condition (XEP-0124 §17.2) or HTTP status; the run's own
+	// terminates are not counted.
+	SessionsEnded map[string]int `json:"sessions_ended,omitempty"`
+
+	Faults faultFigures `json:"faults"`
 
 	Server           *serverFigures `json:"server,omitempty"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
 	Errors           map[string]int `json:"errors,omitempty"`
+}
+
+// faultFigures count the requests sent again after a network error
+// (XEP-0124 §14.3) and, with -cut, the cuts.
+type faultFigures struct {
+	CutRate     float64 `json:"cut_rate"` // -cut
+	CutSeed     uint64  `json:"cut_seed,omitempty"`
+	Attempts    int64   `json:"attempts"`       // requests sent through the cutter, resends included
+	Cut         int64   `json:"cut"`            // of those, cut
+	CutAnswered int64   `json:"cut_answered"`   // cut after the response had begun to arrive
+	Resent      int64   `json:"resent"`         // requests sent again after a network error, cuts included
+	ResentOther int64   `json:"resent_not_cut"` // of those, after an error that was not a cut
+	GaveUp      int64   `json:"gave_up"`        // requests given up after maxAttempts attempts
+	MaxAttempts int     `json:"max_attempts"`   // attempts at one request
 }
 
 // serverFigures are read from /proc for -pid.
@@ -100,17 +122,54 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 	}
 }
 
+// collectFaults fills the fault figures and the sessions the server ended.
+func (r *result) collectFaults(l *load) {
+	r.Faults = faultFigures{
+		CutRate: l.o.cut, Resent: l.resent.Load(), ResentOther: l.resentAfter.Load(),
+		GaveUp: l.gaveUp.Load(), MaxAttempts: maxAttempts,
+	}
+	if c := l.t.cutter; c != nil {
+		st := c.Stats()
+		r.Faults.CutSeed = l.o.cutSeed
+		r.Faults.Attempts, r.Faults.Cut, r.Faults.CutAnswered = st.Requests, st.Cut, st.Answered
+	}
+	l.mu.Lock()
+	if len(l.endedBy) > 0 {
+		r.SessionsEnded = maps.Clone(l.endedBy)
+	}
+	l.mu.Unlock()
+}
+
 // print writes the human-readable report.
 func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "boshload: %d sessions, %s mode, %d messages each, against %s\n", r.Sessions, r.Mode, r.Messages, r.URL)
-	fmt.Fprintf(w, "  logins:    %d ok, %d failed, %d creations retried; %.2f s, %.1f logins/s\n",
-		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.LoginSeconds, r.LoginsPerSecond)
+	fmt.Fprintf(w, "  logins:    %d ok, %d failed, %d creations retried after policy-violation, %d after HTTP 503; %.2f s, %.1f logins/s\n",
+		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.Create503, r.LoginSeconds, r.LoginsPerSecond)
 	fmt.Fprintf(w, "  messages:  %d of %d delivered (%d sent) in %.2f s, %.1f msgs/s\n",
 		r.Delivered, r.Expected, r.Sent, r.MessageSeconds, r.DeliveredPerSec)
 	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
 	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign; %d sessions failed, %d stuck\n",
 		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.SessionsFailed, r.SessionsStuck)
+	if f := r.Faults; f.CutRate > 0 {
+		fmt.Fprintf(w, "  cuts:      %d of %d requests cut (-cut %g, -cut-seed %d), %d after the answer began\n",
+			f.Cut, f.Attempts, f.CutRate, f.CutSeed, f.CutAnswered)
+	}
+	if f := r.Faults; f.Resent > 0 || f.GaveUp > 0 {
+		fmt.Fprintf(w, "  resends:   %d requests sent again (%d after errors other than cuts), %d given up after %d attempts\n",
+			f.Resent, f.ResentOther, f.GaveUp, f.MaxAttempts)
+	}
+	if len(r.SessionsEnded) > 0 {
+		var parts []string
+		n := 0
+		for _, k := range slices.Sorted(maps.Keys(r.SessionsEnded)) {
+			parts = append(parts, fmt.Sprintf("%d× %s", r.SessionsEnded[k], k))
+			n += r.SessionsEnded[k]
+		}
+		fmt.Fprintf(w, "  ended:     %d sessions ended by the server: %s\n", n, strings.Join(parts, ", "))
+	} else {
+		fmt.Fprintf(w, "  ended:     no session ended by the server\n")
+	}
 	if f := r.Server; f != nil {
 		fmt.Fprintf(w, "  server:    RSS %.1f MB before, %.1f MB idle, %.1f MB after; %.1f KB per idle session\n",
 			mb(f.RSSBefore), mb(f.RSSIdle), mb(f.RSSAfter), float64(f.IdleRSSPerSession)/1024)
