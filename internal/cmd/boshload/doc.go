@@ -154,7 +154,12 @@
 // free loopback ports, creates the accounts, and runs the same closed and
 // paced loads against Prosody's mod_bosh, ejabberd's mod_bosh, boshd with
 // its in-memory core and boshd relaying to the Prosody, one after another;
-// table.py prints the markdown table with ratios to the best peer.
+// table.py prints the markdown table with ratios to the best peer. Then it
+// runs the fault loads (-cut 0.1 and -cut 0.3, several seeds, 100
+// sessions, 50 paced messages each) against the same four targets, each
+// on a freshly started server, and table.py -faults prints the second
+// table: messages sent, lost, duplicated, reordered, stuck sessions and
+// the sessions each server ended, by condition.
 //
 // big.sh (make bigload) runs 20,000 sessions against boshd over h2c, two
 // sessions per HTTP/2 connection, and fails unless every session logs in

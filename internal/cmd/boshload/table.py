@@ -1,4 +1,4 @@
-"""table.py WORKDIR TARGET...: the markdown table of compare.sh.
+"""table.py [-faults] WORKDIR TARGET...: the markdown tables of compare.sh.
 
 Reads WORKDIR/TARGET.MODE.N.json (boshload -json lines; MODE closed or paced,
 N the run) and prints one row per figure, one column per target, each the
@@ -6,10 +6,66 @@ median over the runs; for targets that are
 not peers (prosody, ejabberd), each figure is followed by its ratio to the
 best peer's value in the same run: value / best (lower is better where the
 row says so).
-"""
-import json, os, sys
 
+With -faults it reads WORKDIR/TARGET.cut-RATE.N.json (boshload -cut RATE
+-cut-seed N) instead and prints one row per target and cut rate, the sums
+over the runs: messages sent, lost, duplicated, reordered, stuck sessions,
+sessions the server ended (by condition), the slowest delivery, requests
+cut, resends given up and login failures.
+"""
+import glob, json, os, re, sys
+
+faults = len(sys.argv) > 1 and sys.argv[1] == "-faults"
+if faults:
+    del sys.argv[1]
 work, targets = sys.argv[1], sys.argv[2:]
+
+
+def fault_table():
+    def num(v):
+        return "{:,}".format(v)
+
+    print("| target | cut | runs | messages sent | lost | duplicated | reordered | stuck sessions "
+          "| sessions ended by the server | latency max (ms) | requests cut / sent | resends given up | login failures |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for t in targets:
+        by_rate = {}
+        for path in glob.glob(os.path.join(work, "%s.cut-*.json" % t)):
+            m = re.match(re.escape(t) + r"\.cut-(.+)\.(\d+)\.json$", os.path.basename(path))
+            if not m:
+                continue
+            try:
+                with open(path) as f:
+                    r = json.loads(f.readline())
+            except (OSError, ValueError):
+                r = None  # boshload failed: counted as a run without figures
+            by_rate.setdefault(m.group(1), []).append(r)
+        for rate in sorted(by_rate, key=float):
+            rs = by_rate[rate]
+            ok = [r for r in rs if r]
+            tot = lambda k: sum(r.get(k) or 0 for r in ok)
+            ended = {}
+            for r in ok:
+                for c, n in (r.get("sessions_ended") or {}).items():
+                    ended[c] = ended.get(c, 0) + n
+            ended_s = "0" if not ended else "%d: %s" % (
+                sum(ended.values()), ", ".join("%d× %s" % (n, c) for c, n in sorted(ended.items(), key=lambda x: -x[1])))
+            cut = sum((r.get("faults") or {}).get("cut", 0) for r in ok)
+            att = sum((r.get("faults") or {}).get("attempts", 0) for r in ok)
+            gave = sum((r.get("faults") or {}).get("gave_up", 0) for r in ok)
+            lat = max([r.get("latency_max_ms") or 0 for r in ok] + [0])
+            runs = str(len(ok)) if len(ok) == len(rs) else "%d (%d failed)" % (len(ok), len(rs) - len(ok))
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |" % (
+                t, "%g%%" % (float(rate) * 100), runs, num(tot("sent")), num(tot("lost")), num(tot("duplicated")),
+                num(tot("out_of_order")), num(tot("sessions_stuck")), ended_s, "{:,.0f}".format(lat), num(cut), num(att), num(gave),
+                num(tot("login_failures"))))
+    print()
+    print("Sums over the runs, each with its own seed (boshload -cut-seed) on a freshly started server.")
+
+
+if faults:
+    fault_table()
+    sys.exit(0)
 PEERS = ("prosody", "ejabberd")
 
 def load(t, mode):
