@@ -138,7 +138,9 @@
 //   - latency p50/p90/p99/max: send to receipt, on the tool's clock.
 //   - lost: messages put in a request that never arrived; duplicated;
 //     out of order (arrived after a later one of the same sender);
-//     foreign (arrived at a session that was not the addressee).
+//     foreign (arrived at a session that was not the addressee);
+//     bounced (came back to their sender as a message of type 'error',
+//     RFC 6120 §8.3).
 //   - sessions failed (a request failed or the server terminated the
 //     session) and stuck (did not send and receive all its messages).
 //   - sessions ended by the server, by terminal condition (XEP-0124

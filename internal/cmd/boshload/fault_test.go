@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -216,4 +217,22 @@ func TestRunEndedByServer(t *testing.T) {
 	assert.Equal(t, 1, res.SessionsFailed, report)
 	assert.Positive(t, res.Lost, report)
 	assert.Contains(t, report, "1 sessions ended by the server: 1× item-not-found")
+}
+
+// TestReceiveBounced: a message of type 'error' is one of the session's
+// own messages coming back (RFC 6120 §8.3): counted as bounced, not as
+// delivered nor foreign.
+func TestReceiveBounced(t *testing.T) {
+	o, err := parseFlags([]string{"-password", "x", "-sessions", "2", "-messages", "3"}, io.Discard)
+	require.NoError(t, err)
+	l := newLoad(context.Background(), o, time.Now())
+	s := l.sessions[0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10)
+	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10)
+	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10)
+	assert.Equal(t, 1, s.recv.bounced)
+	assert.Equal(t, 1, s.recv.count)
+	assert.Equal(t, 1, s.recv.foreign)
 }

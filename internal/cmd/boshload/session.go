@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -215,8 +216,14 @@ func (s *session) endLocked(err error) {
 	s.l.ended()
 }
 
-// receiveLocked accounts for one message element.
+// receiveLocked accounts for one message element. A message of type
+// 'error' is the server returning one of the session's own messages
+// (RFC 6120 §8.3): counted as bounced, never as delivered.
 func (s *session) receiveLocked(el []byte, now int64) {
+	if tag := startTag(el); bytes.Contains(tag, []byte(" type='error'")) || bytes.Contains(tag, []byte(` type="error"`)) {
+		s.recv.bounced++
+		return
+	}
 	st, ok := parseStamp(el)
 	if !ok || st.from != s.partner.idx {
 		s.recv.foreign++

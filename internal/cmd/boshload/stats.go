@@ -10,6 +10,7 @@ type receiveStats struct {
 	dups    int      // messages received again
 	ooo     int      // messages received after one with a higher seq
 	foreign int      // messages that were not the partner's (misrouted or unreadable)
+	bounced int      // the session's own messages returned as errors (type='error')
 	maxSeq  int      // highest seq received, -1 before the first
 	lat     []int64  // delivery latency of each distinct message, ns
 }
