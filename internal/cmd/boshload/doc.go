@@ -135,7 +135,9 @@
 //     per delivered message. Both count every thread of -pid only.
 //   - delivered msgs/s: distinct messages delivered over the time from the
 //     phase's start to the last delivery.
-//   - latency p50/p90/p99/max: send to receipt, on the tool's clock.
+//   - latency p50/p90/p99/max: send to receipt, on the tool's clock;
+//     late: messages that took more than 5 s (a server held them back,
+//     say until a held request's 'wait' ran out).
 //   - lost: messages put in a request that never arrived; duplicated;
 //     out of order (arrived after a later one of the same sender);
 //     foreign (arrived at a session that was not the addressee);

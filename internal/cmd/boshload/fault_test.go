@@ -236,3 +236,10 @@ func TestReceiveBounced(t *testing.T) {
 	assert.Equal(t, 1, s.recv.count)
 	assert.Equal(t, 1, s.recv.foreign)
 }
+
+func TestLate(t *testing.T) {
+	s := int64(time.Second)
+	assert.Zero(t, late(nil))
+	assert.Zero(t, late([]int64{1, s, 5 * s}), "5 s is not late")
+	assert.Equal(t, int64(2), late([]int64{1, 5 * s, 5*s + 1, 30 * s}))
+}

@@ -36,6 +36,7 @@ type result struct {
 	OutOfOrder     int64 `json:"out_of_order"` // arrived after a later message of the same sender
 	Foreign        int64 `json:"foreign"`      // arrived at the wrong session, or unreadable
 	Bounced        int64 `json:"bounced"`      // returned to their sender as errors (RFC 6120 §8.3)
+	Late           int64 `json:"late"`         // delivered more than lateAfter after they were sent
 	SessionsFailed int   `json:"sessions_failed"`
 	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
 	// SessionsEnded counts the sessions the server ended, by terminal
@@ -48,6 +49,18 @@ type result struct {
 	Server           *serverFigures `json:"server,omitempty"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
 	Errors           map[string]int `json:"errors,omitempty"`
+}
+
+// lateAfter is the delivery latency above which a message counts as late:
+// far above any delivery on a working loopback, well below a held
+// request's 'wait', so that a message a server held back until a
+// request's wait ran out counts.
+const lateAfter = 5 * time.Second
+
+// late counts the latencies (sorted, ns) above lateAfter.
+func late(sorted []int64) int64 {
+	i, _ := slices.BinarySearch(sorted, int64(lateAfter)+1)
+	return int64(len(sorted) - i)
 }
 
 // faultFigures count the requests sent again after a network error
@@ -99,7 +112,9 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 		r.MessageSeconds = time.Duration(last - begin).Seconds()
 		r.DeliveredPerSec = float64(r.Delivered) / r.MessageSeconds
 	}
-	r.Latency = loadstat.LatencyOf(latencies(act))
+	lat := latencies(act)
+	r.Latency = loadstat.LatencyOf(lat)
+	r.Late = late(lat)
 	for _, s := range act {
 		sent := s.onWire()
 		p := s.partner
@@ -149,8 +164,8 @@ func (r *result) print(w io.Writer) {
 		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.Create503, r.LoginSeconds, r.LoginsPerSecond)
 	fmt.Fprintf(w, "  messages:  %d of %d delivered (%d sent) in %.2f s, %.1f msgs/s\n",
 		r.Delivered, r.Expected, r.Sent, r.MessageSeconds, r.DeliveredPerSec)
-	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
+	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; %d messages later than %v\n",
+		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs, r.Late, lateAfter)
 	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign, %d bounced; %d sessions failed, %d stuck\n",
 		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.Bounced, r.SessionsFailed, r.SessionsStuck)
 	if f := r.Faults; f.CutRate > 0 {

@@ -11,7 +11,8 @@ With -faults it reads WORKDIR/TARGET.cut-RATE.N.json (boshload -cut RATE
 -cut-seed N) instead and prints one row per target and cut rate, the sums
 over the runs: messages sent, lost, duplicated, reordered, bounced (returned
 to the sender as errors), stuck sessions,
-sessions the server ended (by condition), the slowest delivery, requests
+sessions the server ended (by condition), messages later than 5 s, the
+slowest delivery, requests
 cut, resends given up and login failures.
 """
 import glob, json, os, re, sys
@@ -27,8 +28,8 @@ def fault_table():
         return "{:,}".format(v)
 
     print("| target | cut | runs | messages sent | lost | duplicated | reordered | bounced | stuck sessions "
-          "| sessions ended by the server | latency max (ms) | requests cut / sent | resends given up | login failures |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| sessions ended by the server | late (> 5 s) | latency max (ms) | requests cut / sent | resends given up | login failures |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in targets:
         by_rate = {}
         for path in glob.glob(os.path.join(work, "%s.cut-*.json" % t)):
@@ -56,9 +57,9 @@ def fault_table():
             gave = sum((r.get("faults") or {}).get("gave_up", 0) for r in ok)
             lat = max([r.get("latency_max_ms") or 0 for r in ok] + [0])
             runs = str(len(ok)) if len(ok) == len(rs) else "%d (%d failed)" % (len(ok), len(rs) - len(ok))
-            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |" % (
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |" % (
                 t, "%g%%" % (float(rate) * 100), runs, num(tot("sent")), num(tot("lost")), num(tot("duplicated")),
-                num(tot("out_of_order")), num(tot("bounced")), num(tot("sessions_stuck")), ended_s, "{:,.0f}".format(lat), num(cut), num(att), num(gave),
+                num(tot("out_of_order")), num(tot("bounced")), num(tot("sessions_stuck")), ended_s, num(tot("late")), "{:,.0f}".format(lat), num(cut), num(att), num(gave),
                 num(tot("login_failures"))))
     print()
     print("Sums over the runs, each with its own seed (boshload -cut-seed) on a freshly started server.")
