@@ -25,7 +25,7 @@
 # requests after login on the client's side and resends them (boshload
 # -cut, -cut-seed; see its package doc), every run on a freshly started
 # server with its default limits. The second table sums the runs: messages
-# sent, lost, duplicated, reordered, bounced, stuck sessions, the sessions the
+# sent, lost, duplicated, reordered, echoed, bounced, stuck sessions, the sessions the
 # server ended (by condition), and the slowest delivery. PERF=0 skips the performance runs, FAULTS=0
 # the fault runs:
 #

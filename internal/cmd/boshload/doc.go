@@ -142,7 +142,8 @@
 //     out of order (arrived after a later one of the same sender);
 //     foreign (arrived at a session that was not the addressee);
 //     bounced (came back to their sender as a message of type 'error',
-//     RFC 6120 §8.3).
+//     RFC 6120 §8.3); echoed (came back to their sender as it was sent,
+//     as if it had arrived).
 //   - sessions failed (a request failed or the server terminated the
 //     session) and stuck (did not send and receive all its messages).
 //   - sessions ended by the server, by terminal condition (XEP-0124

@@ -221,7 +221,8 @@ func TestRunEndedByServer(t *testing.T) {
 
 // TestReceiveBounced: a message of type 'error' is one of the session's
 // own messages coming back (RFC 6120 §8.3): counted as bounced, not as
-// delivered nor foreign.
+// delivered nor foreign. One of its own messages handed back as it was
+// sent is echoed.
 func TestReceiveBounced(t *testing.T) {
 	o, err := parseFlags([]string{"-password", "x", "-sessions", "2", "-messages", "3"}, io.Discard)
 	require.NoError(t, err)
@@ -232,7 +233,9 @@ func TestReceiveBounced(t *testing.T) {
 	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10)
 	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10)
 	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10)
+	s.receiveLocked([]byte(`<message to='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>0 2 5</body></message>`), 10)
 	assert.Equal(t, 1, s.recv.bounced)
+	assert.Equal(t, 1, s.recv.echoed, "its own message, handed back")
 	assert.Equal(t, 1, s.recv.count)
 	assert.Equal(t, 1, s.recv.foreign)
 }

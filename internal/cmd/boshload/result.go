@@ -36,6 +36,7 @@ type result struct {
 	OutOfOrder     int64 `json:"out_of_order"` // arrived after a later message of the same sender
 	Foreign        int64 `json:"foreign"`      // arrived at the wrong session, or unreadable
 	Bounced        int64 `json:"bounced"`      // returned to their sender as errors (RFC 6120 §8.3)
+	Echoed         int64 `json:"echoed"`       // handed back to their sender as they were sent
 	Late           int64 `json:"late"`         // delivered more than lateAfter after they were sent
 	SessionsFailed int   `json:"sessions_failed"`
 	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
@@ -124,6 +125,7 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 		r.OutOfOrder += int64(p.recv.ooo)
 		r.Foreign += int64(p.recv.foreign)
 		r.Bounced += int64(p.recv.bounced)
+		r.Echoed += int64(p.recv.echoed)
 		p.mu.Unlock()
 		r.Sent += int64(sent)
 		if !p.finished() {
@@ -166,8 +168,8 @@ func (r *result) print(w io.Writer) {
 		r.Delivered, r.Expected, r.Sent, r.MessageSeconds, r.DeliveredPerSec)
 	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; %d messages later than %v\n",
 		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs, r.Late, lateAfter)
-	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign, %d bounced; %d sessions failed, %d stuck\n",
-		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.Bounced, r.SessionsFailed, r.SessionsStuck)
+	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign, %d bounced, %d echoed; %d sessions failed, %d stuck\n",
+		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.Bounced, r.Echoed, r.SessionsFailed, r.SessionsStuck)
 	if f := r.Faults; f.CutRate > 0 {
 		fmt.Fprintf(w, "  cuts:      %d of %d requests cut (-cut %g, -cut-seed %d), %d after the answer began\n",
 			f.Cut, f.Attempts, f.CutRate, f.CutSeed, f.CutAnswered)

@@ -225,7 +225,14 @@ func (s *session) receiveLocked(el []byte, now int64) {
 		return
 	}
 	st, ok := parseStamp(el)
-	if !ok || st.from != s.partner.idx {
+	switch {
+	case ok && st.from == s.idx:
+		// One of the session's own messages, handed back as if it
+		// had arrived (a server answering a request with its own
+		// payloads).
+		s.recv.echoed++
+		return
+	case !ok || st.from != s.partner.idx:
 		s.recv.foreign++
 		return
 	}

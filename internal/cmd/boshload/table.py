@@ -9,11 +9,12 @@ row says so).
 
 With -faults it reads WORKDIR/TARGET.cut-RATE.N.json (boshload -cut RATE
 -cut-seed N) instead and prints one row per target and cut rate, the sums
-over the runs: messages sent, lost, duplicated, reordered, bounced (returned
-to the sender as errors), stuck sessions,
-sessions the server ended (by condition), messages later than 5 s, the
-slowest delivery, requests
-cut, resends given up and login failures.
+over the runs: messages sent, lost, duplicated, reordered, echoed (handed
+back to their sender), bounced (returned to their sender as errors), stuck
+sessions, sessions the server ended (by condition), messages later than
+5 s, the slowest delivery and the requests cut; below the table, anything
+else that went wrong (failed runs, foreign messages, resends given up,
+login failures).
 """
 import glob, json, os, re, sys
 
@@ -27,9 +28,10 @@ def fault_table():
     def num(v):
         return "{:,}".format(v)
 
-    print("| target | cut | runs | messages sent | lost | duplicated | reordered | bounced | stuck sessions "
-          "| sessions ended by the server | late (> 5 s) | latency max (ms) | requests cut / sent | resends given up | login failures |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| target | cut | messages sent | lost | duplicated | reordered | echoed | bounced | stuck sessions "
+          "| sessions ended by the server | late (> 5 s) | latency max (ms) | requests cut / sent |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    notes, nruns = [], set()
     for t in targets:
         by_rate = {}
         for path in glob.glob(os.path.join(work, "%s.cut-*.json" % t)):
@@ -40,29 +42,40 @@ def fault_table():
                 with open(path) as f:
                     r = json.loads(f.readline())
             except (OSError, ValueError):
-                r = None  # boshload failed: counted as a run without figures
+                r = None  # boshload failed: a run without figures
             by_rate.setdefault(m.group(1), []).append(r)
         for rate in sorted(by_rate, key=float):
             rs = by_rate[rate]
             ok = [r for r in rs if r]
+            nruns.add(len(rs))
             tot = lambda k: sum(r.get(k) or 0 for r in ok)
+            fault = lambda k: sum((r.get("faults") or {}).get(k) or 0 for r in ok)
             ended = {}
             for r in ok:
                 for c, n in (r.get("sessions_ended") or {}).items():
                     ended[c] = ended.get(c, 0) + n
             ended_s = "0" if not ended else "%d: %s" % (
                 sum(ended.values()), ", ".join("%d× %s" % (n, c) for c, n in sorted(ended.items(), key=lambda x: -x[1])))
-            cut = sum((r.get("faults") or {}).get("cut", 0) for r in ok)
-            att = sum((r.get("faults") or {}).get("attempts", 0) for r in ok)
-            gave = sum((r.get("faults") or {}).get("gave_up", 0) for r in ok)
             lat = max([r.get("latency_max_ms") or 0 for r in ok] + [0])
-            runs = str(len(ok)) if len(ok) == len(rs) else "%d (%d failed)" % (len(ok), len(rs) - len(ok))
-            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |" % (
-                t, "%g%%" % (float(rate) * 100), runs, num(tot("sent")), num(tot("lost")), num(tot("duplicated")),
-                num(tot("out_of_order")), num(tot("bounced")), num(tot("sessions_stuck")), ended_s, num(tot("late")), "{:,.0f}".format(lat), num(cut), num(att), num(gave),
-                num(tot("login_failures"))))
+            cut = "%g%%" % (float(rate) * 100)
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+                t, cut, num(tot("sent")), num(tot("lost")), num(tot("duplicated")), num(tot("out_of_order")),
+                num(tot("echoed")), num(tot("bounced")), num(tot("sessions_stuck")), ended_s, num(tot("late")),
+                "{:,.0f}".format(lat), num(fault("cut")), num(fault("attempts"))))
+            for what, n in (("runs without figures (boshload failed)", len(rs) - len(ok)),
+                            ("foreign messages (misrouted or unreadable)", tot("foreign")),
+                            ("requests given up after repeated network errors", fault("gave_up")),
+                            ("login failures", tot("login_failures"))):
+                if n:
+                    notes.append("- %s, cut %s: %s %s" % (t, cut, num(n), what))
     print()
-    print("Sums over the runs, each with its own seed (boshload -cut-seed) on a freshly started server.")
+    print("Sums over %s runs per row, each with its own seed (boshload -cut-seed) on a freshly started server."
+          % "/".join(str(n) for n in sorted(nruns)))
+    if notes:
+        print()
+        print("\n".join(notes))
+    else:
+        print("No run failed; no foreign message, no request given up, no login failure.")
 
 
 if faults:
