@@ -81,7 +81,10 @@ faults: deps
 	grep -E '^\s*(--- |ok|FAIL|PASS)|sent [0-9]' $$log; echo "full log: $$log"; exit $$st
 
 # compare runs boshload against Prosody, ejabberd and boshd, one after another, and prints a
-# markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default). Installs what it needs.
+# markdown table (internal/cmd/boshload/compare.sh; SESSIONS=1000 by default); then the same
+# targets under client-side connection cuts (boshload -cut 0.1 and 0.3, CUT_RUNS seeds each), and
+# a second table of lost, duplicated, reordered, stuck and server-ended. PERF=0 or FAULTS=0 skips
+# a part. Installs what it needs.
 compare:
 	sh internal/cmd/boshload/compare.sh
 

@@ -17,7 +17,19 @@
 # Each target runs closed loop (-messages $CLOSED_MESSAGES) for logins,
 # idle RSS, CPU and throughput, and paced (-messages $MESSAGES every
 # $INTERVAL) for the latency, $RUNS times each, every run on a freshly
-# started server; the table shows the medians.
+# started server; the first table shows the medians.
+#
+# Then the fault runs: for each cut rate in $CUTS and each of $CUT_RUNS
+# seeds (1, 2, …), $CUT_SESSIONS sessions send $CUT_MESSAGES messages each,
+# one every $CUT_INTERVAL, while boshload cuts that fraction of the
+# requests after login on the client's side and resends them (boshload
+# -cut, -cut-seed; see its package doc), every run on a freshly started
+# server with its default limits. The second table sums the runs: messages
+# sent, lost, duplicated, reordered, echoed, bounced, stuck sessions, the sessions the
+# server ended (by condition), and the slowest delivery. PERF=0 skips the performance runs, FAULTS=0
+# the fault runs:
+#
+#   PERF=0 CUT_RUNS=5 make compare        # the fault table alone, five seeds per cut rate
 set -eu
 
 SESSIONS=${SESSIONS:-1000}
@@ -27,6 +39,22 @@ INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
 TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
 RUNS=${RUNS:-3}
+PERF=${PERF:-1}
+FAULTS=${FAULTS:-1}
+CUTS=${CUTS:-"0.1 0.3"}
+CUT_RUNS=${CUT_RUNS:-3}
+CUT_SESSIONS=${CUT_SESSIONS:-100}
+CUT_MESSAGES=${CUT_MESSAGES:-50}
+CUT_INTERVAL=${CUT_INTERVAL:-200ms}
+# CUT_DRAIN: how long a fault run waits for messages after the last one
+# arrived. Above boshload's 30 s 'wait', so that a message a server holds
+# back until a request's wait runs out arrives within the run and shows as
+# latency, not as lost.
+CUT_DRAIN=${CUT_DRAIN:-35s}
+CUT_DURATION=${CUT_DURATION:-120s}
+# Accounts for the larger of the two loads.
+ACCOUNTS=$SESSIONS
+[ "$CUT_SESSIONS" -le "$ACCOUNTS" ] || ACCOUNTS=$CUT_SESSIONS
 # EJABBERD_BACKLOG: ejabberd's listen queue. Its default, 5, is too short
 # for a load: connections the kernel could not queue are never accepted,
 # and the requests sent on them are lost with them.
@@ -120,7 +148,7 @@ ssl = { key = "$d/certs/server.key", certificate = "$d/certs/server.crt" }
 VirtualHost "$DOMAIN"
 EOF
 	# Accounts as prosodyctl register writes them (SCRAM-SHA-1, 4096 iterations).
-	python3 - "$d/data" "$DOMAIN" "$SESSIONS" "$PASSWORD" <<'EOF'
+	python3 - "$d/data" "$DOMAIN" "$ACCOUNTS" "$PASSWORD" <<'EOF'
 import hashlib, hmac, os, secrets, sys
 data, host, n, pw = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 enc = lambda s: "".join(c if c.isascii() and c.isalnum() else "%%%02x" % ord(c) for c in s)
@@ -200,7 +228,7 @@ EOF
 	[ -n "$SERVER_PID" ] || { log "no beam.smp for $EJ_NODE"; return 1; }
 	EJ_BEAM=$SERVER_PID
 	log "ejabberd: $(grep 'Max open files' /proc/$SERVER_PID/limits)"
-	python3 - "$EJ_HTTP" "$DOMAIN" "$SESSIONS" "$PASSWORD" <<'EOF'
+	python3 - "$EJ_HTTP" "$DOMAIN" "$ACCOUNTS" "$PASSWORD" <<'EOF'
 import http.client, json, sys
 port, host, n, pw = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -256,21 +284,36 @@ load() {
 	sed 's/^/    /' "$WORK/$1.$2.$3.txt" >&2
 }
 
-# BOSHD_LIMITS lifts boshd's session-creation limits for the load, when the
-# binary has the flags (a load test logs in faster than the defaults allow).
-BOSHD_LIMITS=""
+# cutload NAME CUT RUN: runs one fault load against $URL: -cut CUT with
+# seed RUN (see the head of this file).
+cutload() {
+	log "$1: cut $2, run $3 of $CUT_RUNS (seed $3), $CUT_SESSIONS sessions, $CUT_MESSAGES messages each every $CUT_INTERVAL"
+	f=$WORK/$1.cut-$2.$3
+	"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$CUT_SESSIONS" \
+		-messages "$CUT_MESSAGES" -mode paced -interval "$CUT_INTERVAL" -cut "$2" -cut-seed "$3" \
+		-drain "$CUT_DRAIN" -duration "$CUT_DURATION" -json >"$f.json" 2>"$f.txt" || log "$1 cut $2: boshload failed (see $f.txt)"
+	sed 's/^/    /' "$f.txt" >&2
+}
 
-# one TARGET MODE RUN: starts TARGET fresh, runs the load, stops it.
+# BOSHD_LIMITS lifts boshd's session-creation limits for the performance
+# load, when the binary has the flags (a load test logs in faster than the
+# defaults allow). LIMITS is what the next boshd gets.
+BOSHD_LIMITS=""
+LIMITS=""
+
+# one TARGET FN ARGS...: starts TARGET fresh, runs FN TARGET ARGS... (load
+# or cutload), stops it.
 one() {
-	case $1 in
-	prosody) start_prosody; load "$@"; stop "$PROSODY_PID" ;;
-	ejabberd) start_ejabberd; load "$@"; stop_ejabberd ;;
-	boshd) start_boshd -users "$WORK/users" $BOSHD_LIMITS; load "$@"; stop "$SERVER_PID" ;;
+	_t=$1; _fn=$2; shift 2
+	case $_t in
+	prosody) start_prosody; $_fn "$_t" "$@"; stop "$PROSODY_PID" ;;
+	ejabberd) start_ejabberd; $_fn "$_t" "$@"; stop_ejabberd ;;
+	boshd) start_boshd -users "$WORK/users" $LIMITS; $_fn "$_t" "$@"; stop "$SERVER_PID" ;;
 	boshd-prosody)
 		start_prosody; p=$PROSODY_PID
-		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt" $BOSHD_LIMITS
-		load "$@"; stop "$SERVER_PID"; stop "$p" ;;
-	*) log "unknown target $1"; exit 2 ;;
+		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt" $LIMITS
+		$_fn "$_t" "$@"; stop "$SERVER_PID"; stop "$p" ;;
+	*) log "unknown target $_t"; exit 2 ;;
 	esac
 }
 
@@ -283,14 +326,24 @@ else
 	(cd "$ROOT" && go build -o "$WORK/boshd" ./examples/boshd && go build -o "$WORK/boshload" ./internal/cmd/boshload)
 fi
 (cd "$ROOT" && go build -o "$WORK/pollfloor" ./internal/cmd/pollfloor)
-i=1; while [ $i -le "$SESSIONS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
+i=1; while [ $i -le "$ACCOUNTS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
 
 if "$WORK/boshd" -h 2>&1 | grep -q -- -session-rate; then
 	BOSHD_LIMITS="-session-rate 100000 -session-burst 100000 -max-sessions-per-address 1000000"
 fi
+versions() {
+	echo "boshd: $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown), $(go version | cut -d' ' -f3-)"
+	echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null || echo unknown)"
+	echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null || echo unknown)"
+	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
+}
+versions >"$WORK/versions.txt"
+
+if [ "$PERF" != 0 ]; then
+LIMITS=$BOSHD_LIMITS
 for t in $TARGETS; do
 	for mode in closed paced; do
-		r=1; while [ $r -le "$RUNS" ]; do one "$t" $mode $r; r=$((r + 1)); done
+		r=1; while [ $r -le "$RUNS" ]; do one "$t" load $mode $r; r=$((r + 1)); done
 	done
 done
 
@@ -305,5 +358,21 @@ r=1; while [ $r -le "$RUNS" ]; do
 		-interval "$INTERVAL" -duration "$DURATION" -json >"$WORK/floor.paced.$r.json" 2>"$WORK/floor.paced.$r.txt" || log "floor: failed"
 	stop "$SERVER_PID"; r=$((r + 1))
 done
+fi
 
-python3 "$ROOT/internal/cmd/boshload/table.py" "$WORK" $TARGETS
+if [ "$FAULTS" != 0 ]; then
+LIMITS=""
+for t in $TARGETS; do
+	for cut in $CUTS; do
+		r=1; while [ $r -le "$CUT_RUNS" ]; do one "$t" cutload "$cut" $r; r=$((r + 1)); done
+	done
+done
+fi
+
+[ "$PERF" = 0 ] || python3 "$ROOT/internal/cmd/boshload/table.py" "$WORK" $TARGETS
+if [ "$FAULTS" != 0 ]; then
+	echo
+	python3 "$ROOT/internal/cmd/boshload/table.py" -faults "$WORK" $TARGETS
+fi
+echo
+cat "$WORK/versions.txt"

@@ -25,8 +25,12 @@
 // The run has four phases, all within -duration:
 //
 //  1. Logins, -login-concurrency at a time and at most -login-rate a
-//     second. A creation refused with policy-violation (a server's rate or
-//     per-address limit) is retried after a pause and counted.
+//     second. A creation refused with HTTP 503 (boshd's rate and session
+//     limits: the server is busy and did not process it) is sent again
+//     after its Retry-After (RFC 9110 §10.2.3; 1 s without one, at most
+//     30 s), as Strophe.js and StanzaJS do; one refused with
+//     policy-violation (other servers' rate or per-address limits) is
+//     retried after a pause. Both are counted.
 //  2. Idle: every session holds a request for -idle; then the server's RSS
 //     and CPU time are read.
 //  3. Messages: sessions 2k and 2k+1 chat, each sending -messages chat
@@ -68,6 +72,35 @@
 //	-insecure               https: do not verify the server's certificate
 //	-ca FILE                https: PEM CA certificates to trust (default: the system's)
 //	-sessions-per-conn N    with -h2c or -h2: N sessions share one connection (default 1)
+//	-cut F                  cut the connections of this fraction of the requests after login (default 0)
+//	-cut-seed N             seed of the cuts' random choices (default 1)
+//
+// # Network errors and cuts
+//
+// A request that fails with a network error (the connection failed, was
+// reset or closed before the whole response arrived) is sent again,
+// byte for byte with the same rid, on another connection, as XEP-0124
+// §14.3 allows: the connection manager answers a rid it has answered
+// from its buffer and treats one it has not yet answered as the request.
+// The pause before a resend is 50 ms times the attempts so far, none after
+// a cut; after 8 attempts the request is given up and its session fails.
+// A creation is never resent (XEP-0124 §7.1: if the server made the
+// session, the client never learnt its sid); it fails the login.
+// Responses are still handled in rid order, and at most the server's
+// 'requests' rids are unanswered at once.
+//
+// -cut F breaks connections on purpose, on the client's side, with
+// internal/faulttest's Cutter, so that the same command measures any
+// server: every request of a logged-in session (the held ones, those that
+// carry messages, and their resends; not the login's requests nor the
+// final terminate) is cut with probability F. A cut request is written in
+// full on a TCP connection of its own; the tool waits until the server's
+// TCP stack has acknowledged every byte (SIOCOUTQ is 0, on Linux), then
+// closes the connection without reading, at a uniform random moment up to
+// 10 ms later. At that moment the server may not have read the request
+// yet, may be forwarding its payloads, may be holding it, or may have
+// answered it. The same request is cut at most 5 times in a row. -cut
+// needs HTTP/1.1 to an http URL.
 //
 // # HTTP/2
 //
@@ -102,12 +135,21 @@
 //     per delivered message. Both count every thread of -pid only.
 //   - delivered msgs/s: distinct messages delivered over the time from the
 //     phase's start to the last delivery.
-//   - latency p50/p90/p99/max: send to receipt, on the tool's clock.
+//   - latency p50/p90/p99/max: send to receipt, on the tool's clock;
+//     late: messages that took more than 5 s (a server held them back,
+//     say until a held request's 'wait' ran out).
 //   - lost: messages put in a request that never arrived; duplicated;
 //     out of order (arrived after a later one of the same sender);
-//     foreign (arrived at a session that was not the addressee).
+//     foreign (arrived at a session that was not the addressee);
+//     bounced (came back to their sender as a message of type 'error',
+//     RFC 6120 §8.3); echoed (came back to their sender as it was sent,
+//     as if it had arrived).
 //   - sessions failed (a request failed or the server terminated the
 //     session) and stuck (did not send and receive all its messages).
+//   - sessions ended by the server, by terminal condition (XEP-0124
+//     §17.2) or HTTP status: the run's own terminates are not counted.
+//   - requests cut and cut after the response had begun to arrive;
+//     requests sent again after a network error, and given up.
 //   - the tool's own CPU time, since it shares the machine with the server.
 //
 // # Comparison
@@ -117,7 +159,12 @@
 // free loopback ports, creates the accounts, and runs the same closed and
 // paced loads against Prosody's mod_bosh, ejabberd's mod_bosh, boshd with
 // its in-memory core and boshd relaying to the Prosody, one after another;
-// table.py prints the markdown table with ratios to the best peer.
+// table.py prints the markdown table with ratios to the best peer. Then it
+// runs the fault loads (-cut 0.1 and -cut 0.3, several seeds, 100
+// sessions, 50 paced messages each) against the same four targets, each
+// on a freshly started server, and table.py -faults prints the second
+// table: messages sent, lost, duplicated, reordered, stuck sessions and
+// the sessions each server ended, by condition.
 //
 // big.sh (make bigload) runs 20,000 sessions against boshd over h2c, two
 // sessions per HTTP/2 connection, and fails unless every session logs in

@@ -50,6 +50,8 @@ type options struct {
 	insecure       bool           // -insecure: no certificate verification
 	roots          *x509.CertPool // -ca; nil: the system's roots
 	perConn        int            // -sessions-per-conn: sessions sharing one HTTP/2 connection
+	cut            float64        // -cut: probability that a steady-state request's connection is cut
+	cutSeed        uint64         // -cut-seed
 }
 
 // perSession reports whether every session has a transport, and so a
@@ -96,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.h2, "h2", false, "speak HTTP/2 over TLS to an https URL, one connection per session")
 	fs.IntVar(&o.perConn, "sessions-per-conn", 1, "with -h2c or -h2: `sessions` that share one HTTP/2 connection, as behind a reverse proxy that multiplexes clients (default 1: one connection per session, as a browser)")
 	fs.BoolVar(&o.insecure, "insecure", false, "https: do not verify the server's certificate")
+	fs.Float64Var(&o.cut, "cut", 0, "cut the connection of this `fraction` of the requests after login, client side, and resend them (XEP-0124 §14.3; see the package doc); 0: none")
+	fs.Uint64Var(&o.cutSeed, "cut-seed", 1, "`seed` of the cuts' random choices")
 	ca := fs.String("ca", "", "https: PEM `file` of CA certificates trusted for the server; default: the system's")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -163,6 +167,10 @@ func (o *options) check() error {
 		return errors.New("-idle must not be negative, -drain and -duration positive")
 	case o.pid < 0:
 		return fmt.Errorf("-pid %d is not a process id", o.pid)
+	case o.cut < 0 || o.cut >= 1:
+		return fmt.Errorf("-cut %v: want a fraction from 0 to below 1", o.cut)
+	case o.cut > 0 && (o.perSession() || u.Scheme != "http"):
+		return errors.New("-cut needs HTTP/1.1 to an http URL (it writes the requests it cuts on plain TCP connections of its own)")
 	case o.sources < 1 || o.sources > 254:
 		return fmt.Errorf("-sources %d: want 1 to 254", o.sources)
 	}

@@ -30,6 +30,10 @@ func TestParseFlags(t *testing.T) {
 		{name: "CA file without PEM", args: []string{"-password", "x", "-url", "https://127.0.0.1/", "-ca", "flags_test.go"}},
 		{name: "sources need a loopback IPv4 host", args: []string{"-password", "x", "-url", "http://localhost:5280/", "-sources", "2"}},
 		{name: "no duration", args: []string{"-password", "x", "-duration", "0s"}},
+		{name: "cut of 1 (nothing would get through)", args: []string{"-password", "x", "-cut", "1"}},
+		{name: "negative cut", args: []string{"-password", "x", "-cut", "-0.1"}},
+		{name: "cut over h2c", args: []string{"-password", "x", "-cut", "0.1", "-h2c"}},
+		{name: "cut over https", args: []string{"-password", "x", "-cut", "0.1", "-url", "https://127.0.0.1/http-bind", "-insecure"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseFlags(tc.args, &bytes.Buffer{})

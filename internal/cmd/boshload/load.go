@@ -20,7 +20,11 @@ type load struct {
 	wg       sync.WaitGroup  // request goroutines and paced timers
 	sessions []*session
 
-	createRetries atomic.Int64
+	createRetries atomic.Int64 // creations refused with policy-violation, then sent again
+	create503     atomic.Int64 // creations refused with HTTP 503, then sent again after Retry-After
+	resent        atomic.Int64 // requests sent again after a network error (§14.3)
+	resentAfter   atomic.Int64 // of those, after an error that was not one of -cut's cuts
+	gaveUp        atomic.Int64 // requests given up after maxAttempts network errors
 	nDelivered    atomic.Int64
 	lastDelivery  atomic.Int64 // ns since start
 	expected      atomic.Int64 // messages the active pairs exchange
@@ -28,8 +32,9 @@ type load struct {
 	open          atomic.Int64 // started sessions not ended, plus one until the run lets go
 	allEnded      chan struct{}
 
-	mu   sync.Mutex
-	errs map[string]int // failures by kind, at most maxKinds kinds
+	mu      sync.Mutex
+	errs    map[string]int // failures by kind, at most maxKinds kinds
+	endedBy map[string]int // sessions the server ended, by terminal condition or HTTP status
 }
 
 // maxKinds bounds the distinct failure kinds kept.
@@ -39,6 +44,10 @@ func newLoad(ctx context.Context, o *options, start time.Time) *load {
 	l := &load{
 		o: o, t: newTransport(o, sharedDial(o)), start: start, ctx: ctx,
 		allIn: make(chan struct{}), allEnded: make(chan struct{}), errs: map[string]int{},
+		endedBy: map[string]int{},
+	}
+	if o.cut > 0 {
+		l.t.withCuts(o.cut, o.cutSeed)
 	}
 	l.open.Store(1)
 	l.sessions = make([]*session, o.sessions)
@@ -104,6 +113,18 @@ func (l *load) fail(stage string, err error) {
 	} else {
 		l.errs["other"]++
 	}
+}
+
+// endedByServer counts a session ended by the server with why: its
+// terminal condition (XEP-0124 §17.2) or its HTTP status (§17.1).
+// Conditions come from the server: at most maxKinds distinct ones are kept.
+func (l *load) endedByServer(why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.endedBy[why]; !ok && len(l.endedBy) >= maxKinds {
+		why = "other"
+	}
+	l.endedBy[why]++
 }
 
 // loginAll logs every session in, -login-concurrency at a time, session

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -77,10 +78,17 @@ func (s *session) login(ctx context.Context) error {
 
 func isFeatures(el *element) bool { return el.space == nsStream && el.local == "features" }
 
+// maxRetryAfter bounds the wait a Retry-After header asks for.
+const maxRetryAfter = 30 * time.Second
+
 // create sends the session creation request until the server accepts it
 // and returns the stream features (XEP-0206 §3). A creation refused with
-// policy-violation (a server's rate or per-address limit) is retried
-// after a pause that doubles up to a second, until ctx ends.
+// HTTP 503 (the server is busy and did not process it; boshd's session
+// limits) is sent again after its Retry-After (RFC 9110 §10.2.3; 1 s
+// without one, at most maxRetryAfter), as Strophe.js and StanzaJS do. A
+// creation refused with policy-violation (other servers' rate or
+// per-address limits) is retried after a pause that doubles up to a
+// second. Both until ctx ends.
 func (s *session) create(ctx context.Context) (*element, error) {
 	pause := 50 * time.Millisecond
 	for {
@@ -91,17 +99,30 @@ func (s *session) create(ctx context.Context) (*element, error) {
 		if err == nil {
 			break
 		}
-		var term *terminated
-		if !errors.As(err, &term) || term.condition != "policy-violation" {
+		var (
+			term *terminated
+			he   *httpError
+			wait time.Duration
+			why  string
+		)
+		switch {
+		case errors.As(err, &he) && he.status == http.StatusServiceUnavailable:
+			s.l.create503.Add(1)
+			wait, why = he.retryAfter, "HTTP 503"
+			if wait <= 0 {
+				wait = time.Second
+			}
+			wait = min(wait, maxRetryAfter)
+		case errors.As(err, &term) && term.condition == "policy-violation":
+			s.l.createRetries.Add(1)
+			wait, why = pause, "policy-violation"
+			pause = min(2*pause, time.Second)
+		default:
 			return nil, err
 		}
-		s.l.createRetries.Add(1)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (after policy-violation)", ctx.Err())
-		case <-time.After(pause):
+		if !sleepUntil(ctx, time.Now().Add(wait)) {
+			return nil, fmt.Errorf("%w (after %s)", context.Cause(ctx), why)
 		}
-		pause = min(2*pause, time.Second)
 	}
 	if s.sid == "" {
 		return nil, errors.New("no sid in the creation response")
@@ -144,7 +165,16 @@ func (s *session) iq(ctx context.Context, id, child string) error {
 // exchange posts body (a pooled buffer's bytes, which it puts back) and
 // keeps copies of the response's children in s.pending.
 func (s *session) exchange(ctx context.Context, body *buffer) error {
-	resp, err := s.t.post(ctx, body.b)
+	// A creation is not resent after a network error: the server may
+	// have made a session whose sid the client never learnt (XEP-0124
+	// §7.1); it counts as a failed login.
+	var resp *buffer
+	var err error
+	if s.sid == "" {
+		resp, err = s.t.post(ctx, body.b, false)
+	} else {
+		resp, err = s.post(ctx, body.b, false)
+	}
 	putBuf(body)
 	if err != nil {
 		return err

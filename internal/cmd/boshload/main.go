@@ -85,12 +85,14 @@ func (l *load) run(work context.Context) (*result, error) {
 	ok, last := l.loginAll(work)
 	res.LoggedIn, res.LoginFailures = ok, o.sessions-ok
 	res.CreateRetries = l.createRetries.Load()
+	res.Create503 = l.create503.Load()
 	if ok > 0 {
 		res.LoginSeconds = last.Sub(t0).Seconds()
 		res.LoginsPerSecond = float64(ok) / res.LoginSeconds
 	}
 	defer func() {
 		res.Errors = l.failures()
+		res.collectFaults(l)
 		if self1, err := readProc("self"); err == nil {
 			res.ClientCPUSeconds = (self1.cpu - self0.cpu).Seconds()
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/loadstat"
@@ -19,8 +20,9 @@ type result struct {
 
 	LoggedIn        int     `json:"logged_in"`
 	LoginFailures   int     `json:"login_failures"`
-	CreateRetries   int64   `json:"create_retries"` // creations refused with policy-violation, then retried
-	LoginSeconds    float64 `json:"login_seconds"`  // from the first login's start to the last success
+	CreateRetries   int64   `json:"create_retries"`     // creations refused with policy-violation, then retried
+	Create503       int64   `json:"create_503_retries"` // creations refused with HTTP 503, retried after Retry-After
+	LoginSeconds    float64 `json:"login_seconds"`      // from the first login's start to the last success
 	LoginsPerSecond float64 `json:"logins_per_second"`
 
 	Expected        int64   `json:"expected"` // messages the pairs with both sessions logged in were to exchange
@@ -33,12 +35,47 @@ type result struct {
 	Duplicated     int64 `json:"duplicated"`   // arrived more than once
 	OutOfOrder     int64 `json:"out_of_order"` // arrived after a later message of the same sender
 	Foreign        int64 `json:"foreign"`      // arrived at the wrong session, or unreadable
+	Bounced        int64 `json:"bounced"`      // returned to their sender as errors (RFC 6120 §8.3)
+	Echoed         int64 `json:"echoed"`       // handed back to their sender as they were sent
+	Late           int64 `json:"late"`         // delivered more than lateAfter after they were sent
 	SessionsFailed int   `json:"sessions_failed"`
 	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
+	// SessionsEnded counts the sessions the server ended, by terminal
+	// condition (XEP-0124 §17.2) or HTTP status; the run's own
+	// terminates are not counted.
+	SessionsEnded map[string]int `json:"sessions_ended,omitempty"`
+
+	Faults faultFigures `json:"faults"`
 
 	Server           *serverFigures `json:"server,omitempty"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
 	Errors           map[string]int `json:"errors,omitempty"`
+}
+
+// lateAfter is the delivery latency above which a message counts as late:
+// far above any delivery on a working loopback, well below a held
+// request's 'wait', so that a message a server held back until a
+// request's wait ran out counts.
+const lateAfter = 5 * time.Second
+
+// late counts the latencies (sorted, ns) above lateAfter.
+func late(sorted []int64) int64 {
+	i, _ := slices.BinarySearch(sorted, int64(lateAfter)+1)
+	return int64(len(sorted) - i)
+}
+
+// faultFigures count the requests sent again after a network error
+// (XEP-0124 §14.3) and, with -cut, the cuts.
+type faultFigures struct {
+	CutRate     float64 `json:"cut_rate"` // -cut
+	CutSeed     uint64  `json:"cut_seed,omitempty"`
+	Attempts    int64   `json:"attempts"`       // requests sent through the cutter, resends included
+	Cut         int64   `json:"cut"`            // of those, cut
+	CutAnswered int64   `json:"cut_answered"`   // cut after the response had begun to arrive
+	Resent      int64   `json:"resent"`         // requests sent again after a network error, cuts included
+	ResentOther int64   `json:"resent_not_cut"` // of those, after an error that was not a cut
+	GaveUp      int64   `json:"gave_up"`        // requests given up after maxAttempts attempts
+	MaxAttempts int     `json:"max_attempts"`   // attempts at one request
 }
 
 // serverFigures are read from /proc for -pid.
@@ -76,7 +113,9 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 		r.MessageSeconds = time.Duration(last - begin).Seconds()
 		r.DeliveredPerSec = float64(r.Delivered) / r.MessageSeconds
 	}
-	r.Latency = loadstat.LatencyOf(latencies(act))
+	lat := latencies(act)
+	r.Latency = loadstat.LatencyOf(lat)
+	r.Late = late(lat)
 	for _, s := range act {
 		sent := s.onWire()
 		p := s.partner
@@ -85,6 +124,8 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 		r.Duplicated += int64(p.recv.dups)
 		r.OutOfOrder += int64(p.recv.ooo)
 		r.Foreign += int64(p.recv.foreign)
+		r.Bounced += int64(p.recv.bounced)
+		r.Echoed += int64(p.recv.echoed)
 		p.mu.Unlock()
 		r.Sent += int64(sent)
 		if !p.finished() {
@@ -100,17 +141,54 @@ func (r *result) collect(l *load, act []*session, begin int64) {
 	}
 }
 
+// collectFaults fills the fault figures and the sessions the server ended.
+func (r *result) collectFaults(l *load) {
+	r.Faults = faultFigures{
+		CutRate: l.o.cut, Resent: l.resent.Load(), ResentOther: l.resentAfter.Load(),
+		GaveUp: l.gaveUp.Load(), MaxAttempts: maxAttempts,
+	}
+	if c := l.t.cutter; c != nil {
+		st := c.Stats()
+		r.Faults.CutSeed = l.o.cutSeed
+		r.Faults.Attempts, r.Faults.Cut, r.Faults.CutAnswered = st.Requests, st.Cut, st.Answered
+	}
+	l.mu.Lock()
+	if len(l.endedBy) > 0 {
+		r.SessionsEnded = maps.Clone(l.endedBy)
+	}
+	l.mu.Unlock()
+}
+
 // print writes the human-readable report.
 func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "boshload: %d sessions, %s mode, %d messages each, against %s\n", r.Sessions, r.Mode, r.Messages, r.URL)
-	fmt.Fprintf(w, "  logins:    %d ok, %d failed, %d creations retried; %.2f s, %.1f logins/s\n",
-		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.LoginSeconds, r.LoginsPerSecond)
+	fmt.Fprintf(w, "  logins:    %d ok, %d failed, %d creations retried after policy-violation, %d after HTTP 503; %.2f s, %.1f logins/s\n",
+		r.LoggedIn, r.LoginFailures, r.CreateRetries, r.Create503, r.LoginSeconds, r.LoginsPerSecond)
 	fmt.Fprintf(w, "  messages:  %d of %d delivered (%d sent) in %.2f s, %.1f msgs/s\n",
 		r.Delivered, r.Expected, r.Sent, r.MessageSeconds, r.DeliveredPerSec)
-	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
-	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign; %d sessions failed, %d stuck\n",
-		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.SessionsFailed, r.SessionsStuck)
+	fmt.Fprintf(w, "  latency:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; %d messages later than %v\n",
+		r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs, r.Late, lateAfter)
+	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign, %d bounced, %d echoed; %d sessions failed, %d stuck\n",
+		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.Bounced, r.Echoed, r.SessionsFailed, r.SessionsStuck)
+	if f := r.Faults; f.CutRate > 0 {
+		fmt.Fprintf(w, "  cuts:      %d of %d requests cut (-cut %g, -cut-seed %d), %d after the answer began\n",
+			f.Cut, f.Attempts, f.CutRate, f.CutSeed, f.CutAnswered)
+	}
+	if f := r.Faults; f.Resent > 0 || f.GaveUp > 0 {
+		fmt.Fprintf(w, "  resends:   %d requests sent again (%d after errors other than cuts), %d given up after %d attempts\n",
+			f.Resent, f.ResentOther, f.GaveUp, f.MaxAttempts)
+	}
+	if len(r.SessionsEnded) > 0 {
+		var parts []string
+		n := 0
+		for _, k := range slices.Sorted(maps.Keys(r.SessionsEnded)) {
+			parts = append(parts, fmt.Sprintf("%d× %s", r.SessionsEnded[k], k))
+			n += r.SessionsEnded[k]
+		}
+		fmt.Fprintf(w, "  ended:     %d sessions ended by the server: %s\n", n, strings.Join(parts, ", "))
+	} else {
+		fmt.Fprintf(w, "  ended:     no session ended by the server\n")
+	}
 	if f := r.Server; f != nil {
 		fmt.Fprintf(w, "  server:    RSS %.1f MB before, %.1f MB idle, %.1f MB after; %.1f KB per idle session\n",
 			mb(f.RSSBefore), mb(f.RSSIdle), mb(f.RSSAfter), float64(f.IdleRSSPerSession)/1024)

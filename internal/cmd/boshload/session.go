@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/faulttest"
 )
 
 // session is one BOSH session of the load. login fills the first group
@@ -71,7 +78,7 @@ func (s *session) pumpLocked() {
 			b.b = appendOpen(b.b, s.rid, s.sid, " type='terminate'")
 			b.b = append(b.b, "<presence type='unavailable' xmlns='jabber:client'/>"...)
 			b.b = append(b.b, closeBody...)
-			s.launchLocked(b)
+			s.launchLocked(b, false)
 		}
 	case len(s.outq) > 0 && s.inflight < s.requests:
 		b := getBuf()
@@ -81,27 +88,66 @@ func (s *session) pumpLocked() {
 		}
 		s.outq = s.outq[:0]
 		b.b = append(b.b, closeBody...)
-		s.launchLocked(b)
+		s.launchLocked(b, true)
 	case s.inflight == 0:
 		b := getBuf()
 		b.b = append(appendOpen(b.b, s.rid, s.sid, ""), closeBody...)
-		s.launchLocked(b)
+		s.launchLocked(b, true)
 	}
 }
 
-// launchLocked sends body with the next rid in a goroutine of its own.
-func (s *session) launchLocked(body *buffer) {
+// launchLocked sends body with the next rid in a goroutine of its own;
+// with -cut, its connection may be cut when cut is set.
+func (s *session) launchLocked(body *buffer, cut bool) {
 	rid := s.rid
 	s.rid++
 	s.inflight++
 	s.l.wg.Add(1)
-	go s.do(rid, body)
+	go s.do(rid, body, cut)
+}
+
+// maxAttempts bounds the attempts at one request: the first and the
+// resends after network errors. -cut cuts one request at most five times
+// in a row, so every cut request gets through within it.
+const maxAttempts = 8
+
+// post sends body and, after a network error, sends the identical bytes
+// (the same rid) again on another connection, as XEP-0124 §14.3 allows:
+// the connection manager answers a rid it has answered from its buffer,
+// and one it has not yet answered as a new request. A resend may fail
+// again; after maxAttempts attempts the error is returned. With cut set,
+// -cut may cut each attempt.
+func (s *session) post(ctx context.Context, body []byte, cut bool) (*buffer, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := s.t.post(ctx, body, cut)
+		var ne *netError
+		if err == nil || !errors.As(err, &ne) || ctx.Err() != nil {
+			return resp, err
+		}
+		if attempt == maxAttempts {
+			s.l.gaveUp.Add(1)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // without the URL, as failures are counted by kind
+			}
+			return nil, fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		s.l.resent.Add(1)
+		if !errors.Is(err, faulttest.ErrCut) {
+			// A failure of the network or the server, not a cut:
+			// a short pause, growing, before the resend.
+			s.l.resentAfter.Add(1)
+			if !sleepUntil(ctx, time.Now().Add(time.Duration(attempt)*50*time.Millisecond)) {
+				return nil, err
+			}
+		}
+	}
 }
 
 // do posts one request and hands its response over in rid order.
-func (s *session) do(rid uint64, body *buffer) {
+func (s *session) do(rid uint64, body *buffer, cut bool) {
 	defer s.l.wg.Done()
-	resp, err := s.t.post(s.l.ctx, body.b)
+	resp, err := s.post(s.l.ctx, body.b, cut)
 	putBuf(body)
 	now := s.l.now()
 	s.mu.Lock()
@@ -149,21 +195,44 @@ func (s *session) handleLocked(a arrival, now int64) {
 	}
 }
 
-// endLocked marks the session over, failed when err is not nil.
+// endLocked marks the session over, failed when err is not nil; a
+// terminate body or an HTTP error status is counted as the server's end
+// of the session.
 func (s *session) endLocked(err error) {
 	s.ended = true
 	if err != nil && s.err == nil {
 		s.err = err
 		s.l.fail("session", err)
+		var term *terminated
+		var he *httpError
+		switch {
+		case errors.As(err, &term):
+			s.l.endedByServer(term.condition)
+		case errors.As(err, &he):
+			s.l.endedByServer(he.Error())
+		}
 	}
 	s.stopTimerLocked()
 	s.l.ended()
 }
 
-// receiveLocked accounts for one message element.
+// receiveLocked accounts for one message element. A message of type
+// 'error' is the server returning one of the session's own messages
+// (RFC 6120 §8.3): counted as bounced, never as delivered.
 func (s *session) receiveLocked(el []byte, now int64) {
+	if tag := startTag(el); bytes.Contains(tag, []byte(" type='error'")) || bytes.Contains(tag, []byte(` type="error"`)) {
+		s.recv.bounced++
+		return
+	}
 	st, ok := parseStamp(el)
-	if !ok || st.from != s.partner.idx {
+	switch {
+	case ok && st.from == s.idx:
+		// One of the session's own messages, handed back as if it
+		// had arrived (a server answering a request with its own
+		// payloads).
+		s.recv.echoed++
+		return
+	case !ok || st.from != s.partner.idx:
 		s.recv.foreign++
 		return
 	}

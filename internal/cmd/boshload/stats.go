@@ -10,6 +10,8 @@ type receiveStats struct {
 	dups    int      // messages received again
 	ooo     int      // messages received after one with a higher seq
 	foreign int      // messages that were not the partner's (misrouted or unreadable)
+	bounced int      // the session's own messages returned as errors (type='error')
+	echoed  int      // the session's own messages handed back as they were sent
 	maxSeq  int      // highest seq received, -1 before the first
 	lat     []int64  // delivery latency of each distinct message, ns
 }

@@ -1,4 +1,4 @@
-"""table.py WORKDIR TARGET...: the markdown table of compare.sh.
+"""table.py [-faults] WORKDIR TARGET...: the markdown tables of compare.sh.
 
 Reads WORKDIR/TARGET.MODE.N.json (boshload -json lines; MODE closed or paced,
 N the run) and prints one row per figure, one column per target, each the
@@ -6,10 +6,81 @@ median over the runs; for targets that are
 not peers (prosody, ejabberd), each figure is followed by its ratio to the
 best peer's value in the same run: value / best (lower is better where the
 row says so).
-"""
-import json, os, sys
 
+With -faults it reads WORKDIR/TARGET.cut-RATE.N.json (boshload -cut RATE
+-cut-seed N) instead and prints one row per target and cut rate, the sums
+over the runs: messages sent, lost, duplicated, reordered, echoed (handed
+back to their sender), bounced (returned to their sender as errors), stuck
+sessions, sessions the server ended (by condition), messages later than
+5 s, the slowest delivery and the requests cut; below the table, anything
+else that went wrong (failed runs, foreign messages, resends given up,
+login failures).
+"""
+import glob, json, os, re, sys
+
+faults = len(sys.argv) > 1 and sys.argv[1] == "-faults"
+if faults:
+    del sys.argv[1]
 work, targets = sys.argv[1], sys.argv[2:]
+
+
+def fault_table():
+    def num(v):
+        return "{:,}".format(v)
+
+    print("| target | cut | messages sent | lost | duplicated | reordered | echoed | bounced | stuck sessions "
+          "| sessions ended by the server | late (> 5 s) | latency max (ms) | requests cut / sent |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    notes, nruns = [], set()
+    for t in targets:
+        by_rate = {}
+        for path in glob.glob(os.path.join(work, "%s.cut-*.json" % t)):
+            m = re.match(re.escape(t) + r"\.cut-(.+)\.(\d+)\.json$", os.path.basename(path))
+            if not m:
+                continue
+            try:
+                with open(path) as f:
+                    r = json.loads(f.readline())
+            except (OSError, ValueError):
+                r = None  # boshload failed: a run without figures
+            by_rate.setdefault(m.group(1), []).append(r)
+        for rate in sorted(by_rate, key=float):
+            rs = by_rate[rate]
+            ok = [r for r in rs if r]
+            nruns.add(len(rs))
+            tot = lambda k: sum(r.get(k) or 0 for r in ok)
+            fault = lambda k: sum((r.get("faults") or {}).get(k) or 0 for r in ok)
+            ended = {}
+            for r in ok:
+                for c, n in (r.get("sessions_ended") or {}).items():
+                    ended[c] = ended.get(c, 0) + n
+            ended_s = "0" if not ended else "%d: %s" % (
+                sum(ended.values()), ", ".join("%d× %s" % (n, c) for c, n in sorted(ended.items(), key=lambda x: -x[1])))
+            lat = max([r.get("latency_max_ms") or 0 for r in ok] + [0])
+            cut = "%g%%" % (float(rate) * 100)
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+                t, cut, num(tot("sent")), num(tot("lost")), num(tot("duplicated")), num(tot("out_of_order")),
+                num(tot("echoed")), num(tot("bounced")), num(tot("sessions_stuck")), ended_s, num(tot("late")),
+                "{:,.0f}".format(lat), num(fault("cut")), num(fault("attempts"))))
+            for what, n in (("runs without figures (boshload failed)", len(rs) - len(ok)),
+                            ("foreign messages (misrouted or unreadable)", tot("foreign")),
+                            ("requests given up after repeated network errors", fault("gave_up")),
+                            ("login failures", tot("login_failures"))):
+                if n:
+                    notes.append("- %s, cut %s: %s %s" % (t, cut, num(n), what))
+    print()
+    print("Sums over %s runs per row, each with its own seed (boshload -cut-seed) on a freshly started server."
+          % "/".join(str(n) for n in sorted(nruns)))
+    if notes:
+        print()
+        print("\n".join(notes))
+    else:
+        print("No run failed; no foreign message, no request given up, no login failure.")
+
+
+if faults:
+    fault_table()
+    sys.exit(0)
 PEERS = ("prosody", "ejabberd")
 
 def load(t, mode):

@@ -9,9 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/faulttest"
 )
 
 // maxResponse is the largest response body read.
@@ -23,6 +26,10 @@ type transport struct {
 	url string
 	hc  *http.Client
 	tr  *http.Transport
+	// With -cut: cutter cuts some of the requests sent through cc and
+	// sends the others through tr.
+	cutter *faulttest.Cutter
+	cc     *http.Client
 }
 
 // dialFunc dials a TCP connection, like net.Dialer.DialContext.
@@ -93,8 +100,62 @@ func newTransport(o *options, dial dialFunc) *transport {
 	return &transport{url: o.url, tr: tr, hc: &http.Client{Transport: tr}}
 }
 
-// close closes the idle connections.
-func (t *transport) close() { t.tr.CloseIdleConnections() }
+// withCuts makes the requests that post sends with cut set go through a
+// faulttest.Cutter: for the fraction rate of them it writes the request on
+// a connection of its own, waits until the server's TCP stack has
+// acknowledged every byte, and closes the connection without reading at a
+// random moment up to 10 ms later (the same request at most five times in
+// a row); the others go through the transport as usual.
+func (t *transport) withCuts(rate float64, seed uint64) {
+	t.cutter = faulttest.NewCutter(faulttest.CutConfig{Cut: rate, Seed: seed}, t.tr)
+	t.cc = &http.Client{Transport: t.cutter}
+}
+
+// close closes the idle connections, and those being cut.
+func (t *transport) close() {
+	t.tr.CloseIdleConnections()
+	if t.cutter != nil {
+		t.cutter.Close()
+	}
+}
+
+// netError is an error of the HTTP exchange itself (the connection failed
+// or was cut, or the response was cut short): the server may or may not
+// have received the request, and the client may send it again
+// (XEP-0124 §14.3).
+type netError struct{ err error }
+
+func (e *netError) Error() string { return e.err.Error() }
+func (e *netError) Unwrap() error { return e.err }
+
+// httpError is a response with an HTTP status other than 200 OK.
+type httpError struct {
+	status int
+	// retryAfter is the delay of a Retry-After header (RFC 9110 §10.2.3),
+	// 0 without one.
+	retryAfter time.Duration
+}
+
+func (e *httpError) Error() string { return "HTTP " + strconv.Itoa(e.status) }
+
+// parseRetryAfter reads a Retry-After header, delay-seconds or an
+// HTTP-date (RFC 9110 §10.2.3), relative to now; 0 when it is absent,
+// unreadable or in the past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, 1<<20)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
 
 // bufPool holds request and response buffers.
 var bufPool = sync.Pool{New: func() any { return &buffer{b: make([]byte, 0, 1024)} }}
@@ -110,22 +171,29 @@ func putBuf(b *buffer) {
 	}
 }
 
-// post sends body and returns the response body in a pooled buffer, which
-// the caller puts back with putBuf.
-func (t *transport) post(ctx context.Context, body []byte) (*buffer, error) {
+// post sends body once and returns the response body in a pooled
+// buffer, which the caller puts back with putBuf. With cut set and -cut,
+// the request may be cut (a *netError wrapping faulttest.ErrCut). Errors
+// of the exchange itself are *netError; a status other than 200 is an
+// *httpError.
+func (t *transport) post(ctx context.Context, body []byte, cut bool) (*buffer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := t.hc.Do(req)
+	hc := t.hc
+	if cut && t.cc != nil {
+		hc = t.cc
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, &netError{err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
-		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return nil, &httpError{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	buf := getBuf()
 	if n := resp.ContentLength; n > maxResponse {
@@ -139,10 +207,16 @@ func (t *transport) post(ctx context.Context, body []byte) (*buffer, error) {
 	}
 	if err != nil {
 		putBuf(buf)
-		return nil, err
+		if errors.Is(err, errTooLarge) {
+			return nil, err
+		}
+		return nil, &netError{err}
 	}
 	return buf, nil
 }
+
+// errTooLarge is a response over maxResponse bytes.
+var errTooLarge = errors.New("response too large")
 
 // grow returns b resized to n bytes, reusing its array when it is big enough.
 func grow(b []byte, n int) []byte {
@@ -157,7 +231,7 @@ func readAll(r io.Reader, buf *buffer) error {
 	for {
 		if len(buf.b) == cap(buf.b) {
 			if len(buf.b) >= maxResponse {
-				return errors.New("response too large")
+				return errTooLarge
 			}
 			buf.b = append(buf.b, 0)[:len(buf.b)]
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,23 @@ func TestReceiveStats(t *testing.T) {
 	assert.Equal(t, 1, r.dups)
 	assert.Equal(t, 1, r.ooo, "2 after 65")
 	assert.Len(t, r.lat, 5)
+}
+
+// TestParseRetryAfter: delay-seconds and HTTP-dates (RFC 9110 §10.2.3).
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"5", 5 * time.Second},
+		{"0", 0},
+		{"-3", 0},
+		{"soon", 0},
+		{"Mon, 23 Nov 2026 12:00:07 GMT", 7 * time.Second},
+		{"Mon, 23 Nov 2026 11:59:00 GMT", 0},
+	} {
+		assert.Equal(t, tc.want, parseRetryAfter(tc.in, now), "%q", tc.in)
+	}
 }
