@@ -6,6 +6,12 @@
 // delivered messages per second, delivery latency, and lost, duplicated
 // and reordered messages.
 //
+// It keeps a minimal BOSH client of its own rather than boshtest's Client
+// (and internal/xmpplogin): a load tool must behave the same against every
+// server, hold 20,000 sessions with little memory and few goroutines each,
+// and time every message from outside; it shares only the client-side
+// fault model, internal/faulttest's Cutter.
+//
 //	go build -o /tmp/boshd ./examples/boshd
 //	for i in $(seq 1 1000); do echo "user$i:secret"; done > /tmp/users
 //	/tmp/boshd -users /tmp/users -log-level warn &

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpbind/httpbind/bosh"
-	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 // TestRunCut: with -cut 0.3, ten pairs of sessions exchange twenty
@@ -64,7 +64,7 @@ func TestRunCut(t *testing.T) {
 // the creation again after the delay, counts it, and every session logs
 // in.
 func TestRunCreation503(t *testing.T) {
-	srv := boshtest.NewServer(boshtest.WithHandlerConfig(bosh.Config{SessionsPerSecond: 4, SessionBurst: 2}))
+	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(bosh.Config{SessionsPerSecond: 4, SessionBurst: 2}))
 	t.Cleanup(srv.Close)
 	for i := 1; i <= 8; i++ {
 		require.NoError(t, srv.Core.AddUser(fmt.Sprintf("user%d", i), "pw"))
