@@ -211,9 +211,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away
 		h.reply(w, r, &s.info, reply)
-		if at := reply.TakeDelivered(); !at.IsZero() {
-			h.stats.delivery.Observe(h.cfg.clock.Now().Sub(at))
-		}
 	}
 }
 

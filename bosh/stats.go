@@ -50,7 +50,7 @@ type Stats struct {
 	Ended map[string]uint64
 	// HeldFor is how long requests waited in their session for a reply
 	// (§8); Delivery the time from the upstream's Sink.Deliver to the
-	// response carrying the payload written; Creation the time to answer
+	// response carrying the payload, made and written at once; Creation the time to answer
 	// a session creation request, the upstream's Open included (§7).
 	HeldFor, Delivery, Creation Histogram
 }
@@ -79,7 +79,7 @@ type counters struct {
 	refusedRate, refusedMax  atomic.Uint64
 	refusedAddress           atomic.Uint64
 	session                  session.Metrics
-	delivery, creation       histogram.Histogram
+	creation                 histogram.Histogram
 	mu                       sync.Mutex
 	byReason                 map[string]uint64 // guarded by mu
 }
@@ -128,7 +128,7 @@ func (h *Handler) Stats() Stats {
 		Attached: c.session.Attached.Load(),
 		Ended:    make(map[string]uint64),
 		HeldFor:  histogramOf(&c.session.HeldFor),
-		Delivery: histogramOf(&c.delivery),
+		Delivery: histogramOf(&c.session.Delivery),
 		Creation: histogramOf(&c.creation),
 	}
 	for _, ss := range h.reg.All() {

@@ -136,7 +136,10 @@ func (s *Session) Held() int {
 // rearmLocked points the session's one timer at its next deadline: the
 // earliest 'wait' of a held request (§8), or, with nothing held, the end of
 // the inactivity period (§10).
-func (s *Session) rearmLocked() {
+func (s *Session) rearmLocked() { s.rearmAtLocked(s.clk.Now()) }
+
+// rearmAtLocked is rearmLocked with the time now already read.
+func (s *Session) rearmAtLocked(now time.Time) {
 	if s.ended {
 		return
 	}
@@ -160,7 +163,7 @@ func (s *Session) rearmLocked() {
 		}
 		return
 	}
-	d := max(next.Sub(s.clk.Now()), 0)
+	d := max(next.Sub(now), 0)
 	if s.timer == nil {
 		s.timer = s.clk.AfterFunc(d, s.onTimer)
 	} else {

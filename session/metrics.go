@@ -19,6 +19,10 @@ type Metrics struct {
 	// HeldFor is how long requests waited in the session, from arrival
 	// to reply (§8).
 	HeldFor histogram.Histogram
+	// Delivery is the time from the upstream's Deliver to the reply that
+	// carries the payload: made, and written at once by the request's
+	// goroutine.
+	Delivery histogram.Histogram
 }
 
 // Load is what a session holds at one moment.
@@ -64,14 +68,4 @@ func (s *Session) Summary() Summary {
 		end = s.clk.Now()
 	}
 	return Summary{Duration: end.Sub(s.created), Requests: s.nRequests, PayloadsIn: s.nIn, PayloadsOut: s.nOut}
-}
-
-// TakeDelivered returns when the upstream delivered the oldest payload the
-// reply carries, for a delivery-latency figure, the first time it is
-// called; afterwards, and for a reply without payloads, the zero time.
-func (r *Reply) TakeDelivered() time.Time {
-	if r.delivered == 0 || !r.claimed.CompareAndSwap(false, true) {
-		return time.Time{}
-	}
-	return time.Unix(0, r.delivered)
 }

@@ -23,6 +23,9 @@ func (s *Session) finishReplyLocked(r *Reply, w *waiter, cache bool) {
 	}
 	r.Body = s.cfg.Encode(r)
 	s.nOut += len(r.Payloads)
+	if m := s.cfg.Metrics; m != nil && r.delivered != 0 {
+		m.Delivery.Observe(time.Duration(now.UnixNano() - r.delivered))
+	}
 	if w != nil {
 		if m := s.cfg.Metrics; m != nil {
 			m.HeldFor.Observe(now.Sub(w.arrived))

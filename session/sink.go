@@ -12,7 +12,8 @@ func (s *Session) Deliver(stream string, payloads [][]byte, attrs []Attr) bool {
 		s.mu.Unlock()
 		return false
 	}
-	now := s.clk.Now().UnixNano()
+	t := s.clk.Now()
+	now := t.UnixNano()
 	if len(attrs) > 0 {
 		s.queue = append(s.queue, item{at: now, stream: stream, attrs: attrs})
 	}
@@ -27,7 +28,7 @@ func (s *Session) Deliver(stream string, payloads [][]byte, attrs []Attr) bool {
 		return true // the payloads are handed back through Closing.Undelivered
 	}
 	s.releaseLocked()
-	s.rearmLocked()
+	s.rearmAtLocked(t)
 	s.mu.Unlock()
 	return true
 }

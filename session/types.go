@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"encoding/xml"
-	"sync/atomic"
 	"time"
 
 	"github.com/httpbind/httpbind/internal/clock"
@@ -116,10 +115,9 @@ type Reply struct {
 	Payloads  [][]byte      // child elements
 	Body      []byte        // the encoded body, set by Config.Encode
 
-	key       string      // the request's key, for retransmissions (§15)
-	sent      time.Time   // when the reply was made, for 'time' (§9.2) and the cache
-	delivered int64       // when the oldest payload it carries was delivered, Unix ns (TakeDelivered)
-	claimed   atomic.Bool // TakeDelivered was called
+	key       string    // the request's key, for retransmissions (§15)
+	sent      time.Time // when the reply was made, for 'time' (§9.2) and the cache
+	delivered int64     // when the oldest payload it carries was delivered, Unix ns (Metrics.Delivery)
 }
 
 // Terminal reports whether the reply ends the session (or, with Stream set

@@ -64,7 +64,7 @@ var (
 	descHeldFor = prometheus.NewDesc("bosh_request_held_seconds",
 		"Time requests waited in their session for a reply.", nil, nil)
 	descDelivery = prometheus.NewDesc("bosh_delivery_latency_seconds",
-		"Time from a payload's delivery by the upstream to the response carrying it written.", nil, nil)
+		"Time from a payload's delivery by the upstream to the response that carries it (made, and written at once).", nil, nil)
 	descCreation = prometheus.NewDesc("bosh_session_creation_seconds",
 		"Time to answer a session creation request, the upstream's Open included.", nil, nil)
 )

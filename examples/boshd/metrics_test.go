@@ -225,9 +225,10 @@ func metricsRun(t *testing.T, d *boshd, domain string, names, passwords [2]strin
 		// Every request of a session but the retransmission waited in it:
 		// 4 login steps each, 2 message requests, 2 polls, 2 terminates.
 		{"bosh_request_held_seconds", nil, 14},
-		// Replies that carried what the upstream delivered: 4 login
-		// answers each, and one message each.
-		{"bosh_delivery_latency_seconds", nil, 10},
+		// Replies that carried what the upstream delivered: the creation
+		// response's features and 4 login answers each, and one message
+		// each.
+		{"bosh_delivery_latency_seconds", nil, 12},
 		{"bosh_session_creation_seconds", nil, 2},
 	} {
 		assert.Equal(t, float64(tc.want), value(t, mf, tc.name, tc.labels...), "%s%v", tc.name, tc.labels)
