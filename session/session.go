@@ -219,7 +219,14 @@ func (s *Session) admit(ctx context.Context, r *Request) (*waiter, *Reply, func(
 		return nil, r, func() { s.finish(r.Condition) }
 	}
 	if s.ended {
-		return nil, s.terminalLocked(r.RID, ItemNotFound, nil), nil
+		// §17.2: the session is over; a request that comes after it ended
+		// with system-shutdown learns that, as one for an unknown sid does
+		// while the handler shuts down.
+		cond := ItemNotFound
+		if s.cond == SystemShutdown {
+			cond = SystemShutdown
+		}
+		return nil, s.terminalLocked(r.RID, cond, nil), nil
 	}
 	switch {
 	case r.RID <= s.last:

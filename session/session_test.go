@@ -195,3 +195,24 @@ func TestStartAfterEndClosesStream(t *testing.T) {
 	assert.Equal(t, PolicyViolation, st.closed[0].Err)
 	assert.Len(t, st.closed[0].Undelivered, 2)
 }
+
+// TestRequestAfterEnd: a request that comes after the session ended gets
+// item-not-found (§17.2), or system-shutdown when the session ended with
+// it, as an unknown sid does while the handler shuts down.
+func TestRequestAfterEnd(t *testing.T) {
+	for _, tc := range []struct {
+		end, want Condition
+	}{
+		{SystemShutdown, SystemShutdown},
+		{PolicyViolation, ItemNotFound},
+		{"", ItemNotFound},
+	} {
+		t.Run(string(tc.end), func(t *testing.T) {
+			f := newFixture(t, defaults)
+			f.s.End(tc.end, nil)
+			r := f.s.Handle(context.Background(), &Request{RID: 101})
+			assert.Equal(t, TypeTerminate, r.Type)
+			assert.Equal(t, tc.want, r.Condition)
+		})
+	}
+}
