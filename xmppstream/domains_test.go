@@ -52,42 +52,34 @@ func listen(t *testing.T) net.Listener {
 }
 
 func TestProbe(t *testing.T) {
-	t.Run("a server that accepts", func(t *testing.T) {
-		ln := listen(t)
-		u, err := NewTCPUpstream(TCPConfig{Addr: ln.Addr().String(), Domains: []string{"example.com"}})
-		require.NoError(t, err)
-		got := make(chan []byte, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- nil
-				return
-			}
-			defer c.Close()
-			b, _ := io.ReadAll(c)
-			got <- b
-		}()
-		require.NoError(t, u.Probe(t.Context()))
-		assert.Empty(t, <-got, "nothing sent, and the connection closed")
-	})
-	t.Run("with a PROXY header: the LOCAL command (PROXY protocol §2.2)", func(t *testing.T) {
-		ln := listen(t)
-		u, err := NewTCPUpstream(TCPConfig{Addr: ln.Addr().String(), Domains: []string{"example.com"}, ProxyHeader: true})
-		require.NoError(t, err)
-		got := make(chan []byte, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- nil
-				return
-			}
-			defer c.Close()
-			b, _ := io.ReadAll(c)
-			got <- b
-		}()
-		require.NoError(t, u.Probe(t.Context()))
-		assert.Equal(t, []byte(proxySignature+"\x20\x00\x00\x00"), <-got)
-	})
+	accepting := []struct {
+		name        string
+		proxyHeader bool
+		want        []byte // what the probe sent before closing
+	}{
+		{"a server that accepts: nothing sent, and the connection closed", false, []byte{}},
+		{"with a PROXY header: the LOCAL command (PROXY protocol §2.2)", true, []byte(proxySignature + "\x20\x00\x00\x00")},
+	}
+	for _, tt := range accepting {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := listen(t)
+			u, err := NewTCPUpstream(TCPConfig{Addr: ln.Addr().String(), Domains: []string{"example.com"}, ProxyHeader: tt.proxyHeader})
+			require.NoError(t, err)
+			got := make(chan []byte, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					got <- nil
+					return
+				}
+				defer c.Close()
+				b, _ := io.ReadAll(c)
+				got <- b
+			}()
+			require.NoError(t, u.Probe(t.Context()))
+			assert.Equal(t, tt.want, <-got)
+		})
+	}
 	t.Run("a server that is down", func(t *testing.T) {
 		ln := listen(t)
 		addr := ln.Addr().String()

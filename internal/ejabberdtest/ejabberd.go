@@ -86,29 +86,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var last string
-	for range startTries {
-		s := &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
+	var s *Server
+	err := proc.Retry(startTries, func() (bool, error) {
+		s = &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
 		if err := s.writeConfig(cfg); err != nil {
 			t.Fatal(err)
 		}
 		retry, err := s.run(erl, libs)
-		if err == nil {
-			t.Cleanup(func() {
-				s.Stop()
-				if t.Failed() {
-					t.Logf("ejabberdtest: tail of %s:\n%s", s.LogFile, s.logTail(40))
-				}
-			})
-			return s
+		if err != nil {
+			return retry, fmt.Errorf("%w\n%s", err, s.logTail(40))
 		}
-		last = err.Error() + "\n" + s.logTail(40)
-		if !retry {
-			break
-		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("ejabberdtest: ejabberd did not start: %s", err)
 	}
-	t.Fatalf("ejabberdtest: ejabberd did not start: %s", last)
-	return nil
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("ejabberdtest: tail of %s:\n%s", s.LogFile, s.logTail(40))
+		}
+	})
+	return s
 }
 
 // writeConfig writes ejabberd.yml into s.Dir, on fresh loopback ports.

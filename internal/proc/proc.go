@@ -40,3 +40,18 @@ func Tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Retry calls start up to tries times, until it succeeds or reports that
+// another try cannot help, and returns the last error. A server started on
+// fresh loopback ports retries when a port was taken between choosing it
+// and binding it.
+func Retry(tries int, start func() (retry bool, err error)) error {
+	var err error
+	for range tries {
+		var retry bool
+		if retry, err = start(); err == nil || !retry {
+			return err
+		}
+	}
+	return err
+}

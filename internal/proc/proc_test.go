@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,4 +32,32 @@ func TestEnd(t *testing.T) {
 	End(cmd, done, syscall.SIGTERM, 300*time.Millisecond)
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "waited for the signal first")
 	assert.Equal(t, -1, cmd.ProcessState.ExitCode(), "killed")
+}
+
+func TestRetry(t *testing.T) {
+	errTaken := errors.New("port taken")
+	tests := []struct {
+		name    string
+		results []error // what each call returns; a call past the end fails the test
+		retry   bool
+		calls   int
+		err     error
+	}{
+		{"first try succeeds", []error{nil}, true, 1, nil},
+		{"second try succeeds", []error{errTaken, nil}, true, 2, nil},
+		{"every try fails", []error{errTaken, errTaken, errTaken}, true, 3, errTaken},
+		{"a failure that retrying cannot help", []error{errTaken}, false, 1, errTaken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			err := Retry(3, func() (bool, error) {
+				require.Less(t, calls, len(tt.results), "called again")
+				calls++
+				return tt.retry, tt.results[calls-1]
+			})
+			assert.Equal(t, tt.calls, calls)
+			assert.Equal(t, tt.err, err)
+		})
+	}
 }

@@ -84,29 +84,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last string
-	for range startTries {
-		s := &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
+	var s *Server
+	err = proc.Retry(startTries, func() (bool, error) {
+		s = &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
 		if err := s.writeFiles(crt, cfg); err != nil {
 			t.Fatal(err)
 		}
 		retry, err := s.run(bin)
-		if err == nil {
-			t.Cleanup(func() {
-				s.Stop()
-				if t.Failed() {
-					t.Logf("prosodytest: tail of %s:\n%s", s.LogFile, s.logTail(40))
-				}
-			})
-			return s
+		if err != nil {
+			return retry, fmt.Errorf("%w\n%s", err, s.logTail(40))
 		}
-		last = err.Error() + "\n" + s.logTail(40)
-		if !retry {
-			break
-		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("prosodytest: Prosody did not start: %s", err)
 	}
-	t.Fatalf("prosodytest: Prosody did not start: %s", last)
-	return nil
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("prosodytest: tail of %s:\n%s", s.LogFile, s.logTail(40))
+		}
+	})
+	return s
 }
 
 // writeFiles writes the certificates and the configuration into s.Dir,
