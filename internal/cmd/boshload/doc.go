@@ -9,8 +9,9 @@
 // It keeps a minimal BOSH client of its own rather than boshtest's Client
 // (and internal/xmpplogin): a load tool must behave the same against every
 // server, hold 20,000 sessions with little memory and few goroutines each,
-// and time every message from outside; it shares only the client-side
-// fault model, internal/faulttest's Cutter.
+// and time every message from outside; it shares the client-side fault
+// model (internal/faulttest's Cutter) and the namespaces and escaping of
+// internal/xmppwire.
 //
 //	go build -o /tmp/boshd ./examples/boshd
 //	for i in $(seq 1 1000); do echo "user$i:secret"; done > /tmp/users

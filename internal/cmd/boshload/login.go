@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // element is a copy of one received child element, with its name.
@@ -40,10 +42,10 @@ func (s *session) login(ctx context.Context) error {
 		return &errStage{"features", errors.New("PLAIN is not offered")}
 	}
 	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
-	if err := s.send(ctx, "<auth xmlns='"+nsSASL+"' mechanism='PLAIN'>"+creds+"</auth>"); err != nil {
+	if err := s.send(ctx, "<auth xmlns='"+xmppwire.NSSASL+"' mechanism='PLAIN'>"+creds+"</auth>"); err != nil {
 		return &errStage{"auth", err}
 	}
-	el, err := s.await(ctx, func(e *element) bool { return e.space == nsSASL })
+	el, err := s.await(ctx, func(e *element) bool { return e.space == xmppwire.NSSASL })
 	switch {
 	case err != nil:
 		return &errStage{"auth", err}
@@ -58,14 +60,14 @@ func (s *session) login(ctx context.Context) error {
 	if feats, err = s.await(ctx, isFeatures); err != nil {
 		return &errStage{"restart", err}
 	}
-	if !bytes.Contains(feats.raw, []byte(nsBind)) {
+	if !bytes.Contains(feats.raw, []byte(xmppwire.NSBind)) {
 		return &errStage{"restart", errors.New("no <bind/> offered")}
 	}
-	if err := s.iq(ctx, "bind_1", "<bind xmlns='"+nsBind+"'><resource>boshload</resource></bind>"); err != nil {
+	if err := s.iq(ctx, "bind_1", "<bind xmlns='"+xmppwire.NSBind+"'><resource>boshload</resource></bind>"); err != nil {
 		return &errStage{"bind", err}
 	}
-	if bytes.Contains(feats.raw, []byte(nsSession)) {
-		if err := s.iq(ctx, "sess_1", "<session xmlns='"+nsSession+"'/>"); err != nil {
+	if bytes.Contains(feats.raw, []byte(xmppwire.NSSession)) {
+		if err := s.iq(ctx, "sess_1", "<session xmlns='"+xmppwire.NSSession+"'/>"); err != nil {
 			return &errStage{"session", err}
 		}
 	}
@@ -76,7 +78,7 @@ func (s *session) login(ctx context.Context) error {
 	return nil
 }
 
-func isFeatures(el *element) bool { return el.space == nsStream && el.local == "features" }
+func isFeatures(el *element) bool { return el.space == xmppwire.NSStream && el.local == "features" }
 
 // maxRetryAfter bounds the wait a Retry-After header asks for.
 const maxRetryAfter = 30 * time.Second

@@ -6,36 +6,8 @@ import (
 	"strconv"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
-
-// Namespaces of XEP-0124 §6, XEP-0206 and RFC 6120.
-const (
-	nsHTTPBind = "http://jabber.org/protocol/httpbind"
-	nsXBOSH    = "urn:xmpp:xbosh"
-	nsStream   = "http://etherx.jabber.org/streams"
-	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
-)
-
-// appendAttr appends s escaped for an attribute value in single quotes.
-func appendAttr(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			b = append(b, "&amp;"...)
-		case '<':
-			b = append(b, "&lt;"...)
-		case '\'':
-			b = append(b, "&apos;"...)
-		case '"':
-			b = append(b, "&quot;"...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
 
 // appendCreate appends the session creation request (XEP-0124 §7.1,
 // XEP-0206 §3): hold 1, like a browser client.
@@ -43,10 +15,10 @@ func appendCreate(b []byte, rid uint64, domain string, waitSec int) []byte {
 	b = append(b, "<body content='text/xml; charset=utf-8' hold='1' rid='"...)
 	b = strconv.AppendUint(b, rid, 10)
 	b = append(b, "' to='"...)
-	b = appendAttr(b, domain)
+	b = xmppwire.AppendAttr(b, domain)
 	b = append(b, "' ver='1.6' wait='"...)
 	b = strconv.AppendInt(b, int64(waitSec), 10)
-	b = append(b, "' xml:lang='en' xmpp:version='1.0' xmlns='"+nsHTTPBind+"' xmlns:xmpp='"+nsXBOSH+"'/>"...)
+	b = append(b, "' xml:lang='en' xmpp:version='1.0' xmlns='"+xmppwire.NSHTTPBind+"' xmlns:xmpp='"+xmppwire.NSXBOSH+"'/>"...)
 	return b
 }
 
@@ -57,18 +29,18 @@ func appendOpen(b []byte, rid uint64, sid, extra string) []byte {
 	b = append(b, "<body rid='"...)
 	b = strconv.AppendUint(b, rid, 10)
 	b = append(b, "' sid='"...)
-	b = appendAttr(b, sid)
+	b = xmppwire.AppendAttr(b, sid)
 	b = append(b, '\'')
 	b = append(b, extra...)
-	return append(b, " xmlns='"+nsHTTPBind+"'>"...)
+	return append(b, " xmlns='"+xmppwire.NSHTTPBind+"'>"...)
 }
 
 const closeBody = "</body>"
 
 // appendRestart appends a stream restart request (XEP-0206 §5).
 func appendRestart(b []byte, rid uint64, sid, domain string) []byte {
-	extra := append([]byte(" to='"), appendAttr(nil, domain)...)
-	extra = append(extra, "' xml:lang='en' xmpp:restart='true' xmlns:xmpp='"+nsXBOSH+"'"...)
+	extra := append([]byte(" to='"), xmppwire.AppendAttr(nil, domain)...)
+	extra = append(extra, "' xml:lang='en' xmpp:restart='true' xmlns:xmpp='"+xmppwire.NSXBOSH+"'"...)
 	b = appendOpen(b, rid, sid, string(extra))
 	return append(b, closeBody...)
 }
@@ -89,7 +61,7 @@ func appendMessage(b, head []byte, from, seq int, nanos int64) []byte {
 
 // messageHead returns the start of a chat message to jid, up to "<body>".
 func messageHead(jid string) []byte {
-	b := append([]byte("<message to='"), appendAttr(nil, jid)...)
+	b := append([]byte("<message to='"), xmppwire.AppendAttr(nil, jid)...)
 	return append(b, "' type='chat' xmlns='jabber:client'><body>"...)
 }
 
@@ -149,7 +121,7 @@ func (r *reply) parse(data []byte) error {
 	if err := xmlscan.Parse(data, xmlscan.Limits{MaxDepth: 64}, &r.doc); err != nil {
 		return fmt.Errorf("malformed response: %w", err)
 	}
-	if string(r.doc.Space) != nsHTTPBind || string(r.doc.Local) != "body" {
+	if string(r.doc.Space) != xmppwire.NSHTTPBind || string(r.doc.Local) != "body" {
 		return fmt.Errorf("response root is {%s}%s, not a BOSH body", r.doc.Space, r.doc.Local)
 	}
 	if string(r.attr("type")) == "terminate" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/xmppwire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -45,7 +46,7 @@ func TestReplyParse(t *testing.T) {
 	require.NoError(t, r.parse(data))
 	assert.Equal(t, "s1", string(r.attr("sid")))
 	require.Len(t, r.doc.Children, 2)
-	assert.Equal(t, nsStream, string(r.doc.Children[0].Space))
+	assert.Equal(t, xmppwire.NSStream, string(r.doc.Children[0].Space))
 	assert.True(t, hasID(r.child(1), "bind_1"))
 	assert.False(t, hasID(r.child(1), "bind"))
 	assert.Equal(t, "u@x/r", textOf(r.child(1), "jid"))
