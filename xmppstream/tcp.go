@@ -30,6 +30,9 @@ const (
 	// tcpCloseTimeout bounds the closing </stream:stream> and the wait
 	// for the reader goroutine in Close.
 	tcpCloseTimeout = 2 * time.Second
+	// tlsSessionCacheSize is the number of server names whose TLS
+	// sessions the upstream's own session cache keeps.
+	tlsSessionCacheSize = 64
 )
 
 // TCPConfig configures a TCPUpstream. NewTCPUpstream copies it and reports
@@ -49,7 +52,10 @@ type TCPConfig struct {
 	// system's roots. Set RootCAs for a private CA. Certificates are
 	// always verified; ServerName defaults to the session's domain (RFC
 	// 6120 §13.7.2). A failed verification ends the session with
-	// remote-connection-failed.
+	// remote-connection-failed. Without a ClientSessionCache the
+	// upstream keeps one of its own, shared by its sessions, so that TLS
+	// sessions to the server are resumed: one full handshake per server
+	// name, not one per BOSH session.
 	TLSConfig *tls.Config
 	// RequireTLS refuses sessions whose server offers no STARTTLS even
 	// when the server is on a loopback address or a Unix socket: they end
@@ -181,6 +187,14 @@ func NewTCPUpstream(cfg TCPConfig) (*TCPUpstream, error) {
 	}
 	if cfg.TLSConfig != nil {
 		u.cfg.TLSConfig = cfg.TLSConfig.Clone()
+	} else {
+		u.cfg.TLSConfig = &tls.Config{}
+	}
+	if u.cfg.TLSConfig.ClientSessionCache == nil {
+		// One cache per upstream: every session's handshake after the
+		// first resumes (RFC 8446 §2.2), so a login costs one full
+		// handshake per server name instead of one per session.
+		u.cfg.TLSConfig.ClientSessionCache = tls.NewLRUClientSessionCache(tlsSessionCacheSize)
 	}
 	u.cfg.Domains = append([]string(nil), cfg.Domains...)
 	if u.cfg.Dial == nil {

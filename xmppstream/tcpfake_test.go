@@ -17,6 +17,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +94,10 @@ type fakeServer struct {
 	opts fakeOpts
 	addr string
 
+	tls *tls.Config // one for all connections, so that sessions resume
+
+	handshakes, resumed atomic.Int32 // completed STARTTLS handshakes, and those resumed
+
 	wg     sync.WaitGroup
 	events chan string // "header …", "elem <name>", "proxy <hex>", "eof", "closed"
 	mu     sync.Mutex
@@ -104,6 +109,9 @@ func newFakeServer(t *testing.T, opts fakeOpts) *fakeServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	f := &fakeServer{t: t, ln: ln, opts: opts, addr: ln.Addr().String(), events: make(chan string, 1000)}
+	if opts.ca != nil {
+		f.tls = &tls.Config{Certificates: []tls.Certificate{opts.ca.cert}}
+	}
 	f.wg.Add(1)
 	go f.accept()
 	t.Cleanup(f.close)
@@ -221,7 +229,7 @@ func (f *fakeServer) serve(conn net.Conn) {
 	}
 	secure := false
 	if f.opts.direct {
-		c.setConn(tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{f.opts.ca.cert}}))
+		c.setConn(tls.Server(conn, f.tls))
 		secure = true
 	}
 	authed := false
@@ -231,10 +239,14 @@ func (f *fakeServer) serve(conn net.Conn) {
 		}
 		switch f.elements(c) {
 		case "starttls":
-			tc := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{f.opts.ca.cert}})
+			tc := tls.Server(conn, f.tls)
 			if tc.Handshake() != nil {
 				f.record("tls failed")
 				return
+			}
+			f.handshakes.Add(1)
+			if tc.ConnectionState().DidResume {
+				f.resumed.Add(1)
 			}
 			c.setConn(tc)
 			secure = true

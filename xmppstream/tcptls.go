@@ -17,12 +17,7 @@ import (
 // TCPConfig.TLSConfig's roots, for the session's domain unless the
 // configuration names another server (RFC 6120 §13.7.2.1).
 func (s *tcpStream) handshake(ctx context.Context, conn net.Conn) (net.Conn, error) {
-	var cfg *tls.Config
-	if c := s.up.cfg.TLSConfig; c != nil {
-		cfg = c.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
+	cfg := s.up.cfg.TLSConfig.Clone() // NewTCPUpstream sets it; Clone keeps the shared session cache
 	if cfg.ServerName == "" {
 		cfg.ServerName = s.domain
 	}

@@ -3,6 +3,7 @@ package xmppstream_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -131,4 +132,41 @@ func TestTCPTLSOptions(t *testing.T) {
 		Addr: "127.0.0.1:5222", Domains: []string{fDomain}, RequireTLS: true, InsecurePlaintext: true})
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "RequireTLS") && strings.Contains(err.Error(), "InsecurePlaintext"), err.Error())
+}
+
+// Sessions after the first resume their TLS session with the server (RFC
+// 8446 §2.2) through the upstream's own session cache, so a login costs
+// one full handshake per server name; with a cache of the host's own, the
+// host's is used.
+func TestTCPTLSResumes(t *testing.T) {
+	noLeak(t)
+	ca := newTestCA(t)
+	tests := []struct {
+		name  string
+		cache tls.ClientSessionCache
+	}{
+		{name: "the upstream's cache"},
+		{name: "the host's cache", cache: tls.NewLRUClientSessionCache(4)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeServer(t, fakeOpts{starttls: true, ca: ca})
+			cfg := tcpConfig(f, nil)
+			cfg.TLSConfig.ClientSessionCache = tt.cache
+			up := newUpstream(t, cfg)
+			const sessions = 3
+			for i := range sessions {
+				_, sink := open(t, up, openReq())
+				sink.waitPayloads(t, 1) // the features, read after the ticket
+				require.EqualValues(t, i+1, f.handshakes.Load())
+			}
+			assert.EqualValues(t, sessions-1, f.resumed.Load(), "every handshake after the first resumes")
+			if tt.cache == nil {
+				assert.Nil(t, cfg.TLSConfig.ClientSessionCache, "the host's tls.Config is left as it was")
+			} else {
+				_, ok := tt.cache.Get(fDomain)
+				assert.True(t, ok, "the host's cache holds the server's session")
+			}
+		})
+	}
 }
