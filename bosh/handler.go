@@ -104,13 +104,19 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 // bad-request terminate body.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.inflight.Add(1)
-	defer h.stats.inflight.Add(-1)
+	parked := false
+	defer func() {
+		if !parked {
+			h.stats.inflight.Add(-1)
+		}
+	}()
 	// A request of a live session may be held for up to 'wait' (§8): what
 	// stays on its goroutine's stack meanwhile is only this frame, serve's
 	// and the session's, not admit's, and the pooled request state is back
-	// in the pool, so that an idle session costs little.
+	// in the pool, so that an idle session costs little. Under Serve, the
+	// request is parked instead: no goroutine waits.
 	if s, req := h.admit(w, r); s != nil {
-		h.serve(w, r, s, req)
+		parked = h.serve(w, r, s, req)
 	}
 }
 
@@ -204,14 +210,22 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err er
 }
 
 // serve handles a request of an existing session: it waits for the
-// session's reply and writes it.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req *session.Request) {
+// session's reply and writes it, or parks the request (see Serve) and
+// reports true.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req *session.Request) bool {
 	h.stats.held.Add(1)
-	reply := s.Handle(r.Context(), req)
+	p, reply := s.Submit(r.Context(), req)
+	if p.Held() {
+		if h.park(w, r, s, p) {
+			return true
+		}
+		reply = p.Wait(r.Context())
+	}
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away
 		h.reply(w, r, &s.info, reply)
 	}
+	return false
 }
 
 // reply writes a session's reply.

@@ -309,7 +309,12 @@ func (r *resp) IsTerm(cond string) bool {
 // namespace (§6) with a Content-Length, and parses it.
 func parseResp(t *testing.T, rec *httptest.ResponseRecorder) *resp {
 	t.Helper()
-	res := rec.Result()
+	return parseHTTPResp(t, rec.Result())
+}
+
+// parseHTTPResp is parseResp for a response read from a connection.
+func parseHTTPResp(t *testing.T, res *http.Response) *resp {
+	t.Helper()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	r := &resp{Status: res.StatusCode, Header: res.Header, Attrs: map[string]string{}}

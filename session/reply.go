@@ -48,6 +48,10 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 	}
 	w.reply = r
 	close(w.done)
+	if f := w.ready; f != nil {
+		w.ready = nil
+		f()
+	}
 }
 
 // cacheLocked keeps r for retransmission (§14.3). When the client

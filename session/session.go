@@ -107,6 +107,8 @@ type waiter struct {
 	// not gone away: the first request and its attached retransmissions.
 	// At zero the waiter is gone and never takes payloads.
 	live int
+	// ready, when set, is called once reply is set (Pending.Park).
+	ready func()
 }
 
 // gone reports whether every client connection waiting for w went away.
@@ -182,30 +184,105 @@ func (s *Session) Start(name string, st Stream, creation []Attr) *Reply {
 // answered, it gets the cached reply; no longer cached, item-not-found if
 // its client is still connected (see notBuffered).
 func (s *Session) Handle(ctx context.Context, r *Request) *Reply {
+	p, reply := s.Submit(ctx, r)
+	if p.Held() {
+		return p.Wait(ctx)
+	}
+	return reply
+}
+
+// Submit is Handle without the wait: it processes r and returns its reply
+// when r is answered at once, or else a Pending for the reply, which the
+// caller waits for (Pending.Wait) or parks (Pending.Park). ctx is the
+// client's connection, as for Handle, until Submit returns; a parked
+// request learns that its client went away through Pending.Abandon.
+func (s *Session) Submit(ctx context.Context, r *Request) (Pending, *Reply) {
 	w, reply, fin := s.admit(ctx, r)
 	if fin != nil {
 		fin()
 	}
 	if reply == notBuffered {
-		return s.notBuffered(ctx, r.RID)
+		return Pending{}, s.notBuffered(ctx, r.RID)
 	}
 	if w == nil {
-		return reply // nil: a retransmission whose client is already gone
+		return Pending{}, reply // nil: a retransmission whose client is already gone
 	}
-	if w.req == r {
+	own := w.req == r
+	if own {
 		s.drain(ctx) // a new request; a retransmission has nothing to drain
 	}
+	return Pending{s: s, w: w, own: own}, nil
+}
+
+// A Pending is a request that Submit did not answer at once: it is
+// buffered, being forwarded or held (§8). The zero Pending is none.
+type Pending struct {
+	s   *Session
+	w   *waiter
+	own bool // the request that placed w, not a retransmission attached to it
+}
+
+// Held reports whether p stands for a request waiting for its reply.
+func (p Pending) Held() bool { return p.w != nil }
+
+// Wait returns the reply once there is one, or nil when ctx ends first
+// (the client went away; see Handle).
+func (p Pending) Wait(ctx context.Context) *Reply {
 	select {
-	case <-w.done:
-		return w.reply
+	case <-p.w.done:
+		return p.w.reply
 	case <-ctx.Done():
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if w.reply != nil {
-			return w.reply
+		p.s.mu.Lock()
+		defer p.s.mu.Unlock()
+		if p.w.reply != nil {
+			return p.w.reply
 		}
-		w.live--
+		p.w.live--
 		return nil
+	}
+}
+
+// CanPark reports whether Park may be used: for the request that Submit
+// placed, not for a retransmission waiting for the same reply (§14.3),
+// which uses Wait.
+func (p Pending) CanPark() bool { return p.own }
+
+// Park arranges for ready to be called once the reply is there, instead of
+// a goroutine waiting for it: ready runs with the session locked, so it
+// must only hand the work on (start a goroutine, say) and never block;
+// the reply is then Reply's. Park returns false, and ready is never
+// called, when the reply is already there; the caller then uses Reply.
+// It panics unless CanPark.
+func (p Pending) Park(ready func()) bool {
+	if !p.own {
+		panic("session: Park of a retransmission")
+	}
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	if p.w.reply != nil {
+		return false
+	}
+	p.w.ready = ready
+	return true
+}
+
+// Reply returns the reply, or nil while there is none.
+func (p Pending) Reply() *Reply {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.w.reply
+}
+
+// Abandon tells a parked request (Park) that its client went away, as the
+// end of Wait's ctx does: unless the reply is already there, the request keeps
+// its place, is never given payloads, and its empty reply is kept for a
+// retransmission; ready is not called.
+func (p Pending) Abandon() {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	p.w.ready = nil
+	if p.w.reply == nil {
+		p.w.live--
 	}
 }
 

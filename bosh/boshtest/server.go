@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
+
+	"github.com/httpbind/httpbind/bosh"
 )
 
 // Server is an in-process BOSH endpoint for tests, like httptest.Server:
@@ -25,7 +27,10 @@ type Server struct {
 func NewServer(h http.Handler) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/http-bind", h)
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	// Held requests are parked, as under bosh.Serve, which boshd uses.
+	ts.Listener = bosh.ParkListener(ts.Config, ts.Listener)
+	ts.Start()
 	return &Server{URL: ts.URL + "/http-bind", h: h, ts: ts}
 }
 

@@ -32,19 +32,30 @@ var idleProfile = flag.String("idle.heapprofile", "", "BenchmarkIdleSessions: wr
 // phase. The clients are raw connections with no goroutine once logged in,
 // so nearly all that the figures count is the server's. Run it once:
 //
-//	go test -run '^$' -bench IdleSessions -benchtime 1x ./bosh/boshtest -idle.heapprofile /tmp/idle.heap
+//	go test -run '^$' -bench IdleSessions/bosh.Serve -benchtime 1x ./xmppstream/xmpptest -idle.heapprofile /tmp/idle.heap
 //	go tool pprof -top -sample_index=inuse_space /tmp/idle.heap
+//
+// Two ways of serving are measured: "http.Server" (srv.Serve, a goroutine
+// and buffers per held request) and "bosh.Serve" (held requests parked).
 func BenchmarkIdleSessions(b *testing.B) {
 	n := 2000
 	if testing.Short() {
 		n = 200
 	}
-	for b.Loop() {
-		idleSessions(b, n)
+	for _, park := range []bool{false, true} {
+		name := "http.Server"
+		if park {
+			name = "bosh.Serve"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				idleSessions(b, n, park)
+			}
+		})
 	}
 }
 
-func idleSessions(b *testing.B, n int) {
+func idleSessions(b *testing.B, n int, park bool) {
 	if *idleProfile != "" {
 		runtime.MemProfileRate = 4096
 		defer func() { runtime.MemProfileRate = 512 * 1024 }()
@@ -57,6 +68,16 @@ func idleSessions(b *testing.B, n int) {
 		}
 	}
 	addr := strings.TrimPrefix(strings.TrimSuffix(srv.URL, "/http-bind"), "http://")
+	if park {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs := &http.Server{Handler: srv.Handler}
+		go bosh.Serve(hs, ln)
+		defer hs.Close()
+		addr = ln.Addr().String()
+	}
 	before := memSnapshot()
 
 	conns := make([]net.Conn, n)

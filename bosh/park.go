@@ -1,0 +1,170 @@
+package bosh
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/httpbind/httpbind/internal/netpark"
+	"github.com/httpbind/httpbind/session"
+)
+
+// parkWriteTimeout bounds writing a parked request's reply.
+const parkWriteTimeout = 10 * time.Second
+
+// A parked is a held request (§8) taken off its connection by Serve: no
+// goroutine waits for it. Its session calls ready when the reply is
+// there; the Poller calls hangup when the client goes away first. One of
+// the two answers it.
+type parked struct {
+	h      *Handler
+	l      *parkListener
+	conn   net.Conn
+	s      *bsession
+	p      session.Pending
+	watch  *netpark.Parked
+	hdr    http.Header // set before the request was parked (CORS); nil when empty
+	accept string      // the request's Accept-Encoding
+}
+
+// park takes a held request off its connection, when it was served by
+// Serve over HTTP/1.1 with keep-alive, and reports whether it did. The
+// request then counts as held until its reply is there, and as in flight
+// until that is written.
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
+	l, ok := r.Context().Value(parkKey{}).(*parkListener)
+	if !ok || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close || !p.CanPark() {
+		return false
+	}
+	hdr := w.Header()
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false // HTTP/2, or a wrapper that cannot hijack
+	}
+	k := &parked{h: h, l: l, conn: conn, s: s, p: p, accept: r.Header.Get("Accept-Encoding")}
+	if len(hdr) > 0 {
+		k.hdr = hdr
+	}
+	if brw.Reader.Buffered() > 0 {
+		// The client sent more (pipelining) before the reply: answer on
+		// this goroutine and close, so that nothing read is lost.
+		go k.answerAndClose(r)
+		return true
+	}
+	if k.watch, err = l.poller.Park(conn, false, k.hangup); err != nil {
+		go k.answerAndClose(r)
+		return true
+	}
+	if !p.Park(k.ready) {
+		k.ready() // answered meanwhile
+	}
+	return true
+}
+
+// ready is called by the session, locked, when the reply is there.
+func (k *parked) ready() { go k.answer() }
+
+// answer writes the reply and parks the connection until its next
+// request, unless the client went away first.
+func (k *parked) answer() {
+	if !k.watch.Unpark() {
+		return // hangup answered it
+	}
+	k.h.stats.held.Add(-1)
+	defer k.h.stats.inflight.Add(-1)
+	resp := k.response(k.p.Reply())
+	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
+	if _, err := k.conn.Write(resp); err != nil {
+		k.conn.Close()
+		return
+	}
+	k.conn.SetDeadline(time.Time{})
+	k.l.idle(k.conn)
+}
+
+// answerAndClose answers a request that could not be parked from a
+// goroutine of its own, then closes the connection.
+func (k *parked) answerAndClose(r *http.Request) {
+	defer k.h.stats.inflight.Add(-1)
+	defer k.conn.Close()
+	reply := k.p.Wait(context.Background()) // r.Context() ends when the handler returns
+	k.h.stats.held.Add(-1)
+	if reply == nil {
+		return
+	}
+	if k.hdr == nil {
+		k.hdr = http.Header{}
+	}
+	k.hdr.Set("Connection", "close")
+	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
+	k.conn.Write(k.response(reply))
+}
+
+// hangup is called by the Poller when the client went away.
+func (k *parked) hangup() {
+	k.p.Abandon()
+	k.conn.Close()
+	k.h.stats.held.Add(-1)
+	k.h.stats.inflight.Add(-1)
+}
+
+// response returns the HTTP/1.1 response carrying reply, as reply writes
+// it through a ResponseWriter.
+func (k *parked) response(reply *session.Reply) []byte {
+	rw := &bufferedResponse{hdr: k.hdr}
+	if rw.hdr == nil {
+		rw.hdr = make(http.Header, 4)
+	}
+	r := &http.Request{Header: http.Header{}}
+	if k.accept != "" {
+		r.Header.Set("Accept-Encoding", k.accept)
+	}
+	k.h.reply(rw, r, &k.s.info, reply)
+	return rw.bytes()
+}
+
+// A bufferedResponse is an http.ResponseWriter that keeps the response
+// for bytes, which formats it as HTTP/1.1 (RFC 9112 §4, §6).
+type bufferedResponse struct {
+	hdr    http.Header
+	status int
+	body   []byte
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.hdr }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	b.body = append(b.body, p...)
+	return len(p), nil
+}
+
+func (b *bufferedResponse) bytes() []byte {
+	b.WriteHeader(http.StatusOK)
+	if b.hdr.Get("Date") == "" {
+		b.hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	if b.hdr.Get("Content-Length") == "" {
+		b.hdr.Set("Content-Length", strconv.Itoa(len(b.body)))
+	}
+	var out bytes.Buffer
+	out.Grow(256 + len(b.body))
+	out.WriteString("HTTP/1.1 ")
+	out.WriteString(strconv.Itoa(b.status))
+	out.WriteByte(' ')
+	out.WriteString(http.StatusText(b.status))
+	out.WriteString("\r\n")
+	b.hdr.Write(&out)
+	out.WriteString("\r\n")
+	out.Write(b.body)
+	return out.Bytes()
+}

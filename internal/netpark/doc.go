@@ -1,0 +1,20 @@
+// Package netpark watches parked network connections for their peer
+// hanging up, without a goroutine per connection.
+//
+// A connection that waits a long time for something to say (a BOSH
+// request held for up to 'wait', XEP-0124 §8) costs a goroutine and its
+// buffers when a goroutine reads it to learn that the client went away.
+// Go's runtime poller can only wake a goroutine, so a Poller keeps an
+// epoll instance of its own (Linux) with one goroutine for all its
+// connections, and calls a function when a parked connection's peer
+// closes or resets it, or, when asked, when the connection has something
+// to read (an idle keep-alive connection's next request). Data the peer
+// sends meanwhile stays unread in the kernel for whoever reads the
+// connection after Unpark or the call.
+//
+// Where epoll is missing, New returns an error that wraps
+// errors.ErrUnsupported, and callers keep a goroutine per connection.
+//
+// Start with New, Poller.Park and Parked.Unpark; package bosh's Serve is
+// the user.
+package netpark
