@@ -48,55 +48,38 @@ func (e *TerminateError) Is(target error) bool {
 	return ok && c == e.Condition
 }
 
-// A ClientOption configures a Client.
-type ClientOption func(*Client)
-
-// WithHTTPClient makes the Client send its requests with hc. The default
-// is a client of its own with its own transport, whose idle connections
-// Close closes.
-func WithHTTPClient(hc *http.Client) ClientOption {
-	return func(c *Client) { c.hc, c.ownHC = hc, false }
-}
-
-// WithWait sets the 'wait' the Client asks for (XEP-0124 §7.1), rounded
-// down to whole seconds, at least 1s. Default 30s.
-func WithWait(d time.Duration) ClientOption {
-	return func(c *Client) { c.wait = max(d.Truncate(time.Second), time.Second) }
-}
-
-// WithTrace makes the Client write every request and response body to w,
-// one line each, prefixed with "→ rid" or "← rid". Writes are serialized.
-// The bodies include SASL payloads: use it for debugging only.
-func WithTrace(w io.Writer) ClientOption {
-	return func(c *Client) { c.trace = w }
-}
-
-// WithMechanism makes Login authenticate with m, for example
-// sasl.ScramSha1 or sasl.ScramSha256. Default sasl.Plain.
-func WithMechanism(m sasl.Mechanism) ClientOption {
-	return func(c *Client) { c.mech = m }
-}
-
-// WithAttempts sets how often a request is sent with the same rid when the
-// network fails before its response arrives (XEP-0124 §14.3), at least 1.
-// Default 3.
-func WithAttempts(n int) ClientOption {
-	return func(c *Client) { c.attempts = max(n, 1) }
-}
-
-// WithRequestTimeout sets how long the Client waits for one attempt's
-// response before it sends the request again with the same rid (§14.3).
-// It must exceed the session's 'wait'. Default 'wait' plus 10s.
-func WithRequestTimeout(d time.Duration) ClientOption {
-	return func(c *Client) { c.timeout = d }
-}
-
-// WithAcks makes the Client acknowledge responses (XEP-0124 §9): ack='1'
-// on the creation request, and on every request the highest rid whose
-// response it has processed in order, so that the connection manager keeps
-// every unacknowledged response for retransmission (§14.3).
-func WithAcks() ClientOption {
-	return func(c *Client) { c.acks = true }
+// ClientConfig configures a Client. The zero ClientConfig gives every
+// default.
+type ClientConfig struct {
+	// HTTPClient sends the Client's requests. Default nil: a client of its
+	// own with its own transport, whose idle connections Close closes.
+	HTTPClient *http.Client
+	// Wait is the 'wait' the Client asks for (XEP-0124 §7.1), in whole
+	// seconds: it is rounded down to a second, and 1s at the least.
+	// Default 30s.
+	Wait time.Duration
+	// Trace, when set, receives every request and response body, one line
+	// each, prefixed with "→ rid" or "← rid". Writes are serialized. The
+	// bodies include SASL payloads: use it for debugging only.
+	Trace io.Writer
+	// Mechanism is the SASL mechanism Login authenticates with, for
+	// example sasl.ScramSha1 or sasl.ScramSha256. Default sasl.Plain.
+	Mechanism sasl.Mechanism
+	// Attempts is how often a request is sent with the same rid when the
+	// network fails before its response arrives (XEP-0124 §14.3). Default
+	// 3; 1 sends every request once.
+	Attempts int
+	// RequestTimeout is how long the Client waits for one attempt's
+	// response before it sends the request again with the same rid
+	// (§14.3). It must exceed the session's 'wait'. Default 'wait' plus
+	// 10s.
+	RequestTimeout time.Duration
+	// Acks makes the Client acknowledge responses (XEP-0124 §9): ack='1'
+	// on the creation request, and on every request the highest rid whose
+	// response it has processed in order, so that the connection manager
+	// keeps every unacknowledged response for retransmission (§14.3).
+	// Default false.
+	Acks bool
 }
 
 // requestGrace is how long past 'wait' a held request may take before the
@@ -122,9 +105,9 @@ type Client struct {
 	trace io.Writer
 	mech  sasl.Mechanism
 
-	attempts int           // sends of one rid (WithAttempts)
+	attempts int           // sends of one rid (ClientConfig.Attempts)
 	timeout  time.Duration // per attempt; 0: wait+requestGrace
-	acks     bool          // WithAcks
+	acks     bool          // ClientConfig.Acks
 
 	// Set by Connect, then read-only.
 	sid      string
@@ -174,23 +157,33 @@ type reply struct {
 }
 
 // NewClient returns a Client for the BOSH endpoint url, for example a
-// Server's URL.
-func NewClient(url string, opts ...ClientOption) *Client {
+// Server's URL, configured by cfg.
+func NewClient(url string, cfg ClientConfig) *Client {
 	c := &Client{
 		url:      url,
+		hc:       cfg.HTTPClient,
 		wait:     30 * time.Second,
-		mech:     sasl.Plain,
+		trace:    cfg.Trace,
+		mech:     cfg.Mechanism,
+		attempts: maxAttempts,
+		timeout:  cfg.RequestTimeout,
+		acks:     cfg.Acks,
 		wake:     make(chan struct{}, 1),
 		replies:  make(map[uint64]reply),
 		changed:  make(chan struct{}),
-		ownHC:    true,
-		attempts: maxAttempts,
 	}
-	for _, o := range opts {
-		o(c)
+	if cfg.Wait != 0 {
+		c.wait = max(cfg.Wait.Truncate(time.Second), time.Second)
 	}
-	if c.ownHC {
+	if c.mech.Name == "" {
+		c.mech = sasl.Plain
+	}
+	if cfg.Attempts > 0 {
+		c.attempts = cfg.Attempts
+	}
+	if c.hc == nil {
 		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownHC = true
 	}
 	return c
 }

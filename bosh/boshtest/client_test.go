@@ -31,7 +31,7 @@ func TestClientCreationRequest(t *testing.T) {
 	f := &fakeXMPP{}
 	_, url := serve(t, f, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace), WithWait(7*time.Second))
+	c := NewClient(url, ClientConfig{Trace: &trace, Wait: 7 * time.Second})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -58,7 +58,7 @@ func TestClientCreationRequest(t *testing.T) {
 func TestClientKeepsOneRequestHeld(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -96,7 +96,7 @@ func TestClientKeepsOneRequestHeld(t *testing.T) {
 func TestClientConcurrentSends(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -129,7 +129,7 @@ func TestClientConcurrentSends(t *testing.T) {
 func TestClientReorderBuffer(t *testing.T) {
 	// Responses that arrive out of rid order are processed in rid order
 	// (XEP-0124 §14.2: the client processes responses in order).
-	c := NewClient("http://127.0.0.1:0/unused")
+	c := NewClient("http://127.0.0.1:0/unused", ClientConfig{})
 	c.rid, c.next, c.requests, c.inflight = 102, 100, 2, 2
 	a := element{Raw: []byte("<a/>")}
 	b := element{Raw: []byte("<b/>")}
@@ -147,7 +147,7 @@ func TestClientTerminate(t *testing.T) {
 	ctx := testContext(t)
 	f := &fakeXMPP{}
 	w, url := serve(t, f, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	w.waitSeen(t, ctx, 2) // the poll is held
 
@@ -181,7 +181,7 @@ func TestClientRemoteStreamError(t *testing.T) {
 	})
 	w, url := serve(t, up, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace))
+	c := NewClient(url, ClientConfig{Trace: &trace})
 	defer c.Close()
 	defer func() {
 		if t.Failed() {
@@ -212,7 +212,7 @@ func TestClientRemoteStreamError(t *testing.T) {
 func TestClientShutdownEndsSession(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	w.waitSeen(t, ctx, 2)
@@ -224,7 +224,7 @@ func TestClientShutdownEndsSession(t *testing.T) {
 func TestClientContextEndsSession(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	sctx, cancel := context.WithCancel(ctx)
 	require.NoError(t, c.Connect(sctx, "example.com"))
 	w.waitSeen(t, ctx, 2)
@@ -238,7 +238,7 @@ func TestClientContextEndsSession(t *testing.T) {
 func TestClientSendRefusesMalformedStanza(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	for _, s := range []string{"<a>", "<a/><b/>", "text", "<a/>trailing", "<!-- c --><a/>"} {
@@ -257,7 +257,7 @@ func TestClientConnectRefused(t *testing.T) {
 		return nil, bosh.HostUnknown
 	})
 	_, url := serve(t, up, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	err := c.Connect(ctx, "nowhere.example")
 	assert.ErrorIs(t, err, bosh.HostUnknown)
@@ -269,7 +269,7 @@ func TestClientTrace(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace))
+	c := NewClient(url, ClientConfig{Trace: &trace})
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	require.NoError(t, c.Send(ctx, []byte("<ping/>")))
 	_, err := c.Receive(ctx)
@@ -306,7 +306,7 @@ func TestLoginPlain(t *testing.T) {
 			f := &fakeXMPP{users: map[string]string{"alice": "wonder land"}, session: tt.session}
 			_, url := serve(t, f, bosh.Config{})
 			var trace syncbuf.Buffer
-			c := NewClient(url, WithMechanism(tt.mech), WithTrace(&trace))
+			c := NewClient(url, ClientConfig{Mechanism: tt.mech, Trace: &trace})
 			defer c.Close()
 			defer func() {
 				if t.Failed() {
@@ -347,7 +347,7 @@ func TestLoginFailures(t *testing.T) {
 			ctx := testContext(t)
 			f := &fakeXMPP{users: map[string]string{"alice": "right"}}
 			_, url := serve(t, f, bosh.Config{})
-			c := NewClient(url, WithMechanism(tt.mech))
+			c := NewClient(url, ClientConfig{Mechanism: tt.mech})
 			defer c.Close()
 			require.NoError(t, c.Connect(ctx, "example.com"))
 			_, err := c.Login(ctx, "alice", tt.pass, "r")
@@ -364,7 +364,7 @@ func TestLoginFailures(t *testing.T) {
 func TestClientReceiveHonoursContext(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	rctx, cancel := context.WithCancel(ctx)
@@ -402,7 +402,7 @@ func TestClientCloseLeavesNoGoroutine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t)
 			w, url := serve(t, echoUpstream, bosh.Config{})
-			c := NewClient(url)
+			c := NewClient(url, ClientConfig{})
 			sctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			require.NoError(t, c.Connect(sctx, "example.com"))

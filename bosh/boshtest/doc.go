@@ -14,7 +14,7 @@
 //	h, _ := bosh.NewHandler(myUpstream, bosh.Config{})
 //	srv := boshtest.NewServer(h)
 //	defer srv.Close()
-//	c := boshtest.NewClient(srv.URL)
+//	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 //	defer c.Close()
 //	c.Connect(ctx, "example.com")
 //	c.Send(ctx, []byte(`<message to='bob@example.com' xmlns='jabber:client'><body>hi</body></message>`))
@@ -22,6 +22,6 @@
 //
 // The Client keeps one empty request held at the connection manager at all
 // times, sends stanzas in extra requests, increments rids and processes the
-// responses in rid order, as XEP-0124 §8 and §14 ask of a client. WithTrace
+// responses in rid order, as XEP-0124 §8 and §14 ask of a client. ClientConfig.Trace
 // logs every request and response body for debugging.
 package boshtest

@@ -14,7 +14,7 @@ import (
 var ErrAuth = errors.New("boshtest: authentication failed")
 
 // Login logs in to the domain given to Connect: SASL authentication as
-// user with password (PLAIN unless WithMechanism chose another, RFC 6120
+// user with password (PLAIN unless ClientConfig.Mechanism names another, RFC 6120
 // §6), the stream restart (XEP-0206 §5: a request with xmpp:restart='true'
 // qualified by urn:xmpp:xbosh), resource binding (RFC 6120 §7; an empty
 // resource lets the server choose), and the IM session (RFC 3921 §3) when

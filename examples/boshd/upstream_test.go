@@ -32,7 +32,7 @@ func TestUpstreamProsody(t *testing.T) {
 	require.NoError(t, err)
 	defer bob.Close()
 
-	alice := boshtest.NewClient(d.url, boshtest.WithMechanism(sasl.ScramSha1))
+	alice := boshtest.NewClient(d.url, boshtest.ClientConfig{Mechanism: sasl.ScramSha1})
 	defer alice.Close()
 	require.NoError(t, alice.Connect(ctx, "example.test"))
 	jid, err := alice.Login(ctx, "alice", "alice secret", "web")
@@ -68,7 +68,7 @@ func TestUpstreamProsody(t *testing.T) {
 	assert.Equal(t, "down", m.Body)
 	require.NoError(t, alice.Terminate(ctx))
 
-	other := boshtest.NewClient(d.url)
+	other := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer other.Close()
 	assert.ErrorIs(t, other.Connect(ctx, "elsewhere.example"), bosh.HostUnknown)
 	assert.NotContains(t, d.stderr.String(), "alice secret", "logs never contain passwords")

@@ -252,7 +252,7 @@ type peer struct {
 // newPeer logs name in to ep and sends initial presence.
 func newPeer(ctx context.Context, t *testing.T, ep *endpoint, name, password string) *peer {
 	t.Helper()
-	c := boshtest.NewClient(ep.url, boshtest.WithWait(clientWait))
+	c := boshtest.NewClient(ep.url, boshtest.ClientConfig{Wait: clientWait})
 	t.Cleanup(func() { c.Close() })
 	require.NoError(t, c.Connect(ctx, clientDomain))
 	jid, err := c.Login(ctx, name, password, "peer")

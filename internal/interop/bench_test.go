@@ -57,7 +57,7 @@ func connectA(ctx context.Context, b *testing.B, e *env, url, resource string) e
 			receive: func(ctx context.Context) message { return nextMessage(ctx, b, a) },
 		}
 	}
-	a := boshtest.NewClient(url)
+	a := boshtest.NewClient(url, boshtest.ClientConfig{})
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

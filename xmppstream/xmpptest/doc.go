@@ -8,10 +8,11 @@
 // Layer: above xmppstream and memcore, which it wires together; like a
 // test helper, nothing but tests, examples and tools imports it.
 //
-//	srv := xmpptest.NewServer()
+//	srv, err := xmpptest.NewServer(xmpptest.Config{})
+//	…
 //	defer srv.Close()
 //	srv.Core.AddUser("alice", "secret")
-//	c := boshtest.NewClient(srv.URL)
+//	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 //	c.Connect(ctx, "localhost")
 //	jid, err := c.Login(ctx, "alice", "secret", "test")
 package xmpptest
