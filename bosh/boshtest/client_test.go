@@ -126,23 +126,6 @@ func TestClientConcurrentSends(t *testing.T) {
 	assert.Less(t, len(w.seen), n+2, "queued stanzas share requests")
 }
 
-func TestClientReorderBuffer(t *testing.T) {
-	// Responses that arrive out of rid order are processed in rid order
-	// (XEP-0124 §14.2: the client processes responses in order).
-	c := NewClient("http://127.0.0.1:0/unused", ClientConfig{})
-	c.rid, c.next, c.requests, c.inflight = 102, 100, 2, 2
-	a := element{Raw: []byte("<a/>")}
-	b := element{Raw: []byte("<b/>")}
-	c.arrive(101, reply{resp: &response{Elements: []element{b}}})
-	assert.Empty(t, c.inbox, "rid 101 waits for rid 100")
-	c.arrive(100, reply{resp: &response{Elements: []element{a}}})
-	require.Len(t, c.inbox, 2)
-	assert.Equal(t, "<a/>", string(c.inbox[0].Raw))
-	assert.Equal(t, "<b/>", string(c.inbox[1].Raw))
-	assert.Equal(t, uint64(102), c.next)
-	assert.Zero(t, c.inflight)
-}
-
 func TestClientTerminate(t *testing.T) {
 	ctx := testContext(t)
 	f := &fakeXMPP{}
@@ -232,7 +215,7 @@ func TestClientContextEndsSession(t *testing.T) {
 	_, err := c.Receive(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 	require.NoError(t, c.Close()) // waits for the poller and its request
-	assert.Zero(t, c.inflight, "no request left in flight")
+	assert.Zero(t, c.bc.InFlight(), "no request left in flight")
 }
 
 func TestClientSendRefusesMalformedStanza(t *testing.T) {
@@ -379,7 +362,7 @@ func clientGoroutines() []string {
 	pprof.Lookup("goroutine").WriteTo(&buf, 2)
 	var out []string
 	for g := range strings.SplitSeq(buf.String(), "\n\n") {
-		if strings.Contains(g, "boshtest.(*Client).loop") || strings.Contains(g, "boshtest.(*Client).do") {
+		if strings.Contains(g, "boshclient.(*Client).loop") || strings.Contains(g, "boshclient.(*Client).do") {
 			out = append(out, g)
 		}
 	}
