@@ -21,14 +21,14 @@ import (
 // outside CI.
 func TestUpstreamProsody(t *testing.T) {
 	ctx := testContext(t)
-	p := prosodytest.Start(t, prosodytest.WithDomain("example.test"))
+	p := prosodytest.Start(t, prosodytest.Config{Domain: "example.test"})
 	p.Register("alice", "alice secret")
 	p.Register("bob", "bob secret")
 	d := start(t, "-upstream", "tcp://"+p.C2SAddr, "-upstream-ca", p.CAFile,
 		"-domain", "example.test,other.example", "-route-allow", "xmpp:example.test:5222", "-trusted-proxies", "127.0.0.1")
 	assert.Empty(t, d.accounts, "no demo accounts with -upstream")
 
-	bob, err := prosodytest.Dial(ctx, p.C2SAddr, p.Domain, "bob", "bob secret", p.CAPool)
+	bob, err := prosodytest.Dial(ctx, p.C2SAddr, p.Domain, "bob", "bob secret", p.CAPool, "")
 	require.NoError(t, err)
 	defer bob.Close()
 

@@ -47,7 +47,7 @@ func TestXEP0206v12Examples1To13DigestMD5(t *testing.T) {
 		replayXEP0206v12(t, start(t, "-users", file, "-domain", v12Domain, "-sasl-digest-md5", "-max-wait", "60s").url, true)
 	})
 	t.Run("TCP upstream to ejabberd", func(t *testing.T) {
-		ej := ejabberdtest.Start(t, ejabberdtest.WithDomain(v12Domain))
+		ej := ejabberdtest.Start(t, ejabberdtest.Config{Domain: v12Domain})
 		ej.Register(v12User, v12Password)
 		replayXEP0206v12(t, start(t, "-upstream", "tcp://"+ej.C2SAddr, "-domain", v12Domain, "-max-wait", "60s").url, false)
 	})

@@ -82,9 +82,10 @@ const prosodyInactivity = 10 * time.Second
 // -max-wait does.
 func startProsody(t *testing.T, users map[string]string) *prosodytest.Server {
 	t.Helper()
-	p := prosodytest.Start(t, prosodytest.WithConfig(
+	p := prosodytest.Start(t, prosodytest.Config{Lua: []string{
 		fmt.Sprintf("bosh_max_wait = %d", int(clientWait/time.Second)),
-		fmt.Sprintf("bosh_max_inactivity = %d", int(prosodyInactivity/time.Second))))
+		fmt.Sprintf("bosh_max_inactivity = %d", int(prosodyInactivity/time.Second)),
+	}})
 	for name, password := range users {
 		p.Register(name, password)
 	}

@@ -87,7 +87,7 @@ func TestLoginAndMessagesBothWays(t *testing.T) {
 			checkGoroutines(t)
 			ctx := testContext(t)
 			e := newEnv(t, tc.directTLS)
-			bob := e.dialBob(ctx, t)
+			bob := e.dialBob(ctx, t, "")
 
 			var trace syncbuf.Buffer
 			alice := boshtest.NewClient(e.url, boshtest.ClientConfig{Mechanism: mech, Trace: &trace})
@@ -136,7 +136,7 @@ func TestConflictFromProsody(t *testing.T) {
 	_, err := alice.Login(ctx, "alice", alicePass, "web")
 	require.NoError(t, err)
 
-	again, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "alice", alicePass, e.prosody.CAPool, prosodytest.WithResource("web"))
+	again, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "alice", alicePass, e.prosody.CAPool, "web")
 	require.NoError(t, err)
 	defer again.Close()
 	assert.Equal(t, "alice@"+domain+"/web", again.JID())
