@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,10 +56,8 @@ type Server struct {
 	// LogFile is ejabberd's log.
 	LogFile string
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	done <-chan struct{} // closed when the node has exited
-	stop sync.Once
+	t testing.TB
+	p *proc.Process // set by run
 }
 
 // Start runs ejabberd for the test and stops it when the test ends (see
@@ -143,24 +139,25 @@ modules:
 // its client port accepts connections. retry is set when a port was taken
 // meanwhile.
 func (s *Server) run(erl, libs string) (retry bool, err error) {
-	s.cmd = exec.Command(erl, "-noinput", "-noshell", "+K", "true",
+	cmd := exec.Command(erl, "-noinput", "-noshell", "+K", "true",
 		"-mnesia", "dir", strconv.Quote(filepath.Join(s.Dir, "spool")), "-s", "ejabberd")
-	s.cmd.Dir = s.Dir
-	s.cmd.Env = append(os.Environ(),
+	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(),
 		"HOME="+s.Dir,
 		"ERL_LIBS="+libs,
 		"EJABBERD_CONFIG_PATH="+filepath.Join(s.Dir, "ejabberd.yml"),
 		"EJABBERD_LOG_PATH="+s.LogFile,
 		"ERL_CRASH_DUMP_BYTES=0",
 	)
-	s.cmd.SysProcAttr = sysProcAttr()
-	s.done, retry, err = proc.Start(s.cmd, proc.Launch{
-		Name:    "ejabberd",
-		Out:     filepath.Join(s.Dir, "ejabberd.out"),
-		Log:     s.LogFile,
-		Poll:    50 * time.Millisecond,
-		Timeout: startTimeout,
-		Taken:   "eaddrinuse",
+	cmd.SysProcAttr = sysProcAttr()
+	s.p, retry, err = proc.Start(cmd, proc.Launch{
+		Name:        "ejabberd",
+		Out:         filepath.Join(s.Dir, "ejabberd.out"),
+		Log:         s.LogFile,
+		Poll:        50 * time.Millisecond,
+		Timeout:     startTimeout,
+		StopTimeout: stopTimeout,
+		Taken:       "eaddrinuse",
 		Ready: func(log []byte) bool {
 			return bytes.Contains(log, []byte(" is started in the node ")) && listens(s.C2SAddr)
 		},
@@ -198,12 +195,8 @@ func (s *Server) Register(user, password string) {
 // Stop stops ejabberd gracefully (SIGTERM: the node runs init:stop), and
 // kills it if it has not exited within a bound. It waits for the process
 // and is idempotent; Start registers it with t.Cleanup.
-func (s *Server) Stop() { s.end(syscall.SIGTERM) }
+func (s *Server) Stop() { s.p.Stop() }
 
 // Kill kills ejabberd at once (SIGKILL), as a crash would. It waits for
 // the process and is idempotent.
-func (s *Server) Kill() { s.end(syscall.SIGKILL) }
-
-func (s *Server) end(sig syscall.Signal) {
-	s.stop.Do(func() { proc.End(s.cmd, s.done, sig, stopTimeout) })
-}
+func (s *Server) Kill() { s.p.Kill() }

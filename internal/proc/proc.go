@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,6 +77,9 @@ type Launch struct {
 	// Timeout bounds the wait for Ready: a hang guard, after which the
 	// process is killed.
 	Timeout time.Duration
+	// StopTimeout bounds Process.Stop's wait after SIGTERM, before it
+	// kills the process.
+	StopTimeout time.Duration
 	// Taken is what the log says when one of the server's ports was taken
 	// between choosing it and binding it: the process is killed, and
 	// Start reports that a try on other ports may help.
@@ -88,11 +92,28 @@ type Launch struct {
 // tailLines is how much of the log an error of Start carries.
 const tailLines = 40
 
+// Process is a server process that Start started. Its methods are safe
+// for concurrent use.
+type Process struct {
+	cmd         *exec.Cmd
+	done        chan struct{} // closed when cmd.Wait has returned
+	stopTimeout time.Duration
+	end         sync.Once
+}
+
+// Stop stops the process gracefully (SIGTERM), and kills it if it has
+// not exited within Launch.StopTimeout. It waits for the process and is
+// idempotent.
+func (p *Process) Stop() { p.end.Do(func() { End(p.cmd, p.done, syscall.SIGTERM, p.stopTimeout) }) }
+
+// Kill kills the process at once (SIGKILL), as a crash would. It waits
+// for the process and is idempotent.
+func (p *Process) Kill() { p.end.Do(func() { End(p.cmd, p.done, syscall.SIGKILL, p.stopTimeout) }) }
+
 // Start starts cmd with its output in l.Out and waits until l.Ready, with
-// l.Timeout as a hang guard. It returns a channel closed when the process
-// has exited, which End takes. On an error the process has exited or been
+// l.Timeout as a hang guard. On an error the process has exited or been
 // killed; retry reports a port taken meanwhile.
-func Start(cmd *exec.Cmd, l Launch) (done <-chan struct{}, retry bool, err error) {
+func Start(cmd *exec.Cmd, l Launch) (p *Process, retry bool, err error) {
 	out, err := os.Create(l.Out)
 	if err != nil {
 		return nil, false, err
@@ -102,21 +123,21 @@ func Start(cmd *exec.Cmd, l Launch) (done <-chan struct{}, retry bool, err error
 	if err := cmd.Start(); err != nil {
 		return nil, false, err
 	}
-	exited := make(chan struct{})
+	p = &Process{cmd: cmd, done: make(chan struct{}), stopTimeout: l.StopTimeout}
 	go func() {
 		cmd.Wait()
-		close(exited)
+		close(p.done)
 	}()
-	retry, err = waitReady(cmd, exited, l)
+	retry, err = waitReady(p, l)
 	if err != nil {
 		return nil, retry, fmt.Errorf("%w\n%s", err, Tail(l.Log, tailLines))
 	}
-	return exited, false, nil
+	return p, false, nil
 }
 
 // waitReady reads l.Log every l.Poll until the server is ready, its port
 // was taken, it exited or l.Timeout passed.
-func waitReady(cmd *exec.Cmd, exited chan struct{}, l Launch) (retry bool, err error) {
+func waitReady(p *Process, l Launch) (retry bool, err error) {
 	tick := time.NewTicker(l.Poll)
 	defer tick.Stop()
 	deadline := time.NewTimer(l.Timeout)
@@ -125,17 +146,17 @@ func waitReady(cmd *exec.Cmd, exited chan struct{}, l Launch) (retry bool, err e
 		log, _ := os.ReadFile(l.Log)
 		switch {
 		case l.Taken != "" && bytes.Contains(log, []byte(l.Taken)):
-			End(cmd, exited, syscall.SIGKILL, l.Timeout)
+			p.Kill()
 			return true, fmt.Errorf("%s: a port was taken", l.Name)
 		case l.Ready(log):
 			return false, nil
 		}
 		select {
-		case <-exited:
+		case <-p.done:
 			out, _ := os.ReadFile(l.Out)
-			return false, fmt.Errorf("%s exited: %s; output: %s", l.Name, cmd.ProcessState, out)
+			return false, fmt.Errorf("%s exited: %s; output: %s", l.Name, p.cmd.ProcessState, out)
 		case <-deadline.C:
-			End(cmd, exited, syscall.SIGKILL, l.Timeout)
+			p.Kill()
 			return false, fmt.Errorf("%s not ready after %v", l.Name, l.Timeout)
 		case <-tick.C:
 		}

@@ -80,15 +80,17 @@ func TestStart(t *testing.T) {
 			log := filepath.Join(dir, "log")
 			cmd := exec.Command("sh", "-c", tt.script)
 			cmd.Env = append(os.Environ(), "LOG="+log)
-			done, retry, err := Start(cmd, Launch{
+			p, retry, err := Start(cmd, Launch{
 				Name: "sh", Out: filepath.Join(dir, "out"), Log: log,
-				Poll: time.Millisecond, Timeout: 10 * time.Second, Taken: "port in use",
+				Poll: time.Millisecond, Timeout: 10 * time.Second, StopTimeout: 10 * time.Second, Taken: "port in use",
 				Ready: func(b []byte) bool { return strings.Contains(string(b), "listening") },
 			})
 			assert.Equal(t, tt.retry, retry)
 			if tt.err == "" {
 				require.NoError(t, err)
-				End(cmd, done, syscall.SIGKILL, 10*time.Second)
+				p.Stop()
+				p.Kill() // idempotent: the process has exited
+				assert.NotNil(t, cmd.ProcessState, "Stop waited for the process")
 				return
 			}
 			require.Error(t, err)

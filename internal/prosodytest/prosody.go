@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,9 +55,7 @@ type Server struct {
 
 	t       testing.TB
 	dataDir string
-	cmd     *exec.Cmd
-	done    <-chan struct{} // closed when the process has exited
-	stop    sync.Once
+	p       *proc.Process // set by run
 }
 
 // Start runs Prosody for the test and stops it when the test ends (see
@@ -157,22 +153,23 @@ func (s *Server) configText(certDir string, ports []int, cfg Config) string {
 // run starts the process and waits until its log says that every port
 // listens. retry is set when a port was taken meanwhile.
 func (s *Server) run(bin string) (retry bool, err error) {
-	s.cmd = exec.Command(bin, "--config", filepath.Join(s.Dir, "prosody.cfg.lua"), "-F")
-	s.cmd.Dir = s.Dir
-	s.cmd.SysProcAttr = sysProcAttr()
+	cmd := exec.Command(bin, "--config", filepath.Join(s.Dir, "prosody.cfg.lua"), "-F")
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = sysProcAttr()
 	want := []string{
 		"Activated service 'c2s' on [127.0.0.1]:" + port(s.C2SAddr),
 		"Activated service 'c2s_direct_tls' on [127.0.0.1]:" + port(s.C2STLSAddr),
 		"Serving 'bosh' at " + s.BOSHURL,
 	}
-	s.done, retry, err = proc.Start(s.cmd, proc.Launch{
-		Name:    "prosody",
-		Out:     filepath.Join(s.Dir, "prosody.out"),
-		Log:     s.LogFile,
-		Poll:    20 * time.Millisecond,
-		Timeout: startTimeout,
-		Taken:   "Failed to open server port",
-		Ready:   func(log []byte) bool { return containsAll(log, want) },
+	s.p, retry, err = proc.Start(cmd, proc.Launch{
+		Name:        "prosody",
+		Out:         filepath.Join(s.Dir, "prosody.out"),
+		Log:         s.LogFile,
+		Poll:        20 * time.Millisecond,
+		Timeout:     startTimeout,
+		StopTimeout: stopTimeout,
+		Taken:       "Failed to open server port",
+		Ready:       func(log []byte) bool { return containsAll(log, want) },
 	})
 	return retry, err
 }
@@ -200,13 +197,9 @@ func port(addr string) string {
 // Stop stops Prosody gracefully (SIGTERM), and kills it if it has not
 // exited within a bound. It waits for the process and is idempotent;
 // Start registers it with t.Cleanup.
-func (s *Server) Stop() { s.end(syscall.SIGTERM) }
+func (s *Server) Stop() { s.p.Stop() }
 
 // Kill kills Prosody at once (SIGKILL), as a crash would: its connections
 // are reset by the kernel without a closing stream. It waits for the
 // process and is idempotent.
-func (s *Server) Kill() { s.end(syscall.SIGKILL) }
-
-func (s *Server) end(sig syscall.Signal) {
-	s.stop.Do(func() { proc.End(s.cmd, s.done, sig, stopTimeout) })
-}
+func (s *Server) Kill() { s.p.Kill() }
