@@ -18,7 +18,7 @@ import (
 
 // ErrClosed is the error of a Client whose session was closed by Close or
 // Terminate.
-var ErrClosed = errors.New("bosh client: session closed")
+var ErrClosed = errors.New("boshclient: session closed")
 
 // TerminateError reports that the connection manager ended the session
 // with a terminate body (XEP-0124 §17.2). errors.Is(err, bosh.ItemNotFound)
@@ -36,9 +36,9 @@ type TerminateError struct {
 // Error names the condition.
 func (e *TerminateError) Error() string {
 	if e.Condition == "" {
-		return "bosh client: session terminated"
+		return "boshclient: session terminated"
 	}
-	return "bosh client: session terminated: " + string(e.Condition)
+	return "boshclient: session terminated: " + string(e.Condition)
 }
 
 // Is reports whether target is the Condition of e.
@@ -211,7 +211,7 @@ func (c *Client) Connect(ctx context.Context, domain string) error {
 	c.mu.Lock()
 	if c.connected {
 		c.mu.Unlock()
-		return errors.New("bosh client: Connect called twice")
+		return errors.New("boshclient: Connect called twice")
 	}
 	c.connected = true
 	c.mu.Unlock()
@@ -238,10 +238,10 @@ func (c *Client) Connect(ctx context.Context, domain string) error {
 	sid := resp.Attr("", "sid")
 	requests, _ := strconv.Atoi(resp.Attr("", "requests"))
 	if sid == "" || requests < 1 {
-		return errors.New("bosh client: creation response without sid or requests (XEP-0124 §7.2)")
+		return errors.New("boshclient: creation response without sid or requests (XEP-0124 §7.2)")
 	}
 	if hold, err := strconv.Atoi(resp.Attr("", "hold")); err == nil && hold < 1 {
-		return errors.New("bosh client: the connection manager offers only polling (hold='0'), which this client does not do")
+		return errors.New("boshclient: the connection manager offers only polling (hold='0'), which this client does not do")
 	}
 	c.mu.Lock()
 	c.sid, c.requests = sid, requests
@@ -312,7 +312,7 @@ func (c *Client) Terminate(ctx context.Context) error {
 	started := c.ctx != nil
 	c.mu.Unlock()
 	if !started {
-		return errors.New("bosh client: Terminate before Connect")
+		return errors.New("boshclient: Terminate before Connect")
 	}
 	o := &outbound{terminate: true, attrs: " type='terminate'"}
 	if err := c.submit(ctx, o); err != nil && !errors.Is(err, ErrClosed) {
@@ -371,7 +371,7 @@ func (c *Client) submit(ctx context.Context, o *outbound) error {
 		return err
 	case c.ctx == nil:
 		c.mu.Unlock()
-		return errors.New("bosh client: Send before Connect")
+		return errors.New("boshclient: Send before Connect")
 	}
 	c.queue = append(c.queue, o)
 	c.mu.Unlock()

@@ -126,7 +126,7 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 // netError marks an error of the HTTP exchange itself, worth a retry.
 type netError struct{ err error }
 
-func (e *netError) Error() string { return "bosh client: " + e.err.Error() }
+func (e *netError) Error() string { return "boshclient: " + e.err.Error() }
 func (e *netError) Unwrap() error { return e.err }
 
 // maxRetryAfter bounds the wait a Retry-After header asks for.
@@ -178,10 +178,10 @@ func (c *Client) postOnce(ctx context.Context, rid uint64, body []byte) (*xmppwi
 	case http.StatusServiceUnavailable:
 		return nil, &bosh.OverloadError{
 			RetryAfter: retryAfter(res.Header.Get("Retry-After")),
-			Err:        fmt.Errorf("bosh client: HTTP %s: %s", res.Status, data),
+			Err:        fmt.Errorf("boshclient: HTTP %s: %s", res.Status, data),
 		}
 	}
-	return nil, fmt.Errorf("bosh client: HTTP %s: %s", res.Status, data)
+	return nil, fmt.Errorf("boshclient: HTTP %s: %s", res.Status, data)
 }
 
 // retryAfter reads a Retry-After header's delay-seconds (RFC 9110
@@ -240,7 +240,7 @@ func (c *Client) applyLocked(r reply) {
 		}
 		c.endLocked(te)
 	case "error":
-		c.endLocked(errors.New("bosh client: recoverable binding error (XEP-0124 §17.3)"))
+		c.endLocked(errors.New("boshclient: recoverable binding error (XEP-0124 §17.3)"))
 	}
 }
 

@@ -86,7 +86,7 @@ func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
 			if v != http.ErrAbortHandler {
 				panic(v)
 			}
-			err = errors.New("bosh client: the BOSH endpoint closed the connection")
+			err = errors.New("boshclient: the BOSH endpoint closed the connection")
 		}
 	}()
 	h.ServeHTTP(w, r)
