@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -114,4 +116,31 @@ func TestBusyRetries(t *testing.T) {
 	var over *bosh.OverloadError
 	require.True(t, errors.As(err, &over), "HTTP 503 without BusyRetries: %v", err)
 	assert.Equal(t, 7*time.Second, over.RetryAfter, "from Retry-After")
+}
+
+func TestBusyRetriesResendAfterRetryAfter(t *testing.T) {
+	// A request refused with HTTP 503 was not processed: with BusyRetries
+	// it is sent again, as it is, after its Retry-After (RFC 9110
+	// §10.2.3), as Strophe.js and StanzaJS do.
+	synctest.Test(t, func(t *testing.T) {
+		var bodies []string
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			bodies = append(bodies, string(b))
+			if len(bodies) <= 2 {
+				w.Header().Set("Retry-After", "3")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("<body sid='s1' requests='2' hold='1' xmlns='http://jabber.org/protocol/httpbind'/>"))
+		})
+		c := New(Config{URL: "/http-bind", HTTPClient: &http.Client{Transport: &HandlerTransport{Handler: h}}, BusyRetries: 2, OnDemand: true})
+		defer c.Close()
+		start := time.Now()
+		require.NoError(t, c.Connect(t.Context(), "example.com"))
+		assert.Equal(t, 6*time.Second, time.Since(start), "two Retry-After delays")
+		require.Len(t, bodies, 3)
+		assert.Equal(t, bodies[0], bodies[2], "the same request, rid and all")
+		assert.Equal(t, "s1", c.SID())
+	})
 }
