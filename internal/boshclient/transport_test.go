@@ -108,7 +108,7 @@ func TestOnDemandLeavesNoRequestHeld(t *testing.T) {
 	assert.Equal(t, 1, c.InFlight(), "held until the session ends")
 }
 
-func TestBusyRetries(t *testing.T) {
+func TestBusyWithoutRetriesIsOverloadError(t *testing.T) {
 	c := New(Config{URL: "/http-bind", HTTPClient: &http.Client{Transport: &HandlerTransport{Handler: creation(true, nil)}}, OnDemand: true})
 	defer c.Close()
 	require.NoError(t, c.Connect(t.Context(), "example.com"))
