@@ -88,7 +88,7 @@ func (b *body) setAttr(a *xmlscan.Attr) error {
 		return nil
 	}
 	var err error
-	switch string(a.Local) {
+	switch local := string(a.Local); local {
 	case "rid":
 		var n int64
 		n, err = parseNum(v, maxRID)
@@ -96,39 +96,45 @@ func (b *body) setAttr(a *xmlscan.Attr) error {
 			err = errors.New("bosh: rid must be positive")
 		}
 		b.rid = uint64(n)
-	case "sid":
-		b.sid = v
-	case "to":
-		b.to = v
-	case "from":
-		b.from = v
-	case "route":
-		b.route = v
-	case "ver":
-		b.ver = v
-	case "content":
-		b.content = v
-	case "key":
-		b.key = v
-	case "newkey":
-		b.newkey = v
-	case "stream":
-		b.stream = v
-	case "type":
-		b.typ = v
+	case "ack":
+		b.ack, err = parseNum(v, maxRID)
+	case "pause":
+		b.pause, err = parseNum(v, 1<<31)
 	case "wait":
 		b.wait, err = parseNum(v, 1<<31)
 	case "hold":
 		b.hold, err = parseNum(v, 1<<31)
-	case "pause":
-		b.pause, err = parseNum(v, 1<<31)
-	case "ack":
-		b.ack, err = parseNum(v, maxRID)
+	default:
+		for _, t := range &textAttrs {
+			if t.name == local {
+				*t.field(b) = v
+				break
+			}
+		}
 	}
 	if err != nil {
 		return newError(BadRequest, errors.New("bosh: attribute "+string(a.Local)+": "+err.Error()))
 	}
 	return nil
+}
+
+// textAttrs are the <body/> attributes kept as the client's bytes, with
+// the field of each, the per-request ones first (§7.1, §8, §15, §16).
+// Unknown attributes are ignored.
+var textAttrs = [...]struct {
+	name  string
+	field func(*body) *[]byte
+}{
+	{"sid", func(b *body) *[]byte { return &b.sid }},
+	{"key", func(b *body) *[]byte { return &b.key }},
+	{"type", func(b *body) *[]byte { return &b.typ }},
+	{"stream", func(b *body) *[]byte { return &b.stream }},
+	{"newkey", func(b *body) *[]byte { return &b.newkey }},
+	{"to", func(b *body) *[]byte { return &b.to }},
+	{"from", func(b *body) *[]byte { return &b.from }},
+	{"route", func(b *body) *[]byte { return &b.route }},
+	{"ver", func(b *body) *[]byte { return &b.ver }},
+	{"content", func(b *body) *[]byte { return &b.content }},
 }
 
 // parseNum parses a non-negative decimal integer no larger than max (§22:

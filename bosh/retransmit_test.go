@@ -82,37 +82,42 @@ func TestRetransmissionWhileHeld(t *testing.T) {
 			assert.Empty(t, r.Type(), r.Raw)
 		})
 	})
-	t.Run("cut while held, data arrives, then the resend: the resend takes it at once", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			x := newTester(t, Config{})
-			s := x.create(1000, "")
-			ctx, cancel := context.WithCancel(context.Background())
-			orig := holdPostCtx(ctx, s, 1, "", "")
-			holdHeld(t, orig)
-			cancel()
-			synctest.Wait()
-			holdDeliver(t, x, holdMsg("kept")) // a gone request takes no payloads (§14.3)
-			again := holdPost(s, 1, "", "")
-			r := holdAnswered(t, again) // not after 'wait'
-			assert.Equal(t, []string{holdMsg("kept")}, r.Children, r.Raw)
+	for _, tc := range []struct {
+		name         string
+		deliverFirst bool // the data arrives between the cut and the resend
+	}{
+		{"cut while held, data arrives, then the resend: the resend takes it at once", true},
+		{"cut while held, then resent: the resend takes the data", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x := newTester(t, Config{})
+				s := x.create(1000, "")
+				cutWhileHeld(t, s, 1)
+				if tc.deliverFirst {
+					holdDeliver(t, x, holdMsg("kept")) // a gone request takes no payloads (§14.3)
+				}
+				again := holdPost(s, 1, "", "")
+				if !tc.deliverFirst {
+					holdHeld(t, again)
+					holdDeliver(t, x, holdMsg("kept"))
+				}
+				r := holdAnswered(t, again) // not after 'wait'
+				assert.Equal(t, []string{holdMsg("kept")}, r.Children, r.Raw)
+			})
 		})
-	})
-	t.Run("cut while held, then resent: the resend takes the data", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			x := newTester(t, Config{})
-			s := x.create(1000, "")
-			ctx, cancel := context.WithCancel(context.Background())
-			orig := holdPostCtx(ctx, s, 1, "", "")
-			holdHeld(t, orig)
-			cancel()
-			synctest.Wait()
-			again := holdPost(s, 1, "", "")
-			holdHeld(t, again)
-			holdDeliver(t, x, holdMsg("kept"))
-			r := holdAnswered(t, again)
-			assert.Equal(t, []string{holdMsg("kept")}, r.Children, r.Raw)
-		})
-	})
+	}
+}
+
+// cutWhileHeld posts an empty request rid, waits until it is held, and
+// cuts its client's connection (its context ends).
+func cutWhileHeld(t *testing.T, s *sess, rid uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	orig := holdPostCtx(ctx, s, rid, "", "")
+	holdHeld(t, orig)
+	cancel()
+	synctest.Wait()
 }
 
 func TestRetransmissionWhileBuffered(t *testing.T) {
@@ -148,11 +153,7 @@ func TestRetransmissionAfterAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		x := newTester(t, Config{})
 		s := x.create(1000, "")
-		ctx, cancel := context.WithCancel(context.Background())
-		one := holdPostCtx(ctx, s, 1, "", "")
-		holdHeld(t, one)
-		cancel()
-		synctest.Wait()
+		cutWhileHeld(t, s, 1)
 		// The client goes on with its other request while it resends REQ 1
 		// (never more than 'requests' unanswered): REQ 2 releases REQ 1
 		// (hold=1), REQ 3 releases REQ 2, REQ 4 releases REQ 3.

@@ -35,11 +35,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			var buf syncbuf.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
-			srv := xmpptest.NewServer(
-				xmpptest.WithHandlerConfig(bosh.Config{Logger: log}),
-				xmpptest.WithStreamConfig(xmppstream.ServerConfig{Logger: log}),
-				xmpptest.WithCoreConfig(memcore.Config{Logger: log}),
-			)
+			srv, err := xmpptest.NewServer(xmpptest.Config{Handler: bosh.Config{Logger: log}, Stream: xmppstream.ServerConfig{Logger: log}, Core: &memcore.Config{Logger: log}})
+			require.NoError(t, err)
 			defer srv.Close()
 			require.NoError(t, srv.Core.AddUser("alice", password))
 			require.NoError(t, srv.Core.AddUser("bob", password))
@@ -47,7 +44,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			defer cancel()
 
 			login := func(user, res string) *boshtest.Client {
-				c := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.Plain))
+				c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{Mechanism: sasl.Plain})
 				require.NoError(t, c.Connect(ctx, "localhost"))
 				_, err := c.Login(ctx, user, password, res)
 				require.NoError(t, err)
@@ -57,9 +54,9 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			defer alice.Close()
 			defer bob.Close()
 			// A failed login too: its payload must not be logged either.
-			bad := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.Plain))
+			bad := boshtest.NewClient(srv.URL, boshtest.ClientConfig{Mechanism: sasl.Plain})
 			require.NoError(t, bad.Connect(ctx, "localhost"))
-			_, err := bad.Login(ctx, "alice", password+"-wrong", "x")
+			_, err = bad.Login(ctx, "alice", password+"-wrong", "x")
 			require.Error(t, err)
 			bad.Close()
 

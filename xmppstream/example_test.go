@@ -36,7 +36,7 @@ func ExampleNewServer() {
 	defer h.Shutdown(context.Background())
 
 	ctx := context.Background()
-	c := boshtest.NewClient(ts.URL)
+	c := boshtest.NewClient(ts.URL, boshtest.ClientConfig{})
 	if err := c.Connect(ctx, "example.com"); err != nil {
 		log.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func boshClient(t *testing.T, url string) (*boshtest.Client, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	c := boshtest.NewClient(url, boshtest.WithWait(5*time.Second))
+	c := boshtest.NewClient(url, boshtest.ClientConfig{Wait: 5 * time.Second})
 	t.Cleanup(func() { c.Close() })
 	require.NoError(t, c.Connect(ctx, fDomain))
 	return c, ctx

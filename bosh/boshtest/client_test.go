@@ -31,7 +31,7 @@ func TestClientCreationRequest(t *testing.T) {
 	f := &fakeXMPP{}
 	_, url := serve(t, f, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace), WithWait(7*time.Second))
+	c := NewClient(url, ClientConfig{Trace: &trace, Wait: 7 * time.Second})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -58,7 +58,7 @@ func TestClientCreationRequest(t *testing.T) {
 func TestClientKeepsOneRequestHeld(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -96,7 +96,7 @@ func TestClientKeepsOneRequestHeld(t *testing.T) {
 func TestClientConcurrentSends(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 
@@ -126,28 +126,11 @@ func TestClientConcurrentSends(t *testing.T) {
 	assert.Less(t, len(w.seen), n+2, "queued stanzas share requests")
 }
 
-func TestClientReorderBuffer(t *testing.T) {
-	// Responses that arrive out of rid order are processed in rid order
-	// (XEP-0124 §14.2: the client processes responses in order).
-	c := NewClient("http://127.0.0.1:0/unused")
-	c.rid, c.next, c.requests, c.inflight = 102, 100, 2, 2
-	a := element{Raw: []byte("<a/>")}
-	b := element{Raw: []byte("<b/>")}
-	c.arrive(101, reply{resp: &response{Elements: []element{b}}})
-	assert.Empty(t, c.inbox, "rid 101 waits for rid 100")
-	c.arrive(100, reply{resp: &response{Elements: []element{a}}})
-	require.Len(t, c.inbox, 2)
-	assert.Equal(t, "<a/>", string(c.inbox[0].Raw))
-	assert.Equal(t, "<b/>", string(c.inbox[1].Raw))
-	assert.Equal(t, uint64(102), c.next)
-	assert.Zero(t, c.inflight)
-}
-
 func TestClientTerminate(t *testing.T) {
 	ctx := testContext(t)
 	f := &fakeXMPP{}
 	w, url := serve(t, f, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	w.waitSeen(t, ctx, 2) // the poll is held
 
@@ -181,7 +164,7 @@ func TestClientRemoteStreamError(t *testing.T) {
 	})
 	w, url := serve(t, up, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace))
+	c := NewClient(url, ClientConfig{Trace: &trace})
 	defer c.Close()
 	defer func() {
 		if t.Failed() {
@@ -212,7 +195,7 @@ func TestClientRemoteStreamError(t *testing.T) {
 func TestClientShutdownEndsSession(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	w.waitSeen(t, ctx, 2)
@@ -224,7 +207,7 @@ func TestClientShutdownEndsSession(t *testing.T) {
 func TestClientContextEndsSession(t *testing.T) {
 	ctx := testContext(t)
 	w, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	sctx, cancel := context.WithCancel(ctx)
 	require.NoError(t, c.Connect(sctx, "example.com"))
 	w.waitSeen(t, ctx, 2)
@@ -232,13 +215,13 @@ func TestClientContextEndsSession(t *testing.T) {
 	_, err := c.Receive(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 	require.NoError(t, c.Close()) // waits for the poller and its request
-	assert.Zero(t, c.inflight, "no request left in flight")
+	assert.Zero(t, c.bc.InFlight(), "no request left in flight")
 }
 
 func TestClientSendRefusesMalformedStanza(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	for _, s := range []string{"<a>", "<a/><b/>", "text", "<a/>trailing", "<!-- c --><a/>"} {
@@ -257,7 +240,7 @@ func TestClientConnectRefused(t *testing.T) {
 		return nil, bosh.HostUnknown
 	})
 	_, url := serve(t, up, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	err := c.Connect(ctx, "nowhere.example")
 	assert.ErrorIs(t, err, bosh.HostUnknown)
@@ -269,7 +252,7 @@ func TestClientTrace(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
 	var trace syncbuf.Buffer
-	c := NewClient(url, WithTrace(&trace))
+	c := NewClient(url, ClientConfig{Trace: &trace})
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	require.NoError(t, c.Send(ctx, []byte("<ping/>")))
 	_, err := c.Receive(ctx)
@@ -306,7 +289,7 @@ func TestLoginPlain(t *testing.T) {
 			f := &fakeXMPP{users: map[string]string{"alice": "wonder land"}, session: tt.session}
 			_, url := serve(t, f, bosh.Config{})
 			var trace syncbuf.Buffer
-			c := NewClient(url, WithMechanism(tt.mech), WithTrace(&trace))
+			c := NewClient(url, ClientConfig{Mechanism: tt.mech, Trace: &trace})
 			defer c.Close()
 			defer func() {
 				if t.Failed() {
@@ -347,7 +330,7 @@ func TestLoginFailures(t *testing.T) {
 			ctx := testContext(t)
 			f := &fakeXMPP{users: map[string]string{"alice": "right"}}
 			_, url := serve(t, f, bosh.Config{})
-			c := NewClient(url, WithMechanism(tt.mech))
+			c := NewClient(url, ClientConfig{Mechanism: tt.mech})
 			defer c.Close()
 			require.NoError(t, c.Connect(ctx, "example.com"))
 			_, err := c.Login(ctx, "alice", tt.pass, "r")
@@ -364,7 +347,7 @@ func TestLoginFailures(t *testing.T) {
 func TestClientReceiveHonoursContext(t *testing.T) {
 	ctx := testContext(t)
 	_, url := serve(t, echoUpstream, bosh.Config{})
-	c := NewClient(url)
+	c := NewClient(url, ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "example.com"))
 	rctx, cancel := context.WithCancel(ctx)
@@ -379,7 +362,7 @@ func clientGoroutines() []string {
 	pprof.Lookup("goroutine").WriteTo(&buf, 2)
 	var out []string
 	for g := range strings.SplitSeq(buf.String(), "\n\n") {
-		if strings.Contains(g, "boshtest.(*Client).loop") || strings.Contains(g, "boshtest.(*Client).do") {
+		if strings.Contains(g, "boshclient.(*Client).loop") || strings.Contains(g, "boshclient.(*Client).do") {
 			out = append(out, g)
 		}
 	}
@@ -402,7 +385,7 @@ func TestClientCloseLeavesNoGoroutine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t)
 			w, url := serve(t, echoUpstream, bosh.Config{})
-			c := NewClient(url)
+			c := NewClient(url, ClientConfig{})
 			sctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			require.NoError(t, c.Connect(sctx, "example.com"))

@@ -36,7 +36,7 @@ func Example() {
 	defer srv.Close()
 
 	ctx := context.Background()
-	c := boshtest.NewClient(srv.URL)
+	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 	defer c.Close()
 	if err := c.Connect(ctx, "example.com"); err != nil {
 		log.Fatal(err)

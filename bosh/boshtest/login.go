@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/httpbind/httpbind/internal/xmpplogin"
-	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
 // ErrAuth is the error of a Login the server refused with a SASL
@@ -14,18 +13,19 @@ import (
 var ErrAuth = errors.New("boshtest: authentication failed")
 
 // Login logs in to the domain given to Connect: SASL authentication as
-// user with password (PLAIN unless WithMechanism chose another, RFC 6120
-// §6), the stream restart (XEP-0206 §5: a request with xmpp:restart='true'
-// qualified by urn:xmpp:xbosh), resource binding (RFC 6120 §7; an empty
-// resource lets the server choose), and the IM session (RFC 3921 §3) when
-// the server advertises it. It returns the bound full JID. A refused
-// authentication is an error wrapping ErrAuth. Login must not run
-// concurrently with Receive.
+// user with password (PLAIN unless ClientConfig.Mechanism names another,
+// RFC 6120 §6), the stream restart (XEP-0206 §5: a request with
+// xmpp:restart='true' qualified by urn:xmpp:xbosh), resource binding (RFC
+// 6120 §7; an empty resource lets the server choose), and the IM session
+// (RFC 3921 §3) when the server advertises it. It returns the bound full
+// JID. A refused authentication is an error wrapping ErrAuth. Login must
+// not run concurrently with Receive; the elements it does not wait for
+// stay for Receive.
 func (c *Client) Login(ctx context.Context, user, password, resource string) (string, error) {
 	c.mu.Lock()
 	domain := c.domain
 	c.mu.Unlock()
-	jid, err := xmpplogin.Login(ctx, loginConn{c}, xmpplogin.Config{
+	jid, err := xmpplogin.Login(ctx, c.bc, xmpplogin.Config{
 		Domain: domain, User: user, Password: password, Resource: resource,
 		Mechanism: c.mech, IDPrefix: "login_",
 	})
@@ -40,16 +40,4 @@ func (c *Client) Login(ctx context.Context, user, password, resource string) (st
 	c.jid = jid
 	c.mu.Unlock()
 	return jid, nil
-}
-
-// loginConn runs a login over the Client: requests go through its loop,
-// and the elements the login does not take stay for Receive.
-type loginConn struct{ c *Client }
-
-func (l loginConn) Send(ctx context.Context, attrs string, payloads ...[]byte) error {
-	return l.c.submit(ctx, &outbound{attrs: attrs, payloads: payloads})
-}
-
-func (l loginConn) Next(ctx context.Context, match func(xmppwire.Element) bool) (xmppwire.Element, error) {
-	return l.c.take(ctx, match)
 }

@@ -23,7 +23,7 @@ func TestServerShutsTheHandlerDown(t *testing.T) {
 	require.NoError(t, err)
 	srv := boshtest.NewServer(h)
 	require.True(t, strings.HasSuffix(srv.URL, "/http-bind"))
-	c := boshtest.NewClient(srv.URL)
+	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(context.Background(), "example.com"))
 	assert.Equal(t, int64(1), h.Stats().Sessions)

@@ -4,7 +4,35 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
+
+// Namespaces of the tests, from internal/xmppwire.
+const (
+	nsHTTPBind = xmppwire.NSHTTPBind
+	nsXBOSH    = xmppwire.NSXBOSH
+	nsStream   = xmppwire.NSStream
+	nsSASL     = xmppwire.NSSASL
+	nsBind     = xmppwire.NSBind
+	nsSession  = xmppwire.NSSession
+	nsClient   = xmppwire.NSClient
+	nsXMLNS    = "xmlns"
+)
+
+// element and response are the wire format's (internal/xmppwire).
+type (
+	element  = xmppwire.Element
+	response = xmppwire.Response
+)
+
+func parseResponse(data []byte) (*response, error) { return xmppwire.ParseResponse(data) }
+
+func appendEscaped(dst []byte, s string) []byte { return xmppwire.AppendEscaped(dst, s) }
+
+func requestBody(rid uint64, sid, extra string, payloads [][]byte) []byte {
+	return xmppwire.RequestBody(rid, sid, extra, payloads)
+}
 
 const ns = " xmlns='http://jabber.org/protocol/httpbind'"
 

@@ -192,7 +192,7 @@ func TestSessionLimitFlags(t *testing.T) {
 		t.Run(flag, func(t *testing.T) {
 			ctx := testContext(t)
 			d := start(t, flag, "1")
-			first := boshtest.NewClient(d.url)
+			first := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 			defer first.Close()
 			require.NoError(t, first.Connect(ctx, "localhost"))
 			creation := "<body rid='1000' to='localhost' wait='30' hold='1' ver='1.11' xmlns='http://jabber.org/protocol/httpbind'/>"
@@ -202,7 +202,7 @@ func TestSessionLimitFlags(t *testing.T) {
 			assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 			assert.Equal(t, "5", res.Header.Get("Retry-After"))
 			require.NoError(t, first.Terminate(ctx))
-			second := boshtest.NewClient(d.url)
+			second := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 			defer second.Close()
 			assert.NoError(t, second.Connect(ctx, "localhost"))
 		})

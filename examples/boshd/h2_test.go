@@ -165,7 +165,7 @@ func TestHTTP2(t *testing.T) {
 			clients := map[string]*boshtest.Client{}
 			for name, w := range wires {
 				defer w.close()
-				c := boshtest.NewClient(d.url, boshtest.WithHTTPClient(&http.Client{Transport: w}))
+				c := boshtest.NewClient(d.url, boshtest.ClientConfig{HTTPClient: &http.Client{Transport: w}})
 				defer c.Close()
 				require.NoError(t, c.Connect(ctx, "localhost"))
 				_, err := c.Login(ctx, name, d.accounts[name], "h2")
@@ -216,7 +216,7 @@ func TestH2CNeedsTheFlag(t *testing.T) {
 	d := start(t)
 	w := newWire(h2c, nil)
 	defer w.close()
-	c := boshtest.NewClient(d.url, boshtest.WithHTTPClient(&http.Client{Transport: w}), boshtest.WithAttempts(1))
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{HTTPClient: &http.Client{Transport: w}, Attempts: 1})
 	defer c.Close()
 	assert.Error(t, c.Connect(ctx, "localhost"))
 	_, protos, _ := w.seen()

@@ -166,7 +166,7 @@ func TestHealthEndpoints(t *testing.T) {
 func TestReadyzAtMaxSessions(t *testing.T) {
 	ctx := testContext(t)
 	d := start(t, "-max-sessions", "1")
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	status, body := get(t, http.MethodGet, d.base+readyzPath)

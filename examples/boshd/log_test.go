@@ -35,7 +35,7 @@ func TestLogFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)
 			d := start(t, append([]string{"-log-level", "debug"}, tc.args...)...)
-			c := boshtest.NewClient(d.url)
+			c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 			defer c.Close()
 			require.NoError(t, c.Connect(ctx, "localhost"))
 			require.NoError(t, c.Terminate(ctx))

@@ -100,14 +100,14 @@ func TestDemoAccountsLogIn(t *testing.T) {
 	require.Contains(t, d.accounts, "bob")
 	assert.NotEqual(t, d.accounts["alice"], d.accounts["bob"])
 
-	alice := boshtest.NewClient(d.url)
+	alice := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer alice.Close()
 	require.NoError(t, alice.Connect(ctx, "localhost"))
 	jid, err := alice.Login(ctx, "alice", d.accounts["alice"], "web")
 	require.NoError(t, err)
 	assert.Equal(t, "alice@localhost/web", jid)
 
-	bob := boshtest.NewClient(d.url)
+	bob := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer bob.Close()
 	require.NoError(t, bob.Connect(ctx, "localhost"))
 	_, err = bob.Login(ctx, "bob", "wrong", "web")
@@ -124,7 +124,7 @@ func TestUsersFile(t *testing.T) {
 	d := start(t, "-users", file, "-domain", "chat.example", "-log-level", "debug")
 	assert.Empty(t, d.accounts, "no demo accounts with -users")
 
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "chat.example"))
 	jid, err := c.Login(ctx, "carol", "pass:with:colons", "r")
@@ -261,7 +261,7 @@ func TestDebugVars(t *testing.T) {
 	assert.Contains(t, all, "cmdline")
 	assert.Zero(t, st.Sessions)
 
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	_, err := c.Login(ctx, "alice", d.accounts["alice"], "r")
@@ -289,7 +289,7 @@ func waitHeld(t *testing.T, d *boshd) {
 func TestGracefulShutdown(t *testing.T) {
 	ctx := testContext(t)
 	d := start(t)
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	_, err := c.Login(ctx, "bob", d.accounts["bob"], "r")
@@ -313,7 +313,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestShutdownOnSIGTERM(t *testing.T) {
 	ctx := testContext(t)
 	d := start(t)
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	waitHeld(t, d)

@@ -160,7 +160,7 @@ func TestMetrics(t *testing.T) {
 		metricsRun(t, d, "localhost", [2]string{names[0], names[1]}, [2]string{d.accounts[names[0]], d.accounts[names[1]]})
 	})
 	t.Run("relaying to Prosody", func(t *testing.T) {
-		p := prosodytest.Start(t, prosodytest.WithDomain("example.test"))
+		p := prosodytest.Start(t, prosodytest.Config{Domain: "example.test"})
 		p.Register("alice", "alice secret")
 		p.Register("bob", "bob secret")
 		d := start(t, "-upstream", "tcp://"+p.C2SAddr, "-upstream-ca", p.CAFile, "-domain", "example.test", "-max-sessions", "2")

@@ -21,18 +21,18 @@ import (
 // outside CI.
 func TestUpstreamProsody(t *testing.T) {
 	ctx := testContext(t)
-	p := prosodytest.Start(t, prosodytest.WithDomain("example.test"))
+	p := prosodytest.Start(t, prosodytest.Config{Domain: "example.test"})
 	p.Register("alice", "alice secret")
 	p.Register("bob", "bob secret")
 	d := start(t, "-upstream", "tcp://"+p.C2SAddr, "-upstream-ca", p.CAFile,
 		"-domain", "example.test,other.example", "-route-allow", "xmpp:example.test:5222", "-trusted-proxies", "127.0.0.1")
 	assert.Empty(t, d.accounts, "no demo accounts with -upstream")
 
-	bob, err := prosodytest.Dial(ctx, p.C2SAddr, p.Domain, "bob", "bob secret", p.CAPool)
+	bob, err := prosodytest.Dial(ctx, p.C2SAddr, p.Domain, "bob", "bob secret", p.CAPool, "")
 	require.NoError(t, err)
 	defer bob.Close()
 
-	alice := boshtest.NewClient(d.url, boshtest.WithMechanism(sasl.ScramSha1))
+	alice := boshtest.NewClient(d.url, boshtest.ClientConfig{Mechanism: sasl.ScramSha1})
 	defer alice.Close()
 	require.NoError(t, alice.Connect(ctx, "example.test"))
 	jid, err := alice.Login(ctx, "alice", "alice secret", "web")
@@ -68,7 +68,7 @@ func TestUpstreamProsody(t *testing.T) {
 	assert.Equal(t, "down", m.Body)
 	require.NoError(t, alice.Terminate(ctx))
 
-	other := boshtest.NewClient(d.url)
+	other := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer other.Close()
 	assert.ErrorIs(t, other.Connect(ctx, "elsewhere.example"), bosh.HostUnknown)
 	assert.NotContains(t, d.stderr.String(), "alice secret", "logs never contain passwords")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/base64"
@@ -19,11 +18,13 @@ import (
 	"mellium.im/sasl"
 )
 
-// The replay of XEP-0206's example exchange (v1.4, Examples 1–11, shared/
-// specs/xep-0206.xml) against boshd over real HTTP, each request body
-// written out as in the XEP, followed by the RFC 3921 §3 IM session that
-// XEP-0206 dropped in v1.2. Where the XEP shows
-// SCRAM-SHA-1 (Examples 4–7), one run uses PLAIN and one SCRAM-SHA-1.
+// The replay of XEP-0206's example exchange (v1.4, Examples 1–11) against
+// boshd over real HTTP, each request body written out as in the XEP,
+// followed by the RFC 3921 §3 IM session that XEP-0206 dropped in v1.2.
+// Where the XEP shows SCRAM-SHA-1 (Examples 4–7), one run uses PLAIN and
+// one SCRAM-SHA-1. The steps both this and xep0206v12_test.go replay
+// (restart, binding, terminate) are replayRestart, replayBind and
+// replayTerminate.
 
 const (
 	nsHTTPBind = "http://jabber.org/protocol/httpbind"
@@ -240,19 +241,7 @@ func replayXEP0206(t *testing.T, mech sasl.Mechanism) {
 	// Examples 8 and 9 (XEP-0206 §5): the restart request and its result.
 	ok = t.Run("Ex. 8-9 restart request and the new features", func(t *testing.T) {
 		rid++
-		body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
-      sid='%s'
-      to='example.com'
-      xml:lang='en'
-      xmpp:restart='true'
-      xmlns='http://jabber.org/protocol/httpbind'
-      xmlns:xmpp='urn:xmpp:xbosh'/>`, rid, sid))
-		declaresStream(t, body)
-		require.Len(t, body.Nodes, 1, "one <stream:features/>")
-		f := body.child(nsStream, "features")
-		require.NotNil(t, f, "Ex. 9: <stream:features/>")
-		assert.NotNil(t, f.child(nsBind, "bind"), "<bind/> offered")
-		assert.Nil(t, f.child(nsSASL, "mechanisms"), "no SASL after authentication")
+		f := replayRestart(t, url, sid, rid, "example.com", "Ex. 9")
 		if s := f.child(nsSession, "session"); assert.NotNil(t, s, "<session/> advertised (RFC 3921 §3)") {
 			assert.NotNil(t, s.child(nsSession, "optional"), "optional by default")
 		}
@@ -264,29 +253,7 @@ func replayXEP0206(t *testing.T, mech sasl.Mechanism) {
 	// Examples 10 and 11 (XEP-0206 §5): resource binding.
 	ok = t.Run("Ex. 10-11 resource binding", func(t *testing.T) {
 		rid++
-		body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
-      sid='%s'
-      xmlns='http://jabber.org/protocol/httpbind'>
-  <iq id='bind_1'
-      type='set'
-      xmlns='jabber:client'>
-    <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>
-      <resource>httpclient</resource>
-    </bind>
-  </iq>
-</body>`, rid, sid))
-		require.Len(t, body.Nodes, 1)
-		iq := body.child(nsClient, "iq")
-		require.NotNil(t, iq, "Ex. 11: an iq in jabber:client")
-		v, _ := iq.attr("", "id")
-		assert.Equal(t, "bind_1", v)
-		v, _ = iq.attr("", "type")
-		assert.Equal(t, "result", v)
-		bind := iq.child(nsBind, "bind")
-		require.NotNil(t, bind)
-		jid := bind.child(nsBind, "jid")
-		require.NotNil(t, jid)
-		assert.Equal(t, "user@example.com/httpclient", strings.TrimSpace(jid.Text))
+		replayBind(t, url, sid, rid, "Ex. 11", "user@example.com/httpclient")
 	})
 	if !ok {
 		return
@@ -320,17 +287,76 @@ func replayXEP0206(t *testing.T, mech sasl.Mechanism) {
 
 		// The session ends at the client's request (XEP-0124 §13).
 		rid++
-		req := fmt.Sprintf(`<body rid='%d' sid='%s' type='terminate' xmlns='http://jabber.org/protocol/httpbind'>`+
-			`<presence type='unavailable' xmlns='jabber:client'/></body>`, rid, sid)
-		res, err := http.Post(url, "text/xml; charset=utf-8", bytes.NewReader([]byte(req)))
-		require.NoError(t, err)
-		data, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		assert.Contains(t, string(data), "type='terminate'")
+		assert.Contains(t, replayTerminate(t, url, sid, rid), "type='terminate'")
 	})
 }
 
-// Checklist when the restart arrives while an empty request is held,
+// replayRestart sends the restart request (XEP-0206 §5: v1.4's Example 8,
+// v1.2's Example 10) for domain, and checks and returns the new stream
+// features of the answer (ex: v1.4's Example 9, v1.2's Example 11).
+func replayRestart(t *testing.T, url, sid string, rid int, domain, ex string) *node {
+	t.Helper()
+	body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
+      sid='%s'
+      to='%s'
+      xml:lang='en'
+      xmpp:restart='true'
+      xmlns='http://jabber.org/protocol/httpbind'
+      xmlns:xmpp='urn:xmpp:xbosh'/>`, rid, sid, domain))
+	declaresStream(t, body)
+	require.Len(t, body.Nodes, 1, "one <stream:features/>")
+	f := body.child(nsStream, "features")
+	require.NotNil(t, f, ex+": <stream:features/>")
+	assert.NotNil(t, f.child(nsBind, "bind"), "<bind/> offered")
+	assert.Nil(t, f.child(nsSASL, "mechanisms"), "no SASL after authentication")
+	return f
+}
+
+// replayBind sends the resource binding request of XEP-0206 §5 (v1.4's
+// Example 10, v1.2's Example 12) for the resource "httpclient", and
+// checks that the answer (ex: v1.4's Example 11, v1.2's Example 13)
+// binds jid.
+func replayBind(t *testing.T, url, sid string, rid int, ex, jid string) {
+	t.Helper()
+	body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
+      sid='%s'
+      xmlns='http://jabber.org/protocol/httpbind'>
+  <iq id='bind_1'
+      type='set'
+      xmlns='jabber:client'>
+    <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>
+      <resource>httpclient</resource>
+    </bind>
+  </iq>
+</body>`, rid, sid))
+	require.Len(t, body.Nodes, 1)
+	iq := body.child(nsClient, "iq")
+	require.NotNil(t, iq, ex+": an iq in jabber:client")
+	v, _ := iq.attr("", "id")
+	assert.Equal(t, "bind_1", v)
+	v, _ = iq.attr("", "type")
+	assert.Equal(t, "result", v)
+	bind := iq.child(nsBind, "bind")
+	require.NotNil(t, bind)
+	got := bind.child(nsBind, "jid")
+	require.NotNil(t, got)
+	assert.Equal(t, jid, strings.TrimSpace(got.Text))
+}
+
+// replayTerminate ends the session at the client's request, with an
+// unavailable presence (XEP-0124 §13), and returns the response body.
+func replayTerminate(t *testing.T, url, sid string, rid int) string {
+	t.Helper()
+	req := fmt.Sprintf(`<body rid='%d' sid='%s' type='terminate' xmlns='http://jabber.org/protocol/httpbind'>`+
+		`<presence type='unavailable' xmlns='jabber:client'/></body>`, rid, sid)
+	res, err := http.Post(url, "text/xml; charset=utf-8", strings.NewReader(req))
+	require.NoError(t, err)
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return string(data)
+}
+
+// When the restart arrives while an empty request is held,
 // as it does from browser clients, which keep one request at the
 // connection manager at all times: the body that carries the new
 // <stream:features/>, whichever request it answers, declares xmlns:stream

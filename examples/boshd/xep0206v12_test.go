@@ -47,7 +47,7 @@ func TestXEP0206v12Examples1To13DigestMD5(t *testing.T) {
 		replayXEP0206v12(t, start(t, "-users", file, "-domain", v12Domain, "-sasl-digest-md5", "-max-wait", "60s").url, true)
 	})
 	t.Run("TCP upstream to ejabberd", func(t *testing.T) {
-		ej := ejabberdtest.Start(t, ejabberdtest.WithDomain(v12Domain))
+		ej := ejabberdtest.Start(t, ejabberdtest.Config{Domain: v12Domain})
 		ej.Register(v12User, v12Password)
 		replayXEP0206v12(t, start(t, "-upstream", "tcp://"+ej.C2SAddr, "-domain", v12Domain, "-max-wait", "60s").url, false)
 	})
@@ -159,19 +159,7 @@ func replayXEP0206v12(t *testing.T, url string, memcore bool) {
 	// Examples 10 and 11 (XEP-0206 §5): the restart request and its result.
 	ok = t.Run("Ex. 10-11 restart request and the new features", func(t *testing.T) {
 		rid++
-		body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
-      sid='%s'
-      to='jabber.org'
-      xml:lang='en'
-      xmpp:restart='true'
-      xmlns='http://jabber.org/protocol/httpbind'
-      xmlns:xmpp='urn:xmpp:xbosh'/>`, rid, sid))
-		declaresStream(t, body)
-		require.Len(t, body.Nodes, 1, "one <stream:features/>")
-		f := body.child(nsStream, "features")
-		require.NotNil(t, f, "Ex. 11: <stream:features/>")
-		assert.NotNil(t, f.child(nsBind, "bind"), "<bind/> offered")
-		assert.Nil(t, f.child(nsSASL, "mechanisms"), "no SASL after authentication")
+		replayRestart(t, url, sid, rid, v12Domain, "Ex. 11")
 	})
 	if !ok {
 		return
@@ -180,37 +168,11 @@ func replayXEP0206v12(t *testing.T, url string, memcore bool) {
 	// Examples 12 and 13 (XEP-0206 §5): resource binding.
 	t.Run("Ex. 12-13 resource binding", func(t *testing.T) {
 		rid++
-		body := exchange(t, url, fmt.Sprintf(`<body rid='%d'
-      sid='%s'
-      xmlns='http://jabber.org/protocol/httpbind'>
-  <iq id='bind_1'
-      type='set'
-      xmlns='jabber:client'>
-    <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>
-      <resource>httpclient</resource>
-    </bind>
-  </iq>
-</body>`, rid, sid))
-		require.Len(t, body.Nodes, 1)
-		iq := body.child(nsClient, "iq")
-		require.NotNil(t, iq, "Ex. 13: an iq in jabber:client")
-		v, _ := iq.attr("", "id")
-		assert.Equal(t, "bind_1", v)
-		v, _ = iq.attr("", "type")
-		assert.Equal(t, "result", v)
-		bind := iq.child(nsBind, "bind")
-		require.NotNil(t, bind)
-		jid := bind.child(nsBind, "jid")
-		require.NotNil(t, jid)
-		assert.Equal(t, "stpeter@jabber.org/httpclient", strings.TrimSpace(jid.Text))
+		replayBind(t, url, sid, rid, "Ex. 13", "stpeter@jabber.org/httpclient")
 
 		// The session ends at the client's request (XEP-0124 §13).
 		rid++
-		res, err := http.Post(url, "text/xml; charset=utf-8", strings.NewReader(fmt.Sprintf(
-			`<body rid='%d' sid='%s' type='terminate' xmlns='http://jabber.org/protocol/httpbind'>`+
-				`<presence type='unavailable' xmlns='jabber:client'/></body>`, rid, sid)))
-		require.NoError(t, err)
-		res.Body.Close()
+		replayTerminate(t, url, sid, rid)
 	})
 }
 

@@ -82,9 +82,10 @@ const prosodyInactivity = 10 * time.Second
 // -max-wait does.
 func startProsody(t *testing.T, users map[string]string) *prosodytest.Server {
 	t.Helper()
-	p := prosodytest.Start(t, prosodytest.WithConfig(
+	p := prosodytest.Start(t, prosodytest.Config{Lua: []string{
 		fmt.Sprintf("bosh_max_wait = %d", int(clientWait/time.Second)),
-		fmt.Sprintf("bosh_max_inactivity = %d", int(prosodyInactivity/time.Second))))
+		fmt.Sprintf("bosh_max_inactivity = %d", int(prosodyInactivity/time.Second)),
+	}})
 	for name, password := range users {
 		p.Register(name, password)
 	}
@@ -252,7 +253,7 @@ type peer struct {
 // newPeer logs name in to ep and sends initial presence.
 func newPeer(ctx context.Context, t *testing.T, ep *endpoint, name, password string) *peer {
 	t.Helper()
-	c := boshtest.NewClient(ep.url, boshtest.WithWait(clientWait))
+	c := boshtest.NewClient(ep.url, boshtest.ClientConfig{Wait: clientWait})
 	t.Cleanup(func() { c.Close() })
 	require.NoError(t, c.Connect(ctx, clientDomain))
 	jid, err := c.Login(ctx, name, password, "peer")

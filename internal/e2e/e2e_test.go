@@ -401,7 +401,7 @@ func hostPrebind(cfg *config, endpoint *atomic.Pointer[string]) http.Handler {
 // and sets cfg.BOSH. It returns boshd's base URL.
 func startRelay(t *testing.T, cfg *config, extra ...string) string {
 	t.Helper()
-	p := prosodytest.Start(t)
+	p := prosodytest.Start(t, prosodytest.Config{})
 	for _, u := range cfg.Users {
 		local, _, _ := strings.Cut(u.JID, "@")
 		p.Register(local, u.Password)

@@ -17,7 +17,8 @@
 // skipped, unless the environment variable CI is true, where it fails
 // (make deps installs it).
 //
-// Layer: a test helper beside internal/; it imports only
-// internal/prosodytest (for the CI rule), and only tests import it. Start
-// at Start.
+// Layer: a test helper beside internal/; of this module it imports only
+// internal/prosodytest (for the CI rule) and internal/proc (starting,
+// watching and stopping the process, as prosodytest does), and only tests
+// import it. Start at Start, configured by a Config.
 package ejabberdtest

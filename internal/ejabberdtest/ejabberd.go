@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,30 +26,18 @@ const (
 	apiTimeout   = 15 * time.Second // one mod_http_api request
 )
 
-// An Option configures Start.
-type Option func(*config)
-
-type config struct {
-	domain  string
-	extra   []string
-	modules []string
-}
-
-// WithDomain sets the virtual host ejabberd serves. Default "localhost".
-func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
-
-// WithConfig adds top-level lines of YAML to the configuration, for
-// example "c2s_ciphers: ...". They must not repeat a key Start writes
-// (hosts, loglevel, listen, api_permissions, auth_method,
-// auth_password_format, disable_sasl_mechanisms, modules).
-func WithConfig(lines ...string) Option {
-	return func(c *config) { c.extra = append(c.extra, lines...) }
-}
-
-// WithModules enables more modules with their default options, for
-// example "mod_legacy_auth" (XEP-0078).
-func WithModules(names ...string) Option {
-	return func(c *config) { c.modules = append(c.modules, names...) }
+// Config configures Start. The zero Config serves "localhost".
+type Config struct {
+	// Domain is the virtual host ejabberd serves. Default "localhost".
+	Domain string
+	// YAML holds top-level lines added to the configuration, for example
+	// "c2s_ciphers: ...". They must not repeat a key Start writes (hosts,
+	// loglevel, listen, api_permissions, auth_method,
+	// auth_password_format, disable_sasl_mechanisms, modules).
+	YAML []string
+	// Modules are more modules to enable with their default options, for
+	// example "mod_legacy_auth" (XEP-0078).
+	Modules []string
 }
 
 // Server is a running ejabberd. Its fields are set by Start and then
@@ -70,49 +56,37 @@ type Server struct {
 	// LogFile is ejabberd's log.
 	LogFile string
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the node has exited
-	stop sync.Once
+	t testing.TB
+	p *proc.Process // set by run
 }
 
 // Start runs ejabberd for the test and stops it when the test ends (see
 // Lookup for a machine without ejabberd). It returns once ejabberd has
 // started and its ports listen. A failed test prints the tail of its log.
-func Start(t testing.TB, opts ...Option) *Server {
+func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	erl, libs := Lookup(t)
-	cfg := config{domain: "localhost"}
-	for _, o := range opts {
-		o(&cfg)
+	if cfg.Domain == "" {
+		cfg.Domain = "localhost"
 	}
 	var s *Server
 	err := proc.Retry(startTries, func() (bool, error) {
-		s = &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
+		s = &Server{Domain: cfg.Domain, Dir: t.TempDir(), t: t}
 		if err := s.writeConfig(cfg); err != nil {
-			t.Fatal(err)
+			return false, err
 		}
-		retry, err := s.run(erl, libs)
-		if err != nil {
-			return retry, fmt.Errorf("%w\n%s", err, s.logTail(40))
-		}
-		return false, nil
+		return s.run(erl, libs)
 	})
 	if err != nil {
 		t.Fatalf("ejabberdtest: ejabberd did not start: %s", err)
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("ejabberdtest: tail of %s:\n%s", s.LogFile, s.logTail(40))
-		}
-	})
+	proc.Cleanup(t, "ejabberdtest", s.LogFile, s.Stop)
 	return s
 }
 
 // writeConfig writes ejabberd.yml into s.Dir, on fresh loopback ports.
-func (s *Server) writeConfig(cfg config) error {
-	ports, err := freePorts(2)
+func (s *Server) writeConfig(cfg Config) error {
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return err
 	}
@@ -131,9 +105,9 @@ func (s *Server) writeConfig(cfg config) error {
 // HTTP API for registration from loopback, plain stored passwords and no
 // SASL mechanism disabled (the defaults of ejabberd 23.01, written out:
 // DIGEST-MD5 needs both).
-func configText(cfg config, ports []int) string {
+func configText(cfg Config, ports []int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "hosts: [%s]\nloglevel: info\nlog_rotate_count: 0\n", strconv.Quote(cfg.domain))
+	fmt.Fprintf(&b, "hosts: [%s]\nloglevel: info\nlog_rotate_count: 0\n", strconv.Quote(cfg.Domain))
 	fmt.Fprintf(&b, "listen:\n")
 	fmt.Fprintf(&b, "  - port: %d\n    ip: \"127.0.0.1\"\n    module: ejabberd_c2s\n    starttls: false\n", ports[0])
 	fmt.Fprintf(&b, "  - port: %d\n    ip: \"127.0.0.1\"\n    module: ejabberd_http\n    request_handlers:\n      /api: mod_http_api\n", ports[1])
@@ -152,80 +126,43 @@ modules:
   mod_disco: {}
   mod_ping: {}
 `)
-	for _, m := range cfg.modules {
+	for _, m := range cfg.Modules {
 		fmt.Fprintf(&b, "  %s: {}\n", m)
 	}
-	for _, l := range cfg.extra {
+	for _, l := range cfg.YAML {
 		b.WriteString(l + "\n")
 	}
 	return b.String()
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // run starts the node and waits until ejabberd logs that it started and
 // its client port accepts connections. retry is set when a port was taken
 // meanwhile.
 func (s *Server) run(erl, libs string) (retry bool, err error) {
-	out, err := os.Create(filepath.Join(s.Dir, "ejabberd.out"))
-	if err != nil {
-		return false, err
-	}
-	defer out.Close()
-	s.cmd = exec.Command(erl, "-noinput", "-noshell", "+K", "true",
+	cmd := exec.Command(erl, "-noinput", "-noshell", "+K", "true",
 		"-mnesia", "dir", strconv.Quote(filepath.Join(s.Dir, "spool")), "-s", "ejabberd")
-	s.cmd.Dir = s.Dir
-	s.cmd.Env = append(os.Environ(),
+	cmd.Dir = s.Dir
+	cmd.Env = append(os.Environ(),
 		"HOME="+s.Dir,
 		"ERL_LIBS="+libs,
 		"EJABBERD_CONFIG_PATH="+filepath.Join(s.Dir, "ejabberd.yml"),
 		"EJABBERD_LOG_PATH="+s.LogFile,
 		"ERL_CRASH_DUMP_BYTES=0",
 	)
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = sysProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		return false, err
-	}
-	s.done = make(chan struct{})
-	go func() {
-		s.cmd.Wait()
-		close(s.done)
-	}()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(startTimeout)
-	for {
-		log, _ := os.ReadFile(s.LogFile)
-		switch {
-		case bytes.Contains(log, []byte("eaddrinuse")):
-			s.Kill()
-			return true, fmt.Errorf("a port was taken")
-		case bytes.Contains(log, []byte(" is started in the node ")) && listens(s.C2SAddr):
-			return false, nil
-		}
-		select {
-		case <-s.done:
-			out, _ := os.ReadFile(filepath.Join(s.Dir, "ejabberd.out"))
-			return false, fmt.Errorf("ejabberd exited: %s; output: %s", s.cmd.ProcessState, out)
-		case <-deadline:
-			s.Kill()
-			return false, fmt.Errorf("not started after %v", startTimeout)
-		case <-tick.C:
-		}
-	}
+	cmd.SysProcAttr = sysProcAttr()
+	s.p, retry, err = proc.Start(cmd, proc.Launch{
+		Name:        "ejabberd",
+		Out:         filepath.Join(s.Dir, "ejabberd.out"),
+		Log:         s.LogFile,
+		Poll:        50 * time.Millisecond,
+		Timeout:     startTimeout,
+		StopTimeout: stopTimeout,
+		Taken:       "eaddrinuse",
+		Ready: func(log []byte) bool {
+			return bytes.Contains(log, []byte(" is started in the node ")) && listens(s.C2SAddr)
+		},
+	})
+	return retry, err
 }
 
 // listens reports whether addr accepts a TCP connection.
@@ -258,15 +195,8 @@ func (s *Server) Register(user, password string) {
 // Stop stops ejabberd gracefully (SIGTERM: the node runs init:stop), and
 // kills it if it has not exited within a bound. It waits for the process
 // and is idempotent; Start registers it with t.Cleanup.
-func (s *Server) Stop() { s.end(syscall.SIGTERM) }
+func (s *Server) Stop() { s.p.Stop() }
 
 // Kill kills ejabberd at once (SIGKILL), as a crash would. It waits for
 // the process and is idempotent.
-func (s *Server) Kill() { s.end(syscall.SIGKILL) }
-
-func (s *Server) end(sig syscall.Signal) {
-	s.stop.Do(func() { proc.End(s.cmd, s.done, sig, stopTimeout) })
-}
-
-// logTail returns the last n lines of the server's log.
-func (s *Server) logTail(n int) string { return proc.Tail(s.LogFile, n) }
+func (s *Server) Kill() { s.p.Kill() }

@@ -82,7 +82,7 @@ func (c *conn) next() element {
 // internal/digestmd5 against an independent server: ejabberd checks the
 // response, the client checks ejabberd's rspauth.
 func TestStartRegisterDigestMD5(t *testing.T) {
-	s := Start(t, WithDomain("example.test"))
+	s := Start(t, Config{Domain: "example.test"})
 	// ASCII: ejabberd 23.01 hashes a password in UTF-8 where RFC 2831
 	// §2.1.2.1 asks for ISO 8859-1, as the client does, when possible.
 	s.Register("juliet", "r0m30 & j")
@@ -122,7 +122,7 @@ func TestStartRegisterDigestMD5(t *testing.T) {
 // TestWrongPasswordRefused: a response computed with another password is
 // refused, so the success above means something.
 func TestWrongPasswordRefused(t *testing.T) {
-	s := Start(t)
+	s := Start(t, Config{})
 	s.Register("juliet", "right")
 	c := dial(t, s)
 	c.next()

@@ -72,7 +72,8 @@ func TestLosslessUnderClientCuts(t *testing.T) {
 func clientCutRun(t *testing.T, rate float64, seed uint64, proxied, acks bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // hang guard
 	defer cancel()
-	srv := xmpptest.NewServer()
+	srv, err := xmpptest.NewServer(xmpptest.Config{})
+	require.NoError(t, err)
 	defer srv.Close()
 	users := 2 * *cutPairs
 	for i := range users {
@@ -128,7 +129,8 @@ func TestLosslessThroughFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	const pairs, perSide = 100, 50
-	srv := xmpptest.NewServer()
+	srv, err := xmpptest.NewServer(xmpptest.Config{})
+	require.NoError(t, err)
 	defer srv.Close()
 	const seed = 20261123
 	px := faulttest.New(faulttest.Config{
@@ -174,7 +176,8 @@ func TestReconnectStorm(t *testing.T) {
 	if raceDetector {
 		users, cfg = 200, bosh.Config{SessionsPerSecond: 20, SessionBurst: 40}
 	}
-	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(cfg))
+	srv, err := xmpptest.NewServer(xmpptest.Config{Handler: cfg})
+	require.NoError(t, err)
 	defer srv.Close()
 	for i := range users {
 		require.NoError(t, srv.Core.AddUser("u"+strconv.Itoa(i), "pw"))
@@ -191,7 +194,7 @@ func TestReconnectStorm(t *testing.T) {
 	start := make(chan struct{})
 	for i := range users {
 		wg.Go(func() {
-			c := boshtest.NewClient(srv.URL, boshtest.WithHTTPClient(hc), boshtest.WithWait(time.Second))
+			c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{HTTPClient: hc, Wait: time.Second})
 			clients[i] = c
 			<-start
 			err := c.Connect(ctx, "localhost")

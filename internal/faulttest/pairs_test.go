@@ -38,7 +38,7 @@ type pairRun struct {
 	// users, such as Prosody without offline storage).
 	online bool
 	// traces, when set, receives every client's request and response
-	// bodies (boshtest.WithTrace), by user, to print when a run fails.
+	// bodies (boshtest.ClientConfig.Trace), by user, to print when a run fails.
 	traces []*syncbuf.Buffer
 }
 
@@ -196,27 +196,20 @@ func (p pairRun) run(ctx context.Context) pairResult {
 // §7.1): the client starts another session, and the orphan ends by
 // inactivity (§10) or at shutdown.
 func (p pairRun) login(ctx context.Context, i int, orphans *atomic.Int64) (*boshtest.Client, error) {
-	opts := []boshtest.ClientOption{
-		boshtest.WithWait(time.Second),
-		boshtest.WithRequestTimeout(3 * time.Second),
-		boshtest.WithAttempts(30),
-	}
-	if p.acks {
-		opts = append(opts, boshtest.WithAcks())
-	}
+	cfg := boshtest.ClientConfig{Wait: time.Second, RequestTimeout: 3 * time.Second, Attempts: 30, Acks: p.acks}
 	if p.transport != nil {
-		opts = append(opts, boshtest.WithHTTPClient(&http.Client{Transport: p.transport}))
+		cfg.HTTPClient = &http.Client{Transport: p.transport}
 	}
 	if p.traces != nil {
 		p.traces[i] = new(syncbuf.Buffer)
-		opts = append(opts, boshtest.WithTrace(p.traces[i]))
+		cfg.Trace = p.traces[i]
 	}
 	var (
 		c   *boshtest.Client
 		err error
 	)
 	for range 10 {
-		c = boshtest.NewClient(p.url, opts...)
+		c = boshtest.NewClient(p.url, cfg)
 		if err = c.Connect(ctx, p.domain); err == nil {
 			break
 		}

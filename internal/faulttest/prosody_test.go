@@ -35,7 +35,7 @@ var prosodySeeds = flag.Int("prosody.seeds", 1, "seeds of TestLosslessToProsodyU
 // stop shuts the handler down, ending the orphan sessions of lost creation
 // responses and their upstream streams; it is idempotent.
 func prosodyHandler(t *testing.T, users int) (h *bosh.Handler, url string, stop func()) {
-	p := prosodytest.Start(t, prosodytest.WithDomain(prosodyDomain))
+	p := prosodytest.Start(t, prosodytest.Config{Domain: prosodyDomain})
 	for i := range users {
 		p.Register("u"+strconv.Itoa(i), "pw"+strconv.Itoa(i))
 	}

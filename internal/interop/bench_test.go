@@ -48,7 +48,7 @@ type endpoint struct {
 // when url is "". The session ends with the benchmark.
 func connectA(ctx context.Context, b *testing.B, e *env, url, resource string) endpoint {
 	if url == "" {
-		a, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "alice", alicePass, e.prosody.CAPool, prosodytest.WithResource(resource))
+		a, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "alice", alicePass, e.prosody.CAPool, resource)
 		require.NoError(b, err)
 		b.Cleanup(func() { a.Close() })
 		return endpoint{
@@ -57,7 +57,7 @@ func connectA(ctx context.Context, b *testing.B, e *env, url, resource string) e
 			receive: func(ctx context.Context) message { return nextMessage(ctx, b, a) },
 		}
 	}
-	a := boshtest.NewClient(url)
+	a := boshtest.NewClient(url, boshtest.ClientConfig{})
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -77,7 +77,7 @@ func benchLatency(b *testing.B, e *env, url, resource string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	alice := connectA(ctx, b, e, url, resource)
-	bob, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "bob", bobPass, e.prosody.CAPool)
+	bob, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "bob", bobPass, e.prosody.CAPool, "")
 	require.NoError(b, err)
 	defer bob.Close()
 

@@ -41,7 +41,7 @@ type env struct {
 // stop when the test ends.
 func newEnv(t testing.TB, directTLS ...bool) *env {
 	t.Helper()
-	p := prosodytest.Start(t, prosodytest.WithDomain(domain))
+	p := prosodytest.Start(t, prosodytest.Config{Domain: domain})
 	p.Register("alice", alicePass)
 	p.Register("bob", bobPass)
 	logs := &syncbuf.Buffer{}
@@ -78,10 +78,11 @@ func serve(t testing.TB, up bosh.Upstream, log *slog.Logger) (*bosh.Handler, *ht
 	return h, srv
 }
 
-// dialBob connects bob to Prosody directly.
-func (e *env) dialBob(ctx context.Context, t testing.TB, opts ...prosodytest.DialOption) *prosodytest.TCPClient {
+// dialBob connects bob to Prosody directly, binding resource (or one the
+// server chooses, for "").
+func (e *env) dialBob(ctx context.Context, t testing.TB, resource string) *prosodytest.TCPClient {
 	t.Helper()
-	bob, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "bob", bobPass, e.prosody.CAPool, opts...)
+	bob, err := prosodytest.Dial(ctx, e.prosody.C2SAddr, domain, "bob", bobPass, e.prosody.CAPool, resource)
 	require.NoError(t, err)
 	t.Cleanup(func() { bob.Close() })
 	return bob

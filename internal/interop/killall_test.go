@@ -25,7 +25,7 @@ func TestX22ProsodyKilledEndsEverySession(t *testing.T) {
 	const n = 3
 	clients := make([]*boshtest.Client, n)
 	for i := range clients {
-		c := boshtest.NewClient(e.url)
+		c := boshtest.NewClient(e.url, boshtest.ClientConfig{})
 		defer c.Close()
 		require.NoError(t, c.Connect(ctx, domain))
 		_, err := c.Login(ctx, "alice", alicePass, "web"+strconv.Itoa(i))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,4 +61,49 @@ func TestRetry(t *testing.T) {
 			assert.Equal(t, tt.err, err)
 		})
 	}
+}
+
+func TestStart(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string // run by sh; LOG is the log file
+		retry  bool
+		err    string // "" when the server is ready
+	}{
+		{name: "ready", script: `echo listening >> "$LOG"; exec sleep 30`},
+		{name: "a port was taken: retry", script: `echo "port in use" >> "$LOG"; exec sleep 30`, retry: true, err: "a port was taken"},
+		{name: "exits before it is ready", script: `echo boom; exit 3`, err: "exited: exit status 3; output: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "log")
+			cmd := exec.Command("sh", "-c", tt.script)
+			cmd.Env = append(os.Environ(), "LOG="+log)
+			p, retry, err := Start(cmd, Launch{
+				Name: "sh", Out: filepath.Join(dir, "out"), Log: log,
+				Poll: time.Millisecond, Timeout: 10 * time.Second, StopTimeout: 10 * time.Second, Taken: "port in use",
+				Ready: func(b []byte) bool { return strings.Contains(string(b), "listening") },
+			})
+			assert.Equal(t, tt.retry, retry)
+			if tt.err == "" {
+				require.NoError(t, err)
+				p.Stop()
+				p.Kill() // idempotent: the process has exited
+				assert.NotNil(t, cmd.ProcessState, "Stop waited for the process")
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.err)
+			assert.NotNil(t, cmd.ProcessState, "the process was waited for")
+		})
+	}
+}
+
+func TestFreePorts(t *testing.T) {
+	ports, err := FreePorts(3)
+	require.NoError(t, err)
+	require.Len(t, ports, 3)
+	assert.NotEqual(t, ports[0], ports[1])
+	assert.NotEqual(t, ports[1], ports[2])
 }

@@ -26,17 +26,6 @@ const (
 	nsBind   = xmppwire.NSBind
 )
 
-// A DialOption configures Dial.
-type DialOption func(*dialConfig)
-
-type dialConfig struct{ resource string }
-
-// WithResource asks to bind resource (RFC 6120 §7.7); by default the
-// server chooses one.
-func WithResource(resource string) DialOption {
-	return func(c *dialConfig) { c.resource = resource }
-}
-
 // TCPClient is a minimal XMPP client on a c2s TCP connection, for tests:
 // it logs in in Dial, then sends raw stanzas and returns the elements the
 // server sends, one top-level element at a time. Send and Close are safe
@@ -53,13 +42,10 @@ type TCPClient struct {
 
 // Dial connects to the c2s port addr of domain and logs in as user: the
 // stream header, STARTTLS with pool as the trusted CAs (RFC 6120 §5),
-// SASL PLAIN (§6), the stream restart and resource binding (§7). It does
+// SASL PLAIN (§6), the stream restart and resource binding (§7) of
+// resource, or of one the server chooses when it is "" (§7.6). It does
 // not send presence. ctx bounds the whole login.
-func Dial(ctx context.Context, addr, domain, user, password string, pool *x509.CertPool, opts ...DialOption) (*TCPClient, error) {
-	var cfg dialConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+func Dial(ctx context.Context, addr, domain, user, password string, pool *x509.CertPool, resource string) (*TCPClient, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -67,7 +53,7 @@ func Dial(ctx context.Context, addr, domain, user, password string, pool *x509.C
 	}
 	c := &TCPClient{conn: conn}
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
-	err = c.login(domain, user, password, pool, cfg.resource)
+	err = c.login(domain, user, password, pool, resource)
 	if !stop() || err != nil {
 		conn.Close()
 		if ctx.Err() != nil {

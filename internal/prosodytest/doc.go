@@ -18,6 +18,8 @@
 // (mellium.im/sasl) and resource binding (RFC 6120 §7); it sends raw
 // stanzas and returns the next top-level element as bytes.
 //
-// Layer: a test helper beside internal/; it imports no package of this
-// module, and only tests import it. Start at Start.
+// Layer: a test helper beside internal/; of this module it imports only
+// internal/proc (starting, watching and stopping the process, shared with
+// internal/ejabberdtest) and internal/xmppwire, and only tests import it.
+// Start at Start, configured by a Config.
 package prosodytest

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,21 +23,13 @@ const (
 	startTries   = 3                // attempts with fresh ports
 )
 
-// An Option configures Start.
-type Option func(*config)
-
-type config struct {
-	domain string
-	extra  []string
-}
-
-// WithDomain sets the virtual host Prosody serves. Default "localhost".
-func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
-
-// WithConfig adds lines of Lua to the global section of the configuration,
-// for example `c2s_require_encryption = false`. Later lines win.
-func WithConfig(lines ...string) Option {
-	return func(c *config) { c.extra = append(c.extra, lines...) }
+// Config configures Start. The zero Config serves "localhost".
+type Config struct {
+	// Domain is the virtual host Prosody serves. Default "localhost".
+	Domain string
+	// Lua holds lines added to the global section of the configuration,
+	// for example `c2s_require_encryption = false`. Later lines win.
+	Lua []string
 }
 
 // Server is a running Prosody. Its fields are set by Start and then
@@ -65,53 +55,41 @@ type Server struct {
 
 	t       testing.TB
 	dataDir string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	stop    sync.Once
+	p       *proc.Process // set by run
 }
 
 // Start runs Prosody for the test and stops it when the test ends (see
 // Lookup for a machine without Prosody). It returns once every port
 // listens. A failed test prints the tail of Prosody's log.
-func Start(t testing.TB, opts ...Option) *Server {
+func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	bin := Lookup(t)
-	cfg := config{domain: "localhost"}
-	for _, o := range opts {
-		o(&cfg)
+	if cfg.Domain == "" {
+		cfg.Domain = "localhost"
 	}
-	crt, err := certsFor(cfg.domain)
+	crt, err := certsFor(cfg.Domain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var s *Server
 	err = proc.Retry(startTries, func() (bool, error) {
-		s = &Server{Domain: cfg.domain, Dir: t.TempDir(), t: t}
+		s = &Server{Domain: cfg.Domain, Dir: t.TempDir(), t: t}
 		if err := s.writeFiles(crt, cfg); err != nil {
-			t.Fatal(err)
+			return false, err
 		}
-		retry, err := s.run(bin)
-		if err != nil {
-			return retry, fmt.Errorf("%w\n%s", err, s.logTail(40))
-		}
-		return false, nil
+		return s.run(bin)
 	})
 	if err != nil {
 		t.Fatalf("prosodytest: Prosody did not start: %s", err)
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("prosodytest: tail of %s:\n%s", s.LogFile, s.logTail(40))
-		}
-	})
+	proc.Cleanup(t, "prosodytest", s.LogFile, s.Stop)
 	return s
 }
 
 // writeFiles writes the certificates and the configuration into s.Dir,
 // on fresh loopback ports.
-func (s *Server) writeFiles(crt *certs, cfg config) error {
-	ports, err := freePorts(3)
+func (s *Server) writeFiles(crt *certs, cfg Config) error {
+	ports, err := proc.FreePorts(3)
 	if err != nil {
 		return err
 	}
@@ -146,7 +124,7 @@ func (s *Server) writeFiles(crt *certs, cfg config) error {
 // configText is the Lua configuration. run_as_root lets Prosody run as
 // root (CI) without switching to the prosody user, who could not read the
 // temporary directory; s2s and offline storage are off.
-func (s *Server) configText(certDir string, ports []int, cfg config) string {
+func (s *Server) configText(certDir string, ports []int, cfg Config) string {
 	q := luaQuote
 	var b strings.Builder
 	fmt.Fprintf(&b, "run_as_root = true\n")
@@ -165,74 +143,35 @@ func (s *Server) configText(certDir string, ports []int, cfg config) string {
 	fmt.Fprintf(&b, "consider_bosh_secure = true\n")
 	fmt.Fprintf(&b, "ssl = { key = %s, certificate = %s }\n",
 		q(filepath.Join(certDir, "server.key")), q(filepath.Join(certDir, "server.crt")))
-	for _, l := range cfg.extra {
+	for _, l := range cfg.Lua {
 		b.WriteString(l + "\n")
 	}
 	fmt.Fprintf(&b, "VirtualHost %s\n", q(s.Domain))
 	return b.String()
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // run starts the process and waits until its log says that every port
 // listens. retry is set when a port was taken meanwhile.
 func (s *Server) run(bin string) (retry bool, err error) {
-	out, err := os.Create(filepath.Join(s.Dir, "prosody.out"))
-	if err != nil {
-		return false, err
-	}
-	defer out.Close()
-	s.cmd = exec.Command(bin, "--config", filepath.Join(s.Dir, "prosody.cfg.lua"), "-F")
-	s.cmd.Dir = s.Dir
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = sysProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		return false, err
-	}
-	s.done = make(chan struct{})
-	go func() {
-		s.cmd.Wait()
-		close(s.done)
-	}()
+	cmd := exec.Command(bin, "--config", filepath.Join(s.Dir, "prosody.cfg.lua"), "-F")
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = sysProcAttr()
 	want := []string{
 		"Activated service 'c2s' on [127.0.0.1]:" + port(s.C2SAddr),
 		"Activated service 'c2s_direct_tls' on [127.0.0.1]:" + port(s.C2STLSAddr),
 		"Serving 'bosh' at " + s.BOSHURL,
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(startTimeout)
-	for {
-		log, _ := os.ReadFile(s.LogFile)
-		switch {
-		case bytes.Contains(log, []byte("Failed to open server port")):
-			s.Kill()
-			return true, fmt.Errorf("a port was taken")
-		case containsAll(log, want):
-			return false, nil
-		}
-		select {
-		case <-s.done:
-			out, _ := os.ReadFile(filepath.Join(s.Dir, "prosody.out"))
-			return false, fmt.Errorf("prosody exited: %s; output: %s", s.cmd.ProcessState, out)
-		case <-deadline:
-			s.Kill()
-			return false, fmt.Errorf("not listening after %v", startTimeout)
-		case <-tick.C:
-		}
-	}
+	s.p, retry, err = proc.Start(cmd, proc.Launch{
+		Name:        "prosody",
+		Out:         filepath.Join(s.Dir, "prosody.out"),
+		Log:         s.LogFile,
+		Poll:        20 * time.Millisecond,
+		Timeout:     startTimeout,
+		StopTimeout: stopTimeout,
+		Taken:       "Failed to open server port",
+		Ready:       func(log []byte) bool { return containsAll(log, want) },
+	})
+	return retry, err
 }
 
 // luaQuote quotes s as a Lua string literal; Lua strings are bytes.
@@ -258,16 +197,9 @@ func port(addr string) string {
 // Stop stops Prosody gracefully (SIGTERM), and kills it if it has not
 // exited within a bound. It waits for the process and is idempotent;
 // Start registers it with t.Cleanup.
-func (s *Server) Stop() { s.end(syscall.SIGTERM) }
+func (s *Server) Stop() { s.p.Stop() }
 
 // Kill kills Prosody at once (SIGKILL), as a crash would: its connections
 // are reset by the kernel without a closing stream. It waits for the
 // process and is idempotent.
-func (s *Server) Kill() { s.end(syscall.SIGKILL) }
-
-func (s *Server) end(sig syscall.Signal) {
-	s.stop.Do(func() { proc.End(s.cmd, s.done, sig, stopTimeout) })
-}
-
-// logTail returns the last n lines of the server's log.
-func (s *Server) logTail(n int) string { return proc.Tail(s.LogFile, n) }
+func (s *Server) Kill() { s.p.Kill() }

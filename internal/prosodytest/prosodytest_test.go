@@ -37,15 +37,15 @@ func nextMessage(ctx context.Context, t *testing.T, c *TCPClient) []byte {
 
 func TestStartRegisterDialMessage(t *testing.T) {
 	ctx := testContext(t)
-	s := Start(t, WithDomain("example.test"))
+	s := Start(t, Config{Domain: "example.test"})
 	s.Register("alice", "alice-secret")
 	s.Register("bob", "bob secret ü")
 
-	alice, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "alice-secret", s.CAPool, WithResource("desk"))
+	alice, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "alice-secret", s.CAPool, "desk")
 	require.NoError(t, err)
 	defer alice.Close()
 	assert.Equal(t, "alice@example.test/desk", alice.JID())
-	bob, err := Dial(ctx, s.C2SAddr, s.Domain, "bob", "bob secret ü", s.CAPool)
+	bob, err := Dial(ctx, s.C2SAddr, s.Domain, "bob", "bob secret ü", s.CAPool, "")
 	require.NoError(t, err)
 	defer bob.Close()
 	assert.True(t, strings.HasPrefix(bob.JID(), "bob@example.test/"), bob.JID())
@@ -67,19 +67,19 @@ func TestStartRegisterDialMessage(t *testing.T) {
 
 func TestDialRefusals(t *testing.T) {
 	ctx := testContext(t)
-	s := Start(t)
+	s := Start(t, Config{})
 	s.Register("alice", "secret")
-	_, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "wrong", s.CAPool)
+	_, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "wrong", s.CAPool, "")
 	assert.ErrorContains(t, err, "not-authorized", "a wrong password is refused (RFC 6120 §6.5.10)")
-	_, err = Dial(ctx, s.C2SAddr, s.Domain, "alice", "secret", nil)
+	_, err = Dial(ctx, s.C2SAddr, s.Domain, "alice", "secret", nil, "")
 	assert.ErrorContains(t, err, "certificate", "the system roots do not trust the test CA")
 }
 
 func TestKillEndsConnections(t *testing.T) {
 	ctx := testContext(t)
-	s := Start(t)
+	s := Start(t, Config{})
 	s.Register("alice", "secret")
-	c, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "secret", s.CAPool)
+	c, err := Dial(ctx, s.C2SAddr, s.Domain, "alice", "secret", s.CAPool, "")
 	require.NoError(t, err)
 	defer c.Close()
 	s.Kill()
@@ -95,9 +95,9 @@ func TestKillEndsConnections(t *testing.T) {
 }
 
 func TestNextHonoursContext(t *testing.T) {
-	s := Start(t)
+	s := Start(t, Config{})
 	s.Register("alice", "secret")
-	c, err := Dial(testContext(t), s.C2SAddr, s.Domain, "alice", "secret", s.CAPool)
+	c, err := Dial(testContext(t), s.C2SAddr, s.Domain, "alice", "secret", s.CAPool, "")
 	require.NoError(t, err)
 	defer c.Close()
 	ctx, cancel := context.WithCancel(t.Context())

@@ -21,7 +21,8 @@ import (
 // When the context ends, a logged-in client's session ends with
 // system-shutdown (XEP-0124 §17.2) and Run returns nil.
 func TestRunShutsSessionsDownFirst(t *testing.T) {
-	back := xmpptest.NewServer() // only for its handler and core
+	back, err := xmpptest.NewServer(xmpptest.Config{}) // only for its handler and core
+	require.NoError(t, err)
 	defer back.Close()
 	back.Core.AddUser("juliet", "secret")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -34,7 +35,7 @@ func TestRunShutsSessionsDownFirst(t *testing.T) {
 		done <- serve.Run(ctx, "test", &http.Server{Handler: mux}, ln, back.Handler, slog.New(slog.DiscardHandler))
 	}()
 
-	c := boshtest.NewClient("http://" + ln.Addr().String() + "/http-bind")
+	c := boshtest.NewClient("http://"+ln.Addr().String()+"/http-bind", boshtest.ClientConfig{})
 	defer c.Close()
 	tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer tcancel()

@@ -1,13 +1,14 @@
 // Package xmpplogin is the client side of an XEP-0206 login, written once
-// for the module's clients (boshtest's Client over the network, prebind's
-// over an in-process transport): SASL authentication (RFC 6120 §6, with
+// for the module's BOSH client (internal/boshclient: boshtest's Client
+// over the network, prebind's over an in-process transport): SASL authentication (RFC 6120 §6, with
 // mellium.im/sasl), the stream restart (XEP-0206 §5), resource binding
 // (RFC 6120 §7) and the IM session (RFC 3921 §3) when the server
 // advertises it.
 //
-// A Conn carries the requests and the received elements; how it reaches
-// the connection manager, and what it does with elements received while
-// the login waits for something else, is its own business.
+// A Conn carries the requests and the received elements: the module's
+// BOSH client, internal/boshclient, is one. How it reaches the connection
+// manager, and what it does with elements received while the login waits
+// for something else, is its own business.
 //
 // Layer: internal, above internal/xmppwire.
 package xmpplogin

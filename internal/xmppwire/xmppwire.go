@@ -1,7 +1,7 @@
 // Package xmppwire is the wire vocabulary the module's packages share:
 // the namespaces of XEP-0124, XEP-0206 and RFC 6120 (servers and clients
-// alike), and for the XMPP-over-BOSH clients (boshtest's Client, prebind,
-// the test helpers) escaping, the request <body/> of a session, the parser
+// alike), and for the XMPP-over-BOSH clients (internal/boshclient, the
+// load tool, the test helpers) escaping, the request <body/> of a session, the parser
 // of response bodies and SASL's base64. One place for each, so that the
 // packages cannot drift apart; the login sequence on top is
 // internal/xmpplogin.

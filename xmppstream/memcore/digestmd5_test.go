@@ -24,9 +24,8 @@ import (
 func TestDigestMD5StoredCredential(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv := xmpptest.NewServer(
-		xmpptest.WithCoreConfig(memcore.Config{DigestMD5: true}),
-		xmpptest.WithStreamConfig(xmppstream.ServerConfig{Mechanisms: []string{xmppstream.MechDigestMD5}}))
+	srv, err := xmpptest.NewServer(xmpptest.Config{Core: &memcore.Config{DigestMD5: true}, Stream: xmppstream.ServerConfig{Mechanisms: []string{xmppstream.MechDigestMD5}}})
+	require.NoError(t, err)
 	defer srv.Close()
 	require.NoError(t, srv.Core.AddUser("Juliet", "r0m30"))
 	creds, err := srv.Core.Credentials(ctx, "localhost", "juliet")
@@ -34,7 +33,7 @@ func TestDigestMD5StoredCredential(t *testing.T) {
 	require.Empty(t, creds.Password, "no plain password")
 	require.NotEmpty(t, creds.DigestMD5)
 
-	c := boshtest.NewClient(srv.URL)
+	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	features, err := c.Receive(ctx)

@@ -47,7 +47,7 @@ func TestEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := newServer(t)
+			srv, _ := newServer(t, xmpptest.Config{})
 			require.NoError(t, srv.Core.AddUser("eve", "eve's real password"))
 			p, err := prebind.New(prebind.Config{Handler: srv.Handler})
 			require.NoError(t, err)
@@ -100,7 +100,8 @@ func TestEndpoint(t *testing.T) {
 func TestEndpointRemoteAddr(t *testing.T) {
 	// Endpoint passes the browser's address on: two users behind
 	// different addresses are counted apart, one address is limited.
-	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 1}))
+	srv, err := xmpptest.NewServer(xmpptest.Config{Handler: bosh.Config{MaxSessionsPerAddress: 1}})
+	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	require.NoError(t, srv.Core.AddUser("alice", "wonderland"))
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler})

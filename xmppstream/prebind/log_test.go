@@ -12,12 +12,13 @@ import (
 
 	"github.com/httpbind/httpbind/internal/syncbuf"
 	"github.com/httpbind/httpbind/xmppstream/prebind"
+	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
 func TestLogsHoldNoSecrets(t *testing.T) {
 	// Debug logs of successful and failed prebinds, through Endpoint,
 	// never contain the password or SASL data.
-	srv, _ := newServer(t)
+	srv, _ := newServer(t, xmpptest.Config{})
 	var logs syncbuf.Buffer
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)

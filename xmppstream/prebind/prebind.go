@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -168,21 +167,20 @@ func (p *Prebinder) Prebind(ctx context.Context, r Request) (Session, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	// XEP-0124 §14.1: a random initial rid, with room to grow below 2^53,
-	// the largest integer a JavaScript client can hold exactly.
-	c := &conn{p: p, req: &r, rid: uint64(1e9) + rand.Uint64N(1<<50)}
-	if err := c.create(ctx); err != nil {
-		return Session{}, err
+	c := p.client(&r)
+	defer c.Close() // stops the client, not the session
+	if err := c.Connect(ctx, r.Domain); err != nil {
+		return Session{}, opError(OpCreate, err)
 	}
-	jid, err := c.login(ctx)
+	jid, err := p.login(ctx, c, &r)
 	if err != nil {
-		c.terminate(ctx)
-		p.cfg.Logger.Debug("prebind: failed", "sid", c.sid, "err", err)
+		p.terminate(ctx, c)
+		p.cfg.Logger.Debug("prebind: failed", "sid", c.SID(), "err", err)
 		return Session{}, err
 	}
-	if c.dropped > 0 {
-		p.cfg.Logger.Warn("prebind: stanzas sent during the login were not handed on", "sid", c.sid, "count", c.dropped)
+	if n := c.Unread(); n > 0 {
+		p.cfg.Logger.Warn("prebind: stanzas sent during the login were not handed on", "sid", c.SID(), "count", n)
 	}
-	p.cfg.Logger.Debug("prebind: session ready", "sid", c.sid, "jid", jid)
-	return Session{JID: jid, SID: c.sid, RID: c.rid}, nil
+	p.cfg.Logger.Debug("prebind: session ready", "sid", c.SID(), "jid", jid)
+	return Session{JID: jid, SID: c.SID(), RID: c.RID()}, nil
 }

@@ -20,17 +20,18 @@ import (
 
 // newServer starts an in-process server with alice and bob, and bob logged
 // in over BOSH.
-func newServer(t *testing.T, opts ...xmpptest.ServerOption) (*xmpptest.Server, *boshtest.Client) {
+func newServer(t *testing.T, cfg xmpptest.Config) (*xmpptest.Server, *boshtest.Client) {
 	t.Helper()
-	srv := xmpptest.NewServer(opts...)
+	srv, err := xmpptest.NewServer(cfg)
+	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	require.NoError(t, srv.Core.AddUser("alice", "wonderland"))
 	require.NoError(t, srv.Core.AddUser("bob", "builder"))
 	ctx := testContext(t)
-	bob := boshtest.NewClient(srv.URL)
+	bob := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 	t.Cleanup(func() { bob.Close() })
 	require.NoError(t, bob.Connect(ctx, "localhost"))
-	_, err := bob.Login(ctx, "bob", "builder", "laptop")
+	_, err = bob.Login(ctx, "bob", "builder", "laptop")
 	require.NoError(t, err)
 	return srv, bob
 }
@@ -50,7 +51,7 @@ func TestPrebindThenContinue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t)
-			srv, bob := newServer(t)
+			srv, bob := newServer(t, xmpptest.Config{})
 			inflight := &counting{h: srv.Handler}
 			p, err := prebind.New(prebind.Config{Handler: inflight, Mechanism: tt.mechanism})
 			require.NoError(t, err)
@@ -129,7 +130,7 @@ func TestPrebindFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t)
-			srv, _ := newServer(t)
+			srv, _ := newServer(t, xmpptest.Config{})
 			p, err := prebind.New(prebind.Config{Handler: srv.Handler, Mechanism: tt.mech})
 			require.NoError(t, err)
 			before := srv.Handler.Stats()
@@ -158,7 +159,7 @@ func TestPrebindPerAddressLimit(t *testing.T) {
 	// bosh.Config.MaxSessionsPerAddress counts the end user's address,
 	// not the host's.
 	ctx := testContext(t)
-	srv, _ := newServer(t, xmpptest.WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: 2}))
+	srv, _ := newServer(t, xmpptest.Config{Handler: bosh.Config{MaxSessionsPerAddress: 2}})
 	// bob's own session counts for 127.0.0.1.
 	p, err := prebind.New(prebind.Config{Handler: srv.Handler})
 	require.NoError(t, err)

@@ -24,7 +24,7 @@ import (
 // behind the handler.
 func TestProsody(t *testing.T) {
 	const domain = "example.test"
-	ps := prosodytest.Start(t, prosodytest.WithDomain(domain))
+	ps := prosodytest.Start(t, prosodytest.Config{Domain: domain})
 	ps.Register("alice", "alice pässword")
 	ps.Register("bob", "bob password")
 	up, err := xmppstream.NewTCPUpstream(xmppstream.TCPConfig{
@@ -71,7 +71,7 @@ func TestProsody(t *testing.T) {
 			assert.Equal(t, "alice@"+domain+"/web", s.JID)
 			assert.Zero(t, h.Stats().Held, "no request left held")
 
-			bob, err := prosodytest.Dial(ctx, ps.C2SAddr, domain, "bob", "bob password", ps.CAPool)
+			bob, err := prosodytest.Dial(ctx, ps.C2SAddr, domain, "bob", "bob password", ps.CAPool, "")
 			require.NoError(t, err)
 			defer bob.Close()
 			b := &browser{url: srv.URL, sid: s.SID, rid: s.RID}

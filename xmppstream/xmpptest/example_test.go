@@ -16,13 +16,16 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	srv := xmpptest.NewServer() // domain "localhost"
+	srv, err := xmpptest.NewServer(xmpptest.Config{}) // domain "localhost"
+	if err != nil {
+		panic(err)
+	}
 	defer srv.Close()
 	srv.Core.AddUser("alice", "wonderland")
 	srv.Core.AddUser("bob", "builder")
 
 	login := func(user, password, resource string) *boshtest.Client {
-		c := boshtest.NewClient(srv.URL)
+		c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 		if err := c.Connect(ctx, "localhost"); err != nil {
 			panic(err)
 		}
@@ -38,7 +41,7 @@ func Example() {
 	bob := login("bob", "builder", "laptop")
 	defer bob.Close()
 
-	err := bob.Send(ctx, []byte(`<message to='alice@localhost/phone' type='chat' xmlns='jabber:client'><body>Hi Alice!</body></message>`))
+	err = bob.Send(ctx, []byte(`<message to='alice@localhost/phone' type='chat' xmlns='jabber:client'><body>Hi Alice!</body></message>`))
 	if err != nil {
 		panic(err)
 	}

@@ -60,7 +60,10 @@ func idleSessions(b *testing.B, n int, park bool) {
 		runtime.MemProfileRate = 4096
 		defer func() { runtime.MemProfileRate = 512 * 1024 }()
 	}
-	srv := NewServer(WithHandlerConfig(bosh.Config{MaxSessionsPerAddress: n + 1, SessionsPerSecond: 1e6, SessionBurst: n + 1}))
+	srv, err := NewServer(Config{Handler: bosh.Config{MaxSessionsPerAddress: n + 1, SessionsPerSecond: 1e6, SessionBurst: n + 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer srv.Close()
 	for i := range n {
 		if err := srv.Core.AddUser("user"+strconv.Itoa(i), "secret"); err != nil {

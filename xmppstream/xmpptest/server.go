@@ -9,40 +9,24 @@ import (
 	"github.com/httpbind/httpbind/xmppstream/memcore"
 )
 
-// A ServerOption configures NewServer.
-type ServerOption func(*serverConfig)
-
-type serverConfig struct {
-	domain  string
-	handler bosh.Config
-	stream  xmppstream.ServerConfig
-	core    memcore.Config
-}
-
-// WithDomain sets the XMPP domain the server hosts. Default "localhost".
-func WithDomain(domain string) ServerOption {
-	return func(c *serverConfig) { c.domain = domain }
-}
-
-// WithHandlerConfig sets the bosh.Handler's configuration. Default the
-// zero bosh.Config (every default).
-func WithHandlerConfig(cfg bosh.Config) ServerOption {
-	return func(c *serverConfig) { c.handler = cfg }
-}
-
-// WithStreamConfig sets the xmppstream.Server's configuration; its Domains
-// default to the server's domain.
-func WithStreamConfig(cfg xmppstream.ServerConfig) ServerOption {
-	return func(c *serverConfig) { c.stream = cfg }
-}
-
-// WithCoreConfig sets the memcore.Core's configuration, for example its
-// conflict policy; its Domain defaults to the server's domain. Default
-// memcore.Config{KeepPasswords: true}: the accounts keep their passwords,
-// so that a PLAIN login costs no salting and hashing (memcore's default
-// checks it against the SCRAM salted passwords, 4096 iterations).
-func WithCoreConfig(cfg memcore.Config) ServerOption {
-	return func(c *serverConfig) { c.core = cfg }
+// Config configures NewServer. The zero Config serves the domain
+// "localhost" with every default.
+type Config struct {
+	// Domain is the XMPP domain the server hosts. Default "localhost".
+	Domain string
+	// Handler is the bosh.Handler's configuration. Default the zero
+	// bosh.Config (every default).
+	Handler bosh.Config
+	// Stream is the xmppstream.Server's configuration; its Domains default
+	// to []string{Domain}.
+	Stream xmppstream.ServerConfig
+	// Core is the memcore.Core's configuration, for example its conflict
+	// policy; its Domain defaults to Domain. nil means
+	// memcore.Config{KeepPasswords: true}: the accounts keep their
+	// passwords, so that a PLAIN login costs no salting and hashing
+	// (memcore's default checks it against the SCRAM salted passwords,
+	// 4096 iterations).
+	Core *memcore.Config
 }
 
 // Server is an in-process XMPP-over-BOSH connection manager for tests: a
@@ -57,30 +41,35 @@ type Server struct {
 	Handler *bosh.Handler
 }
 
-// NewServer starts a Server. Like httptest.NewServer it panics when it
-// cannot start, here also when an option's configuration is invalid.
-func NewServer(opts ...ServerOption) *Server {
-	cfg := serverConfig{domain: "localhost", core: memcore.Config{KeepPasswords: true}}
-	for _, o := range opts {
-		o(&cfg)
+// NewServer starts a Server for cfg. It returns the error of an invalid
+// configuration (memcore.New's, xmppstream.NewServer's or
+// bosh.NewHandler's); like httptest.NewServer it panics only when it
+// cannot listen on 127.0.0.1.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Domain == "" {
+		cfg.Domain = "localhost"
 	}
-	if cfg.core.Domain == "" {
-		cfg.core.Domain = cfg.domain
+	coreCfg := memcore.Config{KeepPasswords: true}
+	if cfg.Core != nil {
+		coreCfg = *cfg.Core
 	}
-	if len(cfg.stream.Domains) == 0 {
-		cfg.stream.Domains = []string{cfg.domain}
+	if coreCfg.Domain == "" {
+		coreCfg.Domain = cfg.Domain
 	}
-	core, err := memcore.New(cfg.core)
+	if len(cfg.Stream.Domains) == 0 {
+		cfg.Stream.Domains = []string{cfg.Domain}
+	}
+	core, err := memcore.New(coreCfg)
 	if err != nil {
-		panic(fmt.Sprintf("xmpptest: %v", err))
+		return nil, fmt.Errorf("xmpptest: %w", err)
 	}
-	up, err := xmppstream.NewServer(core, cfg.stream)
+	up, err := xmppstream.NewServer(core, cfg.Stream)
 	if err != nil {
-		panic(fmt.Sprintf("xmpptest: %v", err))
+		return nil, fmt.Errorf("xmpptest: %w", err)
 	}
-	h, err := bosh.NewHandler(up, cfg.handler)
+	h, err := bosh.NewHandler(up, cfg.Handler)
 	if err != nil {
-		panic(fmt.Sprintf("xmpptest: %v", err))
+		return nil, fmt.Errorf("xmpptest: %w", err)
 	}
-	return &Server{Server: boshtest.NewServer(h), Core: core, Handler: h}
+	return &Server{Server: boshtest.NewServer(h), Core: core, Handler: h}, nil
 }

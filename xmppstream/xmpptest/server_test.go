@@ -19,13 +19,13 @@ import (
 )
 
 // newUser adds user to srv and returns a logged-in Client.
-func newUser(t *testing.T, srv *Server, user, resource string, opts ...boshtest.ClientOption) *boshtest.Client {
+func newUser(t *testing.T, srv *Server, user, resource string, cfg boshtest.ClientConfig) *boshtest.Client {
 	t.Helper()
 	ctx := testContext(t)
 	if err := srv.Core.AddUser(user, user+"-pw"); err != nil {
 		require.ErrorIs(t, err, memcore.ErrUserExists)
 	}
-	c := boshtest.NewClient(srv.URL, opts...)
+	c := boshtest.NewClient(srv.URL, cfg)
 	t.Cleanup(func() { c.Close() })
 	require.NoError(t, c.Connect(ctx, srv.Core.Domain()))
 	_, err := c.Login(ctx, user, user+"-pw", resource)
@@ -65,11 +65,12 @@ func receiveMessage(t *testing.T, c *boshtest.Client) message {
 
 func TestServerChat(t *testing.T) {
 	ctx := testContext(t)
-	srv := NewServer()
+	srv, err := NewServer(Config{})
+	require.NoError(t, err)
 	defer srv.Close()
 	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/http-bind$`, srv.URL)
-	alice := newUser(t, srv, "alice", "a")
-	bob := newUser(t, srv, "bob", "b", boshtest.WithMechanism(sasl.ScramSha256))
+	alice := newUser(t, srv, "alice", "a", boshtest.ClientConfig{})
+	bob := newUser(t, srv, "bob", "b", boshtest.ClientConfig{Mechanism: sasl.ScramSha256})
 	assert.Equal(t, "bob@localhost/b", bob.JID())
 
 	require.NoError(t, alice.Send(ctx, []byte("<message to='bob@localhost/b' type='chat' xmlns='jabber:client'><body>ping</body></message>")))
@@ -89,11 +90,12 @@ func TestServerChat(t *testing.T) {
 
 func TestServerCloseEndsSessions(t *testing.T) {
 	ctx := testContext(t)
-	srv := NewServer()
-	c := newUser(t, srv, "alice", "a")
+	srv, err := NewServer(Config{})
+	require.NoError(t, err)
+	c := newUser(t, srv, "alice", "a", boshtest.ClientConfig{})
 	waitHeld(t, srv)
 	srv.Close()
-	_, err := c.Receive(ctx)
+	_, err = c.Receive(ctx)
 	assert.ErrorIs(t, err, bosh.SystemShutdown, "held requests answered with system-shutdown (XEP-0124 §17.2)")
 	srv.Close() // idempotent
 }
@@ -101,43 +103,44 @@ func TestServerCloseEndsSessions(t *testing.T) {
 func TestServerOptions(t *testing.T) {
 	ctx := testContext(t)
 	var trace syncbuf.Buffer
-	srv := NewServer(
-		WithDomain("example.org"),
-		WithHandlerConfig(bosh.Config{MaxWait: 5 * time.Second}),
-		WithStreamConfig(xmppstream.ServerConfig{Mechanisms: []string{"SCRAM-SHA-1"}}),
-		WithCoreConfig(memcore.Config{Policy: memcore.RefuseNew}),
-	)
+	srv, err := NewServer(Config{Domain: "example.org", Handler: bosh.Config{MaxWait: 5 * time.Second}, Stream: xmppstream.ServerConfig{Mechanisms: []string{"SCRAM-SHA-1"}}, Core: &memcore.Config{Policy: memcore.RefuseNew}})
+	require.NoError(t, err)
 	defer srv.Close()
 	assert.Equal(t, "example.org", srv.Core.Domain())
 	require.NoError(t, srv.Core.AddUser("u", "p"))
 
-	c := boshtest.NewClient(srv.URL)
+	c := boshtest.NewClient(srv.URL, boshtest.ClientConfig{})
 	defer c.Close()
 	assert.ErrorIs(t, c.Connect(ctx, "localhost"), bosh.HostUnknown, "only the configured domain")
 
-	plain := boshtest.NewClient(srv.URL, boshtest.WithTrace(&trace))
+	plain := boshtest.NewClient(srv.URL, boshtest.ClientConfig{Trace: &trace})
 	defer plain.Close()
 	require.NoError(t, plain.Connect(ctx, "example.org"))
 	assert.Contains(t, trace.String(), "wait='5'", "the handler's MaxWait applies")
-	_, err := plain.Login(ctx, "u", "p", "r")
+	_, err = plain.Login(ctx, "u", "p", "r")
 	assert.ErrorContains(t, err, "does not offer PLAIN")
 
-	first := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.ScramSha1))
+	first := boshtest.NewClient(srv.URL, boshtest.ClientConfig{Mechanism: sasl.ScramSha1})
 	defer first.Close()
 	require.NoError(t, first.Connect(ctx, "example.org"))
 	_, err = first.Login(ctx, "u", "p", "r")
 	require.NoError(t, err)
 
-	second := boshtest.NewClient(srv.URL, boshtest.WithMechanism(sasl.ScramSha1))
+	second := boshtest.NewClient(srv.URL, boshtest.ClientConfig{Mechanism: sasl.ScramSha1})
 	defer second.Close()
 	require.NoError(t, second.Connect(ctx, "example.org"))
 	_, err = second.Login(ctx, "u", "p", "r")
 	assert.ErrorContains(t, err, "conflict", "RefuseNew keeps the first client")
 }
 
-func TestServerInvalidOptionsPanic(t *testing.T) {
-	assert.Panics(t, func() { NewServer(WithHandlerConfig(bosh.Config{MaxHold: 100})) })
-	assert.Panics(t, func() { NewServer(WithStreamConfig(xmppstream.ServerConfig{Mechanisms: []string{"MD5"}})) })
+func TestServerInvalidConfigIsAnError(t *testing.T) {
+	_, err := NewServer(Config{Handler: bosh.Config{MaxHold: 100}})
+	var ce *bosh.ConfigError
+	assert.ErrorAs(t, err, &ce, "the handler's configuration error")
+	_, err = NewServer(Config{Stream: xmppstream.ServerConfig{Mechanisms: []string{"MD5"}}})
+	assert.ErrorContains(t, err, "xmpptest: ", "the stream configuration's error")
+	_, err = NewServer(Config{Core: &memcore.Config{Domain: "not a domain"}})
+	assert.Error(t, err, "the core configuration's error")
 }
 
 // The real-server variant of logging in twice with the
@@ -147,14 +150,14 @@ func TestServerInvalidOptionsPanic(t *testing.T) {
 // client's empty request was held when it happened.
 func TestConflictEndsOldSession(t *testing.T) {
 	ctx := testContext(t)
-	srv := NewServer()
+	srv, err := NewServer(Config{})
+	require.NoError(t, err)
 	defer srv.Close()
 	var trace syncbuf.Buffer
-	old := newUser(t, srv, "alice", "same", boshtest.WithTrace(&trace))
+	old := newUser(t, srv, "alice", "same", boshtest.ClientConfig{Trace: &trace})
 	waitHeld(t, srv)
-	newUser(t, srv, "alice", "same")
+	newUser(t, srv, "alice", "same", boshtest.ClientConfig{})
 
-	var err error
 	for err == nil {
 		_, err = old.Receive(ctx)
 	}

@@ -40,12 +40,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestShutdownLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv := xmpptest.NewServer()
+	srv, err := xmpptest.NewServer(xmpptest.Config{})
+	require.NoError(t, err)
 	defer srv.Close()
 	require.NoError(t, srv.Core.AddUser("alice", "a-pass"))
 	require.NoError(t, srv.Core.AddUser("bob", "b-pass"))
 	login := func(url, user, pass, res string) *boshtest.Client {
-		c := boshtest.NewClient(url)
+		c := boshtest.NewClient(url, boshtest.ClientConfig{})
 		require.NoError(t, c.Connect(ctx, "localhost"))
 		_, err := c.Login(ctx, user, pass, res)
 		require.NoError(t, err)
@@ -75,7 +76,7 @@ func TestShutdownLosesNothing(t *testing.T) {
 	require.Equal(t, int64(2), srv.Handler.Stats().Sessions)
 
 	require.NoError(t, srv.Handler.Shutdown(ctx))
-	_, err := alice.Receive(ctx)
+	_, err = alice.Receive(ctx)
 	assert.ErrorIs(t, err, bosh.SystemShutdown, "the held request got system-shutdown")
 	var te *boshtest.TerminateError
 	assert.True(t, errors.As(err, &te))

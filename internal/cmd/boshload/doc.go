@@ -6,8 +6,9 @@
 // delivered messages per second, delivery latency, and lost, duplicated
 // and reordered messages.
 //
-// It keeps a minimal BOSH client of its own rather than boshtest's Client
-// (and internal/xmpplogin): a load tool must behave the same against every
+// It keeps a minimal BOSH client of its own rather than the module's
+// (internal/boshclient, under boshtest's Client and prebind, with
+// internal/xmpplogin): a load tool must behave the same against every
 // server, hold 20,000 sessions with little memory and few goroutines each,
 // and time every message from outside; it shares the client-side fault
 // model (internal/faulttest's Cutter) and the namespaces and escaping of

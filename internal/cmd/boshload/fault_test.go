@@ -64,7 +64,8 @@ func TestRunCut(t *testing.T) {
 // the creation again after the delay, counts it, and every session logs
 // in.
 func TestRunCreation503(t *testing.T) {
-	srv := xmpptest.NewServer(xmpptest.WithHandlerConfig(bosh.Config{SessionsPerSecond: 4, SessionBurst: 2}))
+	srv, err := xmpptest.NewServer(xmpptest.Config{Handler: bosh.Config{SessionsPerSecond: 4, SessionBurst: 2}})
+	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	for i := 1; i <= 8; i++ {
 		require.NoError(t, srv.Core.AddUser(fmt.Sprintf("user%d", i), "pw"))

@@ -22,7 +22,8 @@ import (
 // user1 .. usern, password "pw-i".
 func newServer(t *testing.T, n int) *xmpptest.Server {
 	t.Helper()
-	srv := xmpptest.NewServer()
+	srv, err := xmpptest.NewServer(xmpptest.Config{})
+	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	for i := 1; i <= n; i++ {
 		require.NoError(t, srv.Core.AddUser(fmt.Sprintf("user%d", i), fmt.Sprintf("pw-%d", i)))

@@ -68,7 +68,7 @@ func (l *load) worker(ctx context.Context, i int) {
 
 // cycle is one login, chat and logout.
 func (l *load) cycle(ctx context.Context, i int) error {
-	c := boshtest.NewClient(l.url, boshtest.WithHTTPClient(l.hc), boshtest.WithWait(l.o.wait), boshtest.WithAcks())
+	c := boshtest.NewClient(l.url, boshtest.ClientConfig{HTTPClient: l.hc, Wait: l.o.wait, Acks: true})
 	defer c.Close()
 	if err := c.Connect(ctx, domain); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package boshtest
+package boshclient
 
 import (
 	"bytes"
@@ -12,11 +12,8 @@ import (
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/xmppwire"
 )
-
-// maxAttempts is how often a request is sent with the same rid when the
-// network fails before its response arrives (XEP-0124 §14.3).
-const maxAttempts = 3
 
 // maxResponse is the largest response body the Client reads.
 const maxResponse = 16 << 20
@@ -24,8 +21,8 @@ const maxResponse = 16 << 20
 // loop is the Client's dispatcher: it sends what callers queued, no more
 // than 'requests' requests at once (XEP-0124 §11; a terminate request may
 // exceed it), and keeps one empty request held at the connection manager
-// whenever nothing else is in flight (§8). It returns when the session
-// ends.
+// whenever nothing else is in flight (§8), or with Config.OnDemand only
+// while Next waits. It returns when the session ends.
 func (c *Client) loop() {
 	defer c.wg.Done()
 	for {
@@ -60,7 +57,7 @@ func (c *Client) loop() {
 // into one body, a restart or terminate request alone, or an empty poll.
 func (c *Client) takeLocked() (batch []*outbound, poll bool) {
 	if len(c.queue) == 0 {
-		return nil, c.inflight == 0 && !c.terminating
+		return nil, c.inflight == 0 && !c.terminating && (!c.cfg.OnDemand || c.waiting > 0)
 	}
 	first := c.queue[0]
 	if !first.terminate && c.inflight >= c.requests {
@@ -91,12 +88,12 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 		payloads = append(payloads, o.payloads...)
 		attrs += o.attrs
 	}
-	if c.acks {
+	if c.cfg.Acks {
 		c.mu.Lock()
 		attrs += " ack='" + strconv.FormatUint(c.next-1, 10) + "'" // §9.1
 		c.mu.Unlock()
 	}
-	body := requestBody(rid, c.sid, attrs, payloads)
+	body := xmppwire.RequestBody(rid, c.sid, attrs, payloads)
 	wrote := func(err error) {
 		for _, o := range batch {
 			o.done(err)
@@ -110,15 +107,11 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 		},
 	})
 	var (
-		resp *response
+		resp *xmppwire.Response
 		err  error
 	)
-	timeout := c.timeout
-	if timeout <= 0 {
-		timeout = c.wait + requestGrace
-	}
-	for range c.attempts {
-		rctx, cancel := context.WithTimeout(ctx, timeout)
+	for range c.cfg.Attempts {
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		resp, err = c.post(rctx, rid, body)
 		cancel()
 		var netErr *netError
@@ -126,36 +119,31 @@ func (c *Client) do(rid uint64, batch []*outbound) {
 			break
 		}
 	}
-	if err != nil {
-		wrote(err)
-	}
+	wrote(err) // for a transport that does not report WroteRequest
 	c.arrive(rid, reply{resp, err})
 }
 
 // netError marks an error of the HTTP exchange itself, worth a retry.
 type netError struct{ err error }
 
-func (e *netError) Error() string { return "boshtest: " + e.err.Error() }
+func (e *netError) Error() string { return "boshclient: " + e.err.Error() }
 func (e *netError) Unwrap() error { return e.err }
-
-// maxBusyRetries bounds how often one request is sent again after HTTP 503
-// (the connection manager was busy; bosh.OverloadError).
-const maxBusyRetries = 20
 
 // maxRetryAfter bounds the wait a Retry-After header asks for.
 const maxRetryAfter = 30 * time.Second
 
 // post sends one request body and decodes the response. A request refused
 // with HTTP 503 (the server was busy, bosh.OverloadError) was not
-// processed: it is sent again as it is after the Retry-After delay, as
-// Strophe.js and StanzaJS do, up to maxBusyRetries times.
-func (c *Client) post(ctx context.Context, rid uint64, body []byte) (*response, error) {
+// processed: it is sent again as it is after the Retry-After delay, up to
+// Config.BusyRetries times.
+func (c *Client) post(ctx context.Context, rid uint64, body []byte) (*xmppwire.Response, error) {
 	for try := 0; ; try++ {
-		resp, retry, err := c.postOnce(ctx, rid, body)
-		if retry == 0 || try == maxBusyRetries {
+		resp, err := c.postOnce(ctx, rid, body)
+		var busy *bosh.OverloadError
+		if !errors.As(err, &busy) || try == c.cfg.BusyRetries {
 			return resp, err
 		}
-		t := time.NewTimer(retry)
+		t := time.NewTimer(min(busy.RetryAfter, maxRetryAfter))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -165,44 +153,45 @@ func (c *Client) post(ctx context.Context, rid uint64, body []byte) (*response, 
 	}
 }
 
-// postOnce sends one request body once. For an HTTP 503 it returns, with
-// the error, how long to wait before sending it again.
-func (c *Client) postOnce(ctx context.Context, rid uint64, body []byte) (*response, time.Duration, error) {
+// postOnce sends one request body once. An HTTP 503 is a
+// *bosh.OverloadError with the Retry-After delay.
+func (c *Client) postOnce(ctx context.Context, rid uint64, body []byte) (*xmppwire.Response, error) {
 	c.tracef("→", rid, body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	res, err := c.hc.Do(req)
+	res, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, 0, &netError{err}
+		return nil, &netError{err}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
 	if err != nil {
-		return nil, 0, &netError{err}
+		return nil, &netError{err}
 	}
 	c.tracef("←", rid, data)
-	if res.StatusCode == http.StatusServiceUnavailable {
-		err := fmt.Errorf("boshtest: HTTP %s: %s", res.Status, data)
-		return nil, retryAfter(res.Header.Get("Retry-After")), err
+	switch res.StatusCode {
+	case http.StatusOK:
+		return xmppwire.ParseResponse(data)
+	case http.StatusServiceUnavailable:
+		return nil, &bosh.OverloadError{
+			RetryAfter: retryAfter(res.Header.Get("Retry-After")),
+			Err:        fmt.Errorf("boshclient: HTTP %s: %s", res.Status, data),
+		}
 	}
-	if res.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("boshtest: HTTP %s: %s", res.Status, data)
-	}
-	resp, err := parseResponse(data)
-	return resp, 0, err
+	return nil, fmt.Errorf("boshclient: HTTP %s: %s", res.Status, data)
 }
 
 // retryAfter reads a Retry-After header's delay-seconds (RFC 9110
-// §10.2.3), 1s when it is absent or not a number, at most maxRetryAfter.
+// §10.2.3), 1s when it is absent or not a number.
 func retryAfter(v string) time.Duration {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return time.Second
 	}
-	return min(time.Duration(n)*time.Second, maxRetryAfter)
+	return time.Duration(n) * time.Second
 }
 
 // arrive takes the outcome of request rid and processes every response
@@ -237,33 +226,46 @@ func (c *Client) applyLocked(r reply) {
 		c.endLocked(r.err)
 		return
 	}
-	var streamErr []byte
 	for _, el := range r.resp.Elements {
-		if el.Name.Space == nsStream && el.Name.Local == "error" {
-			streamErr = el.Raw
-			continue
+		if !isStreamError(el) {
+			c.inbox = append(c.inbox, el)
 		}
-		c.inbox = append(c.inbox, el)
 	}
 	switch r.resp.Attr("", "type") {
 	case "terminate":
-		cond := bosh.Condition(r.resp.Attr("", "condition"))
-		if cond == "" && c.terminating {
+		te := terminateError(r.resp)
+		if te.Condition == "" && c.terminating {
 			c.endLocked(ErrClosed)
 			return
 		}
-		c.endLocked(&TerminateError{Condition: cond, StreamError: streamErr})
+		c.endLocked(te)
 	case "error":
-		c.endLocked(errors.New("boshtest: recoverable binding error (XEP-0124 §17.3)"))
+		c.endLocked(errors.New("boshclient: recoverable binding error (XEP-0124 §17.3)"))
 	}
 }
 
 // tracef writes one body to the trace writer.
 func (c *Client) tracef(dir string, rid uint64, body []byte) {
-	if c.trace == nil {
+	if c.cfg.Trace == nil {
 		return
 	}
 	c.traceMu.Lock()
 	defer c.traceMu.Unlock()
-	fmt.Fprintf(c.trace, "%s %d %s\n", dir, rid, body)
+	fmt.Fprintf(c.cfg.Trace, "%s %d %s\n", dir, rid, body)
+}
+
+// terminateError returns the error of a terminate body (XEP-0124 §17.2),
+// with the <stream:error/> it carries (XEP-0206 §6).
+func terminateError(resp *xmppwire.Response) *TerminateError {
+	te := &TerminateError{Condition: bosh.Condition(resp.Attr("", "condition"))}
+	for _, el := range resp.Elements {
+		if isStreamError(el) {
+			te.StreamError = el.Raw
+		}
+	}
+	return te
+}
+
+func isStreamError(el xmppwire.Element) bool {
+	return el.Name.Space == xmppwire.NSStream && el.Name.Local == "error"
 }
