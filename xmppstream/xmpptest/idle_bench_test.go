@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,17 +69,19 @@ func idleSessions(b *testing.B, n int, park bool) {
 			b.Fatal(err)
 		}
 	}
-	addr := strings.TrimPrefix(strings.TrimSuffix(srv.URL, "/http-bind"), "http://")
-	if park {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		hs := &http.Server{Handler: srv.Handler}
-		go bosh.Serve(hs, ln)
-		defer hs.Close()
-		addr = ln.Addr().String()
+	// The server's own HTTP server, served one way or the other.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
 	}
+	hs := &http.Server{Handler: srv.Handler}
+	if park {
+		go bosh.Serve(hs, ln)
+	} else {
+		go hs.Serve(ln)
+	}
+	defer hs.Close()
+	addr := ln.Addr().String()
 	before := memSnapshot()
 
 	conns := make([]net.Conn, n)
