@@ -62,8 +62,14 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 // its other requests go on, so the rid it resends can be more than
 // 'requests' behind the newest (Strophe.js and StanzaJS do this), and
 // without acks nothing says which replies it got.
+//
+// What is kept is what a retransmission is answered with: the encoded
+// body, not the payloads and attributes it was made of, which would
+// double what an idle session holds.
 func (s *Session) cacheLocked(r *Reply) {
-	s.cache = append(s.cache, r)
+	kept := &Reply{RID: r.RID, Type: r.Type, Condition: r.Condition, Stream: r.Stream, Ack: r.Ack,
+		Body: r.Body, key: r.key, sent: r.sent}
+	s.cache = append(s.cache, kept)
 	s.trimCacheLocked(r.sent)
 }
 
