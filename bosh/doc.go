@@ -19,5 +19,10 @@
 // whether new sessions are taken; Shutdown ends every session and waits for
 // the upstream's goroutines.
 //
+// The Handler works in any net/http server. Serve (serve.go, park.go) is
+// the lean way to serve it on Linux: a held request of an HTTP/1.1
+// connection is parked without a goroutine or buffers until its reply is
+// there, and internal/netpark watches its connection meanwhile.
+//
 // Spec sections cited in this package are XEP-0124 v1.11.2's.
 package bosh
