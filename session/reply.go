@@ -64,13 +64,24 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 // without acks nothing says which replies it got.
 //
 // What is kept is what a retransmission is answered with: the encoded
-// body, not the payloads and attributes it was made of, which would
-// double what an idle session holds.
+// body, not the payloads and attributes it was made of.
 func (s *Session) cacheLocked(r *Reply) {
-	kept := &Reply{RID: r.RID, Type: r.Type, Condition: r.Condition, Stream: r.Stream, Ack: r.Ack,
-		Body: r.Body, key: r.key, sent: r.sent}
-	s.cache = append(s.cache, kept)
+	s.cache = append(s.cache, keptReply{RID: r.RID, body: r.Body, key: r.key, sent: r.sent})
 	s.trimCacheLocked(r.sent)
+}
+
+// A keptReply is a reply kept for a retransmission (§14.3): only a reply
+// without a type is kept, and everything else it said is in its body.
+type keptReply struct {
+	RID  uint64
+	body []byte
+	key  string    // the request's key (§15)
+	sent time.Time // when it was made
+}
+
+// reply returns the kept reply, to answer a retransmission with.
+func (k *keptReply) reply() *Reply {
+	return &Reply{RID: k.RID, Body: k.body, key: k.key, sent: k.sent}
 }
 
 // trimCacheLocked drops the replies cacheLocked no longer keeps at now.

@@ -23,15 +23,15 @@ func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply
 		}
 	}
 	s.trimCacheLocked(s.clk.Now())
-	for _, c := range s.cache {
-		if c.RID == r.RID {
+	for i := range s.cache {
+		if c := &s.cache[i]; c.RID == r.RID {
 			if !keyEqual(c.key, r.Key) {
 				return s.failLocked(r.RID, ItemNotFound) // §15.4
 			}
 			if m := s.cfg.Metrics; m != nil {
 				m.Replayed.Add(1)
 			}
-			return nil, c, nil
+			return nil, c.reply(), nil
 		}
 	}
 	// §14.3: the response is no longer buffered; Handle answers

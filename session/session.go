@@ -45,7 +45,7 @@ type Session struct {
 	skipped    uint64             // rids given up since the last request taken (GapTimeout); the key chain skips them too
 	held       []*waiter          // processed requests awaiting a reply, in rid order
 	// replies kept for retransmission, in rid order (§14.3)
-	cache     []*Reply
+	cache     []keptReply
 	answered  uint64 // highest rid answered
 	clientAck uint64 // highest rid the client acknowledged (§9.2)
 	// outbound
