@@ -110,7 +110,7 @@ func (s *stream) restart() {
 // handle processes one top-level element from the client. It reports false
 // when the stream has ended.
 func (s *stream) handle(ctx context.Context, raw []byte) bool {
-	direct := xmlscan.Parse(raw, stanzaLimits, s.doc) == nil
+	direct := xmlscan.Parse(raw, stanzaLimits, s.doc) == nil && !s.doc.RootText
 	space, local := string(s.doc.Space), string(s.doc.Local)
 	if !direct {
 		// xmlscan applies BOSH's rule for <body/> and refuses character

@@ -181,6 +181,7 @@ func (s *scanner) element(start, colon int, f *frame, depth int) error {
 	switch depth {
 	case 1:
 		doc.Space, doc.Local = space, local
+		doc.Start, doc.NameEnd = start, f.nameEnd
 	case 2:
 		doc.Children[len(doc.Children)-1].Space = space
 	}

@@ -168,7 +168,7 @@ func escape(b *bytes.Buffer, s string) { b.Write(xmppwire.AppendAttr(b.Available
 func parse(raw []byte) (*elem, error) {
 	doc := xmlscan.GetDoc()
 	defer xmlscan.PutDoc(doc) // the elem copies what it keeps: nothing points into doc
-	if err := xmlscan.Parse(raw, xmlscan.Limits{}, doc); err != nil {
+	if err := xmlscan.Parse(raw, xmlscan.Limits{NoRootText: true}, doc); err != nil {
 		return nil, err
 	}
 	if string(doc.Space) != nsClient {
