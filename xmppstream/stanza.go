@@ -90,17 +90,19 @@ func (s *stream) control() string {
 
 // inspectStanza checks a stanza from a client whose full JID is from and
 // prepares it for the Core (RFC 6120 §8.1, XEP-0206 §2). doc is raw as
-// parsed by xmlscan.Parse. It returns:
+// parsed by xmlscan.Parse, the stanza's one parse. It returns:
 //
 //   - a streamError unsupported-stanza-type for an element that is not a
 //     message, presence or iq in no namespace, httpbind's or jabber:client
 //     ;
+//   - a streamError restricted-xml for a stanza with a prolog;
 //   - a streamError invalid-from for a 'from' that is neither the full JID
 //     nor its bare JID (RFC 6120 §8.1.2.1, §4.9.3.9);
 //   - a *StanzaError jid-malformed, with the Stanza's Name, Type and ID
 //     set for the reply, for a 'to' that is not a JID (RFC 6120 §8.3.3.8);
 //   - otherwise the Stanza, whose Raw is raw with 'from' set to the full
-//     JID and xmlns='jabber:client' declared, and nothing else changed.
+//     JID and xmlns='jabber:client' declared, and nothing else changed,
+//     and whose Element describes that Raw.
 //
 // Only the root start tag is inspected and rewritten.
 func inspectStanza(raw []byte, doc *xmlscan.Doc, from JID) (*Stanza, error) {
@@ -108,11 +110,12 @@ func inspectStanza(raw []byte, doc *xmlscan.Doc, from JID) (*Stanza, error) {
 	if !isStanzaName(local) || !stanzaSpace(space) {
 		return nil, streamError("unsupported-stanza-type")
 	}
-	tag, ok := scanStartTag(raw)
-	if !ok {
+	if doc.Start != 0 {
 		return nil, streamError("restricted-xml") // a prolog: not a sliced payload
 	}
-	st := &Stanza{Name: local, From: from}
+	sa := &stanzaAlloc{}
+	st := &sa.st
+	st.Name, st.From = local, from
 	if v, ok := doc.Attr("", "type"); ok {
 		st.Type = string(v)
 	}
@@ -132,120 +135,153 @@ func inspectStanza(raw []byte, doc *xmlscan.Doc, from JID) (*Stanza, error) {
 		}
 		st.To = j
 	}
-	st.Raw = stamp(raw, tag, from.String())
+	var full []byte
+	st.Raw, full = stamp(raw, doc, from.String())
+	sa.element(raw, doc, st.Raw, full)
 	return st, nil
 }
 
-// stamp returns raw with its root's 'from' set to from and its default
-// namespace set to jabber:client, inserting the attributes that are
-// missing right after the element name. A prefixed root (already in
-// jabber:client) keeps a default namespace declaration it has.
-func stamp(raw []byte, tag startTag, from string) []byte {
-	var b bytes.Buffer
-	b.Grow(len(raw) + len(from) + 40)
-	b.Write(raw[:tag.nameEnd])
-	fromAt, nsAt := -1, -1
-	for i, a := range tag.attrs {
-		switch string(raw[a.nameStart:a.nameEnd]) {
-		case "from":
-			fromAt = i
-		case "xmlns":
-			nsAt = i
+// stanzaAlloc is a Stanza with room for its Element, so that a stanza
+// with a few attributes and children takes one allocation.
+type stanzaAlloc struct {
+	st       Stanza
+	el       Element
+	attrs    [6]Attr
+	children [2]Child
+}
+
+// element sets sa.st.Element from doc, which describes raw as the client
+// sent it, for stamped, the same stanza as stamp wrote it with full as
+// 'from'.
+func (sa *stanzaAlloc) element(raw []byte, doc *xmlscan.Doc, stamped, full []byte) {
+	el := &sa.el
+	def, prefixed := defaultNS(raw, doc)
+	el.Space, el.Local = def, doc.Local
+	if prefixed {
+		el.Space = doc.Space
+	}
+	el.Attrs = sa.attrs[:0]
+	if _, ok := doc.Attr("", "from"); !ok {
+		el.Attrs = append(el.Attrs, Attr{Local: fromName, Value: full})
+	}
+	for _, a := range doc.Attrs {
+		v := a.Value
+		if a.Space == nil && string(a.Local) == "from" {
+			v = full
+		}
+		el.Attrs = append(el.Attrs, Attr{Space: a.Space, Local: a.Local, Value: v})
+	}
+	for _, d := range doc.Decls {
+		if len(d.Prefix) > 0 {
+			el.Decls = append(el.Decls, Decl{Prefix: d.Prefix, URI: d.URI})
 		}
 	}
-	if fromAt < 0 {
+	el.Children = sa.children[:0]
+	shift := len(stamped) - len(raw) // stamping changes the start tag only
+	for _, c := range doc.Children {
+		space := c.Space
+		if c.DefaultNS {
+			space = def
+		}
+		el.Children = append(el.Children, Child{Space: space, Local: c.Local, Raw: stamped[c.Start+shift : c.End+shift : c.End+shift]})
+	}
+	sa.st.Element = el
+}
+
+// Names the Element of a stamped stanza may point to.
+var (
+	clientNS = []byte(nsClient) // the default namespace of a stamped stanza
+	fromName = []byte("from")   // the 'from' attribute stamp adds
+)
+
+// defaultNS returns the default namespace of the stanza that stamp makes
+// of raw, and whether its root is prefixed: stamp declares jabber:client,
+// but keeps the default namespace that a prefixed root declares.
+func defaultNS(raw []byte, doc *xmlscan.Doc) (def []byte, prefixed bool) {
+	prefixed = bytes.IndexByte(raw[doc.Start:doc.NameEnd], ':') >= 0
+	if d := defaultDecl(doc); prefixed && d != nil {
+		return d.URI, true
+	}
+	return clientNS, prefixed
+}
+
+// defaultDecl returns the root's declaration of the default namespace, or
+// nil.
+func defaultDecl(doc *xmlscan.Doc) *xmlscan.Decl {
+	for i := range doc.Decls {
+		if len(doc.Decls[i].Prefix) == 0 {
+			return &doc.Decls[i]
+		}
+	}
+	return nil
+}
+
+// stamp returns raw, whose root doc describes, with the root's 'from' set
+// to from and its default namespace set to jabber:client, inserting the
+// attributes that are missing right after the element name. A prefixed
+// root (already in jabber:client) keeps a default namespace declaration
+// it has. It also returns the value of 'from' as it is in the result, or
+// a copy when escaping changed it.
+func stamp(raw []byte, doc *xmlscan.Doc, from string) (stamped, full []byte) {
+	var b bytes.Buffer
+	b.Grow(len(raw) + len(from) + 40)
+	b.Write(raw[:doc.NameEnd])
+	fromStart := -1
+	var edits [2]edit // the values to replace, in the order of raw
+	n := 0
+	if a := fromAttr(doc); a != nil {
+		edits[n] = edit{a.ValueStart, a.ValueEnd, from, true}
+		n++
+	} else {
 		b.WriteString(" from='")
+		fromStart = b.Len()
 		escapeAttr(&b, from)
 		b.WriteByte('\'')
 	}
-	prefixed := bytes.IndexByte(raw[1:tag.nameEnd], ':') >= 0
-	if nsAt < 0 {
+	d := defaultDecl(doc)
+	if d == nil {
 		b.WriteString(" xmlns='" + nsClient + "'")
+	} else if _, prefixed := defaultNS(raw, doc); !prefixed {
+		edits[n] = edit{d.ValueStart, d.ValueEnd, nsClient, false}
+		n++
 	}
-	last := tag.nameEnd
-	for i, a := range tag.attrs {
-		var v string
-		switch {
-		case i == fromAt:
-			v = from
-		case i == nsAt && !prefixed:
-			v = nsClient
-		default:
-			continue
+	if n == 2 && edits[1].start < edits[0].start {
+		edits[0], edits[1] = edits[1], edits[0]
+	}
+	last := doc.NameEnd
+	for _, e := range edits[:n] {
+		b.Write(raw[last:e.start])
+		if e.from {
+			fromStart = b.Len()
 		}
-		b.Write(raw[last:a.valueStart])
-		escapeAttr(&b, v)
-		last = a.valueEnd
+		escapeAttr(&b, e.value)
+		last = e.end
 	}
+	fromEnd := fromStart + len(from)
 	b.Write(raw[last:])
-	return b.Bytes()
-}
-
-// startTag locates the parts of a root start tag in the raw bytes.
-type startTag struct {
-	nameEnd int       // the end of the element name
-	attrs   []tagAttr // the attributes, namespace declarations included
-}
-
-// tagAttr is one attribute: raw[nameStart:nameEnd] is its qualified name,
-// raw[valueStart:valueEnd] its value between the quotes, as written.
-type tagAttr struct {
-	nameStart, nameEnd, valueStart, valueEnd int
-}
-
-// scanStartTag finds the root start tag of a document that xmlscan.Parse
-// accepted and that starts with it (no prolog). Quotes are honoured, so a
-// '>' or '/' in a value does not end the tag. It reports false for
-// anything else.
-func scanStartTag(raw []byte) (startTag, bool) {
-	var t startTag
-	if len(raw) < 2 || raw[0] != '<' || raw[1] == '?' || raw[1] == '!' || isXMLSpace(raw[1]) {
-		return t, false
+	stamped = b.Bytes()
+	if c := stamped[fromEnd]; c != '\'' && c != '"' {
+		// Escaped: the value written is longer than from (a reference
+		// never holds a quote).
+		return stamped, []byte(from)
 	}
-	i := 1
-	for i < len(raw) && !isXMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' {
-		i++
-	}
-	t.nameEnd = i
-	for {
-		for i < len(raw) && isXMLSpace(raw[i]) {
-			i++
-		}
-		if i >= len(raw) {
-			return t, false
-		}
-		if raw[i] == '>' || raw[i] == '/' {
-			return t, true
-		}
-		a := tagAttr{nameStart: i}
-		for i < len(raw) && raw[i] != '=' && !isXMLSpace(raw[i]) {
-			i++
-		}
-		a.nameEnd = i
-		for i < len(raw) && isXMLSpace(raw[i]) {
-			i++
-		}
-		if i >= len(raw) || raw[i] != '=' {
-			return t, false
-		}
-		i++
-		for i < len(raw) && isXMLSpace(raw[i]) {
-			i++
-		}
-		if i >= len(raw) || (raw[i] != '\'' && raw[i] != '"') {
-			return t, false
-		}
-		q := raw[i]
-		a.valueStart = i + 1
-		end := bytes.IndexByte(raw[a.valueStart:], q)
-		if end < 0 {
-			return t, false
-		}
-		a.valueEnd = a.valueStart + end
-		i = a.valueEnd + 1
-		t.attrs = append(t.attrs, a)
-	}
+	return stamped, stamped[fromStart:fromEnd:fromEnd]
 }
 
-// isXMLSpace reports whether c is XML white space (XML 1.0 §2.3 S).
-func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// edit is an attribute value of a root start tag to replace: raw[start:end]
+// becomes value, escaped.
+type edit struct {
+	start, end int
+	value      string
+	from       bool // the value is 'from'
+}
+
+// fromAttr returns the root's unprefixed 'from' attribute, or nil.
+func fromAttr(doc *xmlscan.Doc) *xmlscan.Attr {
+	for i := range doc.Attrs {
+		if a := &doc.Attrs[i]; a.Space == nil && string(a.Local) == "from" {
+			return a
+		}
+	}
+	return nil
+}

@@ -464,3 +464,16 @@ func TestOffsets(t *testing.T) {
 	assert.Equal(t, "jabber:client", string(data[doc.Decls[0].ValueStart:doc.Decls[0].ValueEnd]))
 	assert.Equal(t, "urn:x", string(data[doc.Decls[1].ValueStart:doc.Decls[1].ValueEnd]))
 }
+
+func TestChildDefaultNS(t *testing.T) {
+	data := []byte(`<message xmlns='jabber:client' xmlns:p='urn:p'><body/><x xmlns='jabber:client'/><p:y/><z xmlns=''/></message>`)
+	var doc Doc
+	require.NoError(t, Parse(data, Limits{}, &doc))
+	require.Len(t, doc.Children, 4)
+	var got []bool
+	for _, c := range doc.Children {
+		got = append(got, c.DefaultNS)
+	}
+	assert.Equal(t, []bool{true, false, false, false}, got, "only <body/> inherits the root's default namespace")
+	checkOutcome(t, data, &doc, nil)
+}

@@ -67,6 +67,7 @@ func (s *scanner) declare(f *frame, depth int) error {
 				bit = n
 			}
 		}
+		f.ownDefault = f.ownDefault || prefix == nil
 		switch {
 		case prefix == nil && len(uri) == 0:
 			f.defNS = nil
