@@ -177,10 +177,7 @@ func carry(data []byte, c xmlscan.Child, decls []xmlscan.Decl) []byte {
 	if c.Uses == 0 {
 		return raw
 	}
-	name := 1
-	for name < len(raw) && !isSpaceOrEnd(raw[name]) {
-		name++
-	}
+	name := c.NameEnd - c.Start
 	var buf bytes.Buffer
 	buf.Grow(len(raw) + 64)
 	buf.Write(raw[:name])
@@ -195,10 +192,6 @@ func carry(data []byte, c xmlscan.Child, decls []xmlscan.Decl) []byte {
 	}
 	buf.Write(raw[name:])
 	return buf.Bytes()
-}
-
-func isSpaceOrEnd(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '>'
 }
 
 // escapeAttr writes v escaped for a single-quoted attribute value.

@@ -102,6 +102,8 @@ func checkOutcome(t testing.TB, data []byte, doc *Doc, err error) {
 			"child %d range [%d:%d] after %d in %d bytes", i, c.Start, c.End, prev, len(data))
 		require.Equal(t, byte('<'), data[c.Start], "child %d start", i)
 		require.Equal(t, byte('>'), data[c.End-1], "child %d end", i)
+		require.True(t, c.Start+1 < c.NameEnd && c.NameEnd < c.End, "child %d name end %d", i, c.NameEnd)
+		require.True(t, bytes.HasSuffix(data[c.Start:c.NameEnd], c.Local), "child %d name %q", i, data[c.Start:c.NameEnd])
 		require.NotEmpty(t, c.Local, "child %d name", i)
 		if c.DefaultNS {
 			require.Equal(t, string(rootDefault), string(c.Space), "child %d in the root's default namespace", i)

@@ -165,7 +165,7 @@ func (s *scanner) element(start, colon int, f *frame, depth int) error {
 		local = d[colon+1 : f.nameEnd]
 	}
 	if depth == 2 {
-		doc.Children = append(doc.Children, Child{Start: start, Local: local, DefaultNS: colon < 0 && !f.ownDefault})
+		doc.Children = append(doc.Children, Child{Start: start, NameEnd: f.nameEnd, Local: local, DefaultNS: colon < 0 && !f.ownDefault})
 	}
 	space := f.defNS
 	if colon >= 0 {

@@ -37,6 +37,7 @@ type Decl struct {
 // Child is one direct child element of the root.
 type Child struct {
 	Start, End int    // the child element's bytes are data[Start:End], from '<' to the final '>'
+	NameEnd    int    // the offset just past the child's qualified name, where attributes can be inserted
 	Space      []byte // the child's resolved namespace URI (nil when no default namespace is in scope)
 	Local      []byte // the child's local name
 	// DefaultNS is set when the child's name is unprefixed and it does not
