@@ -40,11 +40,12 @@ type Child struct {
 	NameEnd    int    // the offset just past the child's qualified name, where attributes can be inserted
 	Space      []byte // the child's resolved namespace URI (nil when no default namespace is in scope)
 	Local      []byte // the child's local name
+	Uses       uint64 // bit i is set when the child's subtree uses, in an element or attribute name, a prefix that resolves to Doc.Decls[i] (i < 64), i.e. the child relies on the root's declaration and does not redeclare that prefix itself; default-namespace declarations never set bits
+
 	// DefaultNS is set when the child's name is unprefixed and it does not
 	// declare the default namespace itself: it is in the root's default
 	// namespace, and would follow the root's if that changed.
 	DefaultNS bool
-	Uses      uint64 // bit i is set when the child's subtree uses, in an element or attribute name, a prefix that resolves to Doc.Decls[i] (i < 64), i.e. the child relies on the root's declaration and does not redeclare that prefix itself; default-namespace declarations never set bits
 }
 
 // Doc is the result of Parse. Reuse one Doc across calls to avoid allocations: Parse resets it, keeping slice capacity.
