@@ -33,6 +33,18 @@ func (s *stream) stanza(ctx context.Context, raw []byte) bool {
 		return false
 	}
 	st, err := inspectStanza(raw, s.doc, s.client.JID())
+	if err != nil {
+		return s.refuse(ctx, st, err)
+	}
+	s.srv.core.Route(ctx, s.client, st)
+	return true
+}
+
+// refuse answers a stanza that inspectStanza refused with err: a stream
+// error ends the stream, a stanza error is sent back when the stanza may
+// get one. It reports false when the stream has ended. (Apart from
+// stanza, so that a stanza that passes costs no error targets.)
+func (s *stream) refuse(ctx context.Context, st *Stanza, err error) bool {
 	var se streamError
 	var stanzaErr *StanzaError
 	switch {
@@ -44,12 +56,10 @@ func (s *stream) stanza(ctx context.Context, raw []byte) bool {
 			s.sink.Deliver(errorReply(st.Name, st.ID, s.client.JID().String(), "", stanzaErr))
 		}
 		return true
-	case err != nil:
+	default:
 		s.fail(ctx, "internal-server-error", err)
 		return false
 	}
-	s.srv.core.Route(ctx, s.client, st)
-	return true
 }
 
 // answerable reports whether a stanza may get an error reply: a message
