@@ -34,12 +34,14 @@ type body struct {
 	doc                               *xmlscan.Doc
 }
 
-// decodeBody checks data (UTF-8) as a BOSH <body/> (§6) and decodes its
-// attributes. Every failure is an *Error: bad-request for malformed input,
-// policy-violation for input over the configured limits. b.doc stays nil
-// when data is not a well-formed BOSH <body/>.
+// decodeBody checks data (UTF-8) as a BOSH <body/> (§6), which holds no
+// character data directly, and decodes its attributes. Every failure is an
+// *Error: bad-request for malformed input, policy-violation for input over
+// the configured limits. b.doc stays nil when data is not a well-formed
+// BOSH <body/>.
 func decodeBody(data []byte, lim xmlscan.Limits, doc *xmlscan.Doc, b *body) error {
 	*b = body{wait: -1, hold: -1, pause: -1, ack: -1, payloads: b.payloads[:0]}
+	lim.NoRootText = true
 	if err := xmlscan.Parse(data, lim, doc); err != nil {
 		if errors.Is(err, xmlscan.ErrLimit) {
 			return newError(PolicyViolation, err)
@@ -181,10 +183,7 @@ func carry(data []byte, c xmlscan.Child, decls []xmlscan.Decl) []byte {
 	if c.Uses == 0 {
 		return raw
 	}
-	name := 1
-	for name < len(raw) && !isSpaceOrEnd(raw[name]) {
-		name++
-	}
+	name := c.NameEnd - c.Start
 	var buf bytes.Buffer
 	buf.Grow(len(raw) + 64)
 	buf.Write(raw[:name])
@@ -199,10 +198,6 @@ func carry(data []byte, c xmlscan.Child, decls []xmlscan.Decl) []byte {
 	}
 	buf.Write(raw[name:])
 	return buf.Bytes()
-}
-
-func isSpaceOrEnd(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' || c == '>'
 }
 
 // escapeAttr writes v escaped for a single-quoted attribute value.

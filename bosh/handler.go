@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -58,6 +59,10 @@ type reqState struct {
 	buf []byte
 	doc xmlscan.Doc
 	b   body
+	// The readers of readBody, which empties them before it returns so
+	// that the pool keeps no request's body.
+	wire    countingReader
+	decoded io.LimitedReader
 }
 
 // NewHandler returns a handler that opens each session's stream with up. It

@@ -149,10 +149,13 @@ func (h *Handler) readBody(r *http.Request, st *reqState) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, newError(PolicyViolation, errors.New("bosh: body too large"))
 	}
-	var src io.Reader = http.MaxBytesReader(nil, r.Body, limit)
-	cr := &countingReader{r: src}
-	src = cr
-	defer func() { h.stats.in.Add(uint64(cr.n)) }()
+	cr := &st.wire
+	*cr = countingReader{r: http.MaxBytesReader(nil, r.Body, limit)}
+	var src io.Reader = cr
+	defer func() {
+		h.stats.in.Add(uint64(cr.n))
+		*cr, st.decoded = countingReader{}, io.LimitedReader{}
+	}()
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); {
 	case enc == "", enc == "identity", notACoding(enc):
 	case enc == "gzip", enc == "x-gzip":
@@ -170,7 +173,8 @@ func (h *Handler) readBody(r *http.Request, st *reqState) ([]byte, error) {
 	default:
 		return nil, newError(BadRequest, errors.New("bosh: unsupported Content-Encoding "+enc))
 	}
-	buf, err := readAll(st.buf[:0], io.LimitReader(src, limit+1))
+	st.decoded = io.LimitedReader{R: src, N: limit + 1}
+	buf, err := readAll(st.buf[:0], &st.decoded)
 	st.buf = buf
 	h.stats.inDecoded.Add(uint64(len(buf)))
 	var tooBig *http.MaxBytesError

@@ -112,6 +112,10 @@ type Stanza struct {
 	// Raw is the stanza as the client sent it, with 'from' stamped and
 	// xmlns='jabber:client' declared.
 	Raw []byte
+	// Element is Raw's root as the Server parsed it, so that the Core
+	// need not parse Raw again. It is nil in a Stanza the Server did not
+	// make; a Core that is given such stanzas parses Raw itself.
+	Element *Element
 }
 
 // StanzaError is an error a Core returns to be sent back as a stanza error

@@ -16,6 +16,12 @@
 //     failures as remote-connection-failed), like Punjab or node-xmpp-bosh;
 //   - the in-memory reference Core in package memcore.
 //
+// Each payload of a request is parsed once, by internal/xmlscan: the parse
+// decides what the payload is (SASL, bind, session, a stanza), checks the
+// stanza, locates the attributes that 'from' stamping rewrites, and goes
+// to the Core as the Stanza's Element, so that the Core need not parse
+// the stanza again.
+//
 // Layer: above bosh, which it implements bosh.Upstream for; it knows nothing
 // of rids, HTTP or held requests. Start at Server and Core.
 package xmppstream

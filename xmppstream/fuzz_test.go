@@ -3,6 +3,7 @@ package xmppstream
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
@@ -12,7 +13,8 @@ import (
 // it never panics, refuses only with a stream error or a stanza error, and
 // an accepted stanza is a well-formed jabber:client element whose 'from' is
 // the full JID, with every other attribute, declaration and child as the
-// client wrote it; inspecting the result again changes nothing.
+// client wrote it, and the Stanza's Element is what parsing that element
+// gives; inspecting the result again changes nothing.
 func FuzzInspectStanza(f *testing.F) {
 	for _, s := range []string{
 		// XEP-0206 Examples 10 and 12 (with the body's white space).
@@ -35,7 +37,7 @@ func FuzzInspectStanza(f *testing.F) {
 	from := JID{Local: "juliet", Domain: "example.com", Resource: "balcony"}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var in, out xmlscan.Doc
-		if xmlscan.Parse(raw, xmlscan.Limits{}, &in) != nil {
+		if xmlscan.Parse(raw, xmlscan.Limits{NoRootText: true}, &in) != nil {
 			return
 		}
 		st, err := inspectStanza(raw, &in, from)
@@ -47,7 +49,7 @@ func FuzzInspectStanza(f *testing.F) {
 		case err != nil:
 			t.Fatalf("unexpected error %v", err)
 		}
-		if err := xmlscan.Parse(st.Raw, xmlscan.Limits{}, &out); err != nil {
+		if err := xmlscan.Parse(st.Raw, xmlscan.Limits{NoRootText: true}, &out); err != nil {
 			t.Fatalf("stamped stanza is not well-formed: %v\n%s", err, st.Raw)
 		}
 		if string(out.Space) != nsClient || string(out.Local) != st.Name {
@@ -77,6 +79,9 @@ func FuzzInspectStanza(f *testing.F) {
 			if !bytes.Equal(raw[c.Start:c.End], st.Raw[o.Start:o.End]) {
 				t.Fatalf("child %d changed\n%s\n%s", i, raw, st.Raw)
 			}
+		}
+		if got, want := describeElement(st.Element), describe(t, st.Raw); !reflect.DeepEqual(got, want) {
+			t.Fatalf("the Element is not Raw parsed: %+v, want %+v\n%s", got, want, st.Raw)
 		}
 		again, err := inspectStanza(st.Raw, &out, from)
 		if err != nil || !bytes.Equal(again.Raw, st.Raw) {

@@ -79,11 +79,11 @@ func (u *TCPUpstream) Stats() TCPStats {
 
 // streamErrorCondition returns the condition of a <stream:error/> (RFC
 // 6120 §4.9.3): its child in the urn:ietf:params:xml:ns:xmpp-streams
-// namespace other than <text/>.
+// namespace other than <text/>. Its children are elements only (§4.9.2).
 func streamErrorCondition(raw []byte) string {
 	doc := xmlscan.GetDoc()
 	defer xmlscan.PutDoc(doc)
-	if xmlscan.Parse(raw, xmlscan.Limits{}, doc) == nil {
+	if xmlscan.Parse(raw, xmlscan.Limits{NoRootText: true}, doc) == nil {
 		for _, c := range doc.Children {
 			if string(c.Space) == nsStreams && string(c.Local) != "text" {
 				return string(c.Local)

@@ -74,9 +74,56 @@ func TestStanzasStampedAndNamespaced(t *testing.T) {
 			assert.Equal(t, tc.want, string(got.Raw))
 			tc.st.From = JID{Local: "juliet", Domain: "example.com", Resource: "balcony"}
 			tc.st.Raw = got.Raw
+			tc.st.Element = got.Element
 			assert.Equal(t, tc.st, *got)
+			assert.Equal(t, describe(t, got.Raw), describeElement(got.Element), "the Element is Raw parsed")
 		})
 	}
+}
+
+// elementSummary is an Element or a parsed stanza in strings, to compare.
+type elementSummary struct {
+	Space, Local    string
+	Attrs, Decls    []string
+	Children        []string
+	ChildNamespaces []string
+}
+
+// describe parses raw, a stanza, as a Core would without its Element.
+func describe(t testing.TB, raw []byte) elementSummary {
+	t.Helper()
+	var doc xmlscan.Doc
+	require.NoError(t, xmlscan.Parse(raw, stanzaLimits, &doc), "%s", raw)
+	s := elementSummary{Space: string(doc.Space), Local: string(doc.Local)}
+	for _, a := range doc.Attrs {
+		s.Attrs = append(s.Attrs, "{"+string(a.Space)+"}"+string(a.Local)+"="+string(a.Value))
+	}
+	for _, d := range doc.Decls {
+		if len(d.Prefix) > 0 {
+			s.Decls = append(s.Decls, string(d.Prefix)+"="+string(d.URI))
+		}
+	}
+	for _, c := range doc.Children {
+		s.Children = append(s.Children, string(raw[c.Start:c.End]))
+		s.ChildNamespaces = append(s.ChildNamespaces, "{"+string(c.Space)+"}"+string(c.Local))
+	}
+	return s
+}
+
+// describeElement summarizes e like describe.
+func describeElement(e *Element) elementSummary {
+	s := elementSummary{Space: string(e.Space), Local: string(e.Local)}
+	for _, a := range e.Attrs {
+		s.Attrs = append(s.Attrs, "{"+string(a.Space)+"}"+string(a.Local)+"="+string(a.Value))
+	}
+	for _, d := range e.Decls {
+		s.Decls = append(s.Decls, string(d.Prefix)+"="+string(d.URI))
+	}
+	for _, c := range e.Children {
+		s.Children = append(s.Children, string(c.Raw))
+		s.ChildNamespaces = append(s.ChildNamespaces, "{"+string(c.Space)+"}"+string(c.Local))
+	}
+	return s
 }
 
 // TestPreconditionGate: a stanza before SASL success, before the restart,
@@ -384,7 +431,7 @@ func TestInspectStanzaErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var doc xmlscan.Doc
-			require.NoError(t, xmlscan.Parse([]byte(tc.in), xmlscan.Limits{}, &doc))
+			require.NoError(t, xmlscan.Parse([]byte(tc.in), xmlscan.Limits{NoRootText: true}, &doc))
 			_, err := inspectStanza([]byte(tc.in), &doc, from)
 			assert.Equal(t, tc.want, err)
 		})

@@ -3,6 +3,7 @@ package xmppstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -10,8 +11,10 @@ import (
 	"github.com/httpbind/httpbind/internal/xmlscan"
 )
 
-// stanzaLimits bound the inspection of one payload. The bosh handler has
-// already applied its own, stricter, limits to the whole body.
+// stanzaLimits bound the parse of one payload. The bosh handler has
+// already applied its own, stricter, limits to the whole body. Character
+// data directly inside the root is allowed, as in <auth>base64</auth>;
+// stanzas refuse it (Doc.RootText).
 var stanzaLimits = xmlscan.Limits{MaxDepth: 1024, MaxAttrs: 1024}
 
 // stream is the XMPP stream of one BOSH session (or of one stream of a
@@ -107,22 +110,16 @@ func (s *stream) restart() {
 	s.sink.Deliver(s.features())
 }
 
-// handle processes one top-level element from the client. It reports false
-// when the stream has ended.
+// handle processes one top-level element from the client, parsed here
+// once into s.doc for everything that follows. It reports false when the
+// stream has ended.
 func (s *stream) handle(ctx context.Context, raw []byte) bool {
-	direct := xmlscan.Parse(raw, stanzaLimits, s.doc) == nil
-	space, local := string(s.doc.Space), string(s.doc.Local)
-	if !direct {
-		// xmlscan applies BOSH's rule for <body/> and refuses character
-		// data directly inside the root, as in <auth>base64</auth>: read
-		// the root's name as the child of a wrapper instead.
-		var ok bool
-		if space, local, ok = s.rootName(raw); !ok {
-			// Package bosh has checked the body; be defensive anyway.
-			s.fail(ctx, "not-well-formed", errors.New("xmppstream: payload is not well-formed"))
-			return false
-		}
+	if err := xmlscan.Parse(raw, stanzaLimits, s.doc); err != nil {
+		// Package bosh has checked the body; be defensive anyway.
+		s.fail(ctx, "not-well-formed", fmt.Errorf("xmppstream: payload is not well-formed: %w", err))
+		return false
 	}
+	space, local := string(s.doc.Space), string(s.doc.Local)
 	switch {
 	case space == nsSASL:
 		return s.sasl(ctx, raw, local)
@@ -132,7 +129,7 @@ func (s *stream) handle(ctx context.Context, raw []byte) bool {
 		s.srv.log.Debug("xmppstream: ignoring a stream error from the client")
 		return true
 	case isStanzaName(local) && stanzaSpace(space):
-		if !direct {
+		if s.doc.RootText {
 			s.fail(ctx, "invalid-xml", errors.New("xmppstream: character data directly inside a stanza"))
 			return false
 		}
@@ -140,18 +137,6 @@ func (s *stream) handle(ctx context.Context, raw []byte) bool {
 	}
 	s.fail(ctx, "unsupported-stanza-type", errors.New("xmppstream: unsupported element {"+space+"}"+local))
 	return false
-}
-
-// rootName returns the namespace and local name of the root of raw, a
-// well-formed element that may hold character data directly.
-func (s *stream) rootName(raw []byte) (space, local string, ok bool) {
-	w := make([]byte, 0, len(raw)+7)
-	w = append(append(append(w, "<w>"...), raw...), "</w>"...)
-	if err := xmlscan.Parse(w, stanzaLimits, s.doc); err != nil || len(s.doc.Children) != 1 {
-		return "", "", false
-	}
-	c := s.doc.Children[0]
-	return string(c.Space), string(c.Local), true
 }
 
 // isStanzaName reports whether local names an XML stanza (RFC 6120 §8).

@@ -23,6 +23,10 @@ const maxHeaderDecls = 64
 // the stream header's declarations.
 var elementLimits = xmlscan.Limits{MaxDepth: readerMaxDepth + 1, MaxAttrs: 1024}
 
+// featuresLimits check <stream:features/> on its own: its children are
+// elements, with nothing but white space between them (RFC 6120 §4.3.2).
+var featuresLimits = xmlscan.Limits{MaxDepth: stanzaLimits.MaxDepth, MaxAttrs: stanzaLimits.MaxAttrs, NoRootText: true}
+
 // decl is a namespace declaration of the server's stream header.
 type decl struct {
 	prefix, uri string // prefix "" is the default namespace
@@ -124,7 +128,7 @@ func (h *streamHeader) element(ev event, doc *xmlscan.Doc) (checked, error) {
 // has done it) and stream compression. It reports whether
 // <starttls/> was offered.
 func stripFeatures(features []byte, doc *xmlscan.Doc) ([]byte, bool) {
-	if xmlscan.Parse(features, stanzaLimits, doc) != nil {
+	if xmlscan.Parse(features, featuresLimits, doc) != nil {
 		return features, false // checked in context already; leave it as sent
 	}
 	var out []byte

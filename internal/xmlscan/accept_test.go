@@ -368,12 +368,12 @@ func TestManyRootDeclarations(t *testing.T) {
 }
 
 func TestSyntaxErrorMessage(t *testing.T) {
-	err := Parse([]byte(`<body>&a;</body>`), Limits{}, new(Doc))
+	err := Parse([]byte(`<body>&a;</body>`), bodyRules, new(Doc))
 	se := requireSyntaxError(t, err)
 	assert.Equal(t, 6, se.Offset)
 	assert.Equal(t, "xmlscan: character data directly inside the root element at offset 6", err.Error())
 
-	err = Parse([]byte(`<body><x>&a;</x></body>`), Limits{}, new(Doc))
+	err = Parse([]byte(`<body><x>&a;</x></body>`), bodyRules, new(Doc))
 	se = requireSyntaxError(t, err)
 	assert.Equal(t, 9, se.Offset)
 	assert.Contains(t, err.Error(), "at offset 9")
@@ -408,4 +408,72 @@ func TestDuplicateDetectionMatchesNaiveCheck(t *testing.T) {
 			require.NoError(t, err, "%s", b)
 		}
 	}
+}
+
+func TestRootText(t *testing.T) {
+	tests := []struct {
+		name     string
+		doc      string
+		rootText bool
+	}{
+		{"text, as in SASL's <auth/> (RFC 6120 §6.4.2)", `<auth>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>`, true},
+		{"text after a child", `<body><x/>hello</body>`, true},
+		{"reference", `<body>&amp;</body>`, true},
+		{"character reference", `<body>&#65;</body>`, true},
+		{"CDATA section with text", `<body><![CDATA[hello]]></body>`, true},
+		{"white space only", "<body> <x/>\n\t<![CDATA[ ]]></body>", false},
+		{"text below the root only", `<body><x>hello</x></body>`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.doc)
+			var doc Doc
+			require.NoError(t, Parse(data, Limits{}, &doc))
+			assert.Equal(t, tt.rootText, doc.RootText)
+			checkDifferential(t, data, &doc)
+
+			err := Parse(data, bodyRules, &doc)
+			if tt.rootText {
+				assert.ErrorContains(t, err, "character data directly inside the root element")
+			} else {
+				assert.NoError(t, err)
+				assert.False(t, doc.RootText)
+			}
+		})
+	}
+}
+
+func TestRootTextUndefinedEntity(t *testing.T) {
+	err := Parse([]byte(`<body>&a;</body>`), Limits{}, new(Doc))
+	se := requireSyntaxError(t, err)
+	assert.Equal(t, 6, se.Offset)
+	assert.Contains(t, se.Msg, "reference to an entity other than")
+}
+
+func TestOffsets(t *testing.T) {
+	data := []byte("<?xml version='1.0'?>\n<p:iq xmlns:p='jabber:client' type = \"get\"  xmlns='urn:x' id='a&amp;b'/>")
+	var doc Doc
+	require.NoError(t, Parse(data, Limits{}, &doc))
+	assert.Equal(t, "<", string(data[doc.Start]))
+	assert.Equal(t, "<p:iq", string(data[doc.Start:doc.NameEnd]))
+	require.Len(t, doc.Attrs, 2)
+	for _, a := range doc.Attrs {
+		assert.Contains(t, []string{"get", "a&amp;b"}, string(data[a.ValueStart:a.ValueEnd]), "%s", a.Local)
+	}
+	require.Len(t, doc.Decls, 2)
+	assert.Equal(t, "jabber:client", string(data[doc.Decls[0].ValueStart:doc.Decls[0].ValueEnd]))
+	assert.Equal(t, "urn:x", string(data[doc.Decls[1].ValueStart:doc.Decls[1].ValueEnd]))
+}
+
+func TestChildDefaultNS(t *testing.T) {
+	data := []byte(`<message xmlns='jabber:client' xmlns:p='urn:p'><body/><x xmlns='jabber:client'/><p:y/><z xmlns=''/></message>`)
+	var doc Doc
+	require.NoError(t, Parse(data, Limits{}, &doc))
+	require.Len(t, doc.Children, 4)
+	var got []bool
+	for _, c := range doc.Children {
+		got = append(got, c.DefaultNS)
+	}
+	assert.Equal(t, []bool{true, false, false, false}, got, "only <body/> inherits the root's default namespace")
+	checkOutcome(t, data, &doc, nil)
 }

@@ -44,22 +44,23 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// checkProperties checks the properties of Parse on data, on parts of it
-// and under tight limits.
+// checkProperties checks the properties of Parse on data, on parts of it,
+// under tight limits and without the rule of bodyRules.
 func checkProperties(t *testing.T, data []byte) {
 	var doc Doc
-	err := Parse(data, Limits{}, &doc)
+	err := Parse(data, bodyRules, &doc)
 	checkOutcome(t, data, &doc, err)
+	var want summary
 	if err == nil {
 		checkDifferential(t, data, &doc)
-		want := summarize(data, &doc)
+		want = summarize(data, &doc)
 
 		// Cutting off the root's final '>' must make the document fail.
 		last := bytes.LastIndexByte(data, '>')
-		require.Error(t, Parse(data[:last], Limits{}, &doc), "truncated before its final '>'")
+		require.Error(t, Parse(data[:last], bodyRules, &doc), "truncated before its final '>'")
 
 		// A reused Doc gives the same result as a fresh one.
-		require.NoError(t, Parse(data, Limits{}, &doc))
+		require.NoError(t, Parse(data, bodyRules, &doc))
 		require.Equal(t, want, summarize(data, &doc))
 	}
 
@@ -68,7 +69,7 @@ func checkProperties(t *testing.T, data []byte) {
 	if len(data) > 0 {
 		k := int(data[len(data)/2]) * len(data) / 256
 		for _, part := range [][]byte{data[:k], data[k:]} {
-			err := Parse(part, Limits{}, &doc)
+			err := Parse(part, bodyRules, &doc)
 			checkOutcome(t, part, &doc, err)
 			if err == nil {
 				checkDifferential(t, part, &doc)
@@ -77,10 +78,30 @@ func checkProperties(t *testing.T, data []byte) {
 	}
 
 	// Tight limits only ever turn success into a limit error.
-	err2 := Parse(data, Limits{MaxDepth: 2, MaxAttrs: 2}, &doc)
+	err2 := Parse(data, Limits{MaxDepth: 2, MaxAttrs: 2, NoRootText: true}, &doc)
 	checkOutcome(t, data, &doc, err2)
 	if err != nil {
 		require.Error(t, err2, "tighter limits accepted a rejected document")
+	}
+
+	checkRootText(t, data, err, want)
+}
+
+// checkRootText parses data without the rule of bodyRules, which gave err
+// and, on success, want: only text directly inside the root tells the two
+// results apart.
+func checkRootText(t *testing.T, data []byte, err error, want summary) {
+	var doc Doc
+	plain := Parse(data, Limits{}, &doc)
+	checkOutcome(t, data, &doc, plain)
+	switch {
+	case err == nil:
+		require.NoError(t, plain, "refused without the rule, accepted with it")
+		require.False(t, doc.RootText)
+		require.Equal(t, want, summarize(data, &doc))
+	case plain == nil:
+		require.True(t, doc.RootText, "refused with the rule but no text in the root: %v", err)
+		checkDifferential(t, data, &doc)
 	}
 }
 

@@ -90,13 +90,24 @@ func checkOutcome(t testing.TB, data []byte, doc *Doc, err error) {
 		return
 	}
 	require.NotEmpty(t, doc.Local, "root name")
+	var rootDefault []byte
+	for _, d := range doc.Decls {
+		if len(d.Prefix) == 0 {
+			rootDefault = d.URI
+		}
+	}
 	prev := 0
 	for i, c := range doc.Children {
 		require.True(t, prev <= c.Start && c.Start < c.End && c.End <= len(data),
 			"child %d range [%d:%d] after %d in %d bytes", i, c.Start, c.End, prev, len(data))
 		require.Equal(t, byte('<'), data[c.Start], "child %d start", i)
 		require.Equal(t, byte('>'), data[c.End-1], "child %d end", i)
+		require.True(t, c.Start+1 < c.NameEnd && c.NameEnd < c.End, "child %d name end %d", i, c.NameEnd)
+		require.True(t, bytes.HasSuffix(data[c.Start:c.NameEnd], c.Local), "child %d name %q", i, data[c.Start:c.NameEnd])
 		require.NotEmpty(t, c.Local, "child %d name", i)
+		if c.DefaultNS {
+			require.Equal(t, string(rootDefault), string(c.Space), "child %d in the root's default namespace", i)
+		}
 		prev = c.End
 	}
 }

@@ -62,11 +62,12 @@ func (s *scanner) declare(f *frame, depth int) error {
 		a.decl, a.space, a.local = true, xmlnsNS, prefix
 		bit := -1
 		if depth == 1 {
-			s.doc.Decls = append(s.doc.Decls, Decl{Prefix: prefix, URI: uri})
+			s.doc.Decls = append(s.doc.Decls, Decl{Prefix: prefix, URI: uri, ValueStart: a.valStart, ValueEnd: a.valEnd})
 			if n := len(s.doc.Decls) - 1; n < 64 {
 				bit = n
 			}
 		}
+		f.ownDefault = f.ownDefault || prefix == nil
 		switch {
 		case prefix == nil && len(uri) == 0:
 			f.defNS = nil
@@ -126,7 +127,10 @@ func (s *scanner) resolveAttrs(depth int) error {
 	if depth == 1 {
 		for k := range s.attrs {
 			if a := &s.attrs[k]; !a.decl {
-				s.doc.Attrs = append(s.doc.Attrs, Attr{Space: a.space, Local: a.local, Value: s.value(a)})
+				s.doc.Attrs = append(s.doc.Attrs, Attr{
+					Space: a.space, Local: a.local, Value: s.value(a),
+					ValueStart: a.valStart, ValueEnd: a.valEnd,
+				})
 			}
 		}
 	}

@@ -27,7 +27,12 @@ const billionLaughs = `<?xml version="1.0"?>
 ]>
 <body xmlns='http://jabber.org/protocol/httpbind'>&lol3;</body>`
 
-// rejectCases are documents Parse must refuse with a *SyntaxError.
+// bodyRules are the limits package bosh parses a <body/> with: no text
+// directly inside the root (XEP-0124 §6).
+var bodyRules = Limits{NoRootText: true}
+
+// rejectCases are documents Parse must refuse with a *SyntaxError under
+// bodyRules.
 var rejectCases = []struct {
 	name string
 	doc  string
@@ -183,7 +188,7 @@ func TestParseRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte(tt.doc)
 			var doc Doc
-			err := Parse(data, Limits{}, &doc)
+			err := Parse(data, bodyRules, &doc)
 			requireSyntaxError(t, err)
 			checkOutcome(t, data, &doc, err)
 		})

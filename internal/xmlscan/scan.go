@@ -14,7 +14,8 @@ type scanner struct {
 	*scratch // working storage kept in doc between calls
 	maxDepth int
 	maxAttrs int
-	pos      int // index of the next byte to scan
+	noText   bool // Limits.NoRootText
+	pos      int  // index of the next byte to scan
 }
 
 // document scans document [1] as BOSH restricts it: an optional byte order
@@ -43,7 +44,7 @@ func (s *scanner) content() error {
 	case i >= len(d):
 		return s.eof()
 	case d[i] != '<' && len(s.frames) == 1:
-		return s.rootSpace()
+		return s.rootText()
 	case d[i] != '<':
 		return s.charData()
 	case i+1 >= len(d):
@@ -64,15 +65,19 @@ func (s *scanner) content() error {
 	}
 }
 
-// rootSpace skips the white space between the root's children. XEP-0124
-// section 6 allows nothing else there: no text, no references.
-func (s *scanner) rootSpace() error {
+// rootText scans character data directly inside the root. With
+// Limits.NoRootText, as XEP-0124 section 6 asks of <body/>, only the white
+// space between the root's children is allowed: no text, no references.
+func (s *scanner) rootText() error {
 	i := skipSpace(s.data, s.pos)
 	if i < len(s.data) && s.data[i] != '<' {
-		return syntaxError(i, "character data directly inside the root element")
+		if s.noText {
+			return syntaxError(i, "character data directly inside the root element")
+		}
+		s.doc.RootText = true
 	}
 	s.pos = i
-	return nil
+	return s.charData()
 }
 
 // charData scans CharData [14] and references up to the next '<'.
@@ -109,8 +114,8 @@ func (s *scanner) charData() error {
 	return nil
 }
 
-// cdata scans a CDSect [18]. Directly inside the root it may hold only white
-// space.
+// cdata scans a CDSect [18]. Directly inside the root, with
+// Limits.NoRootText, it may hold only white space.
 func (s *scanner) cdata() error {
 	d := s.data
 	i := s.pos + len(cdataStart)
@@ -119,11 +124,13 @@ func (s *scanner) cdata() error {
 		return s.eof()
 	}
 	end := i + k
-	if len(s.frames) == 1 {
-		if j := skipSpace(d[:end], i); j < end {
+	if j := skipSpace(d[:end], i); j < end && len(s.frames) == 1 {
+		if s.noText {
 			return syntaxError(j, "character data directly inside the root element")
 		}
-	} else if err := s.chars(i, end); err != nil {
+		s.doc.RootText = true
+	}
+	if err := s.chars(i, end); err != nil {
 		return err
 	}
 	s.pos = end + len(cdataEnd)

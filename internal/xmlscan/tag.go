@@ -7,6 +7,7 @@ type frame struct {
 	nameStart, nameEnd int    // its qualified name is data[nameStart:nameEnd]
 	nbinds             int    // len(binds) before its own declarations
 	defNS              []byte // default namespace in scope inside it; nil for none
+	ownDefault         bool   // it declares the default namespace itself
 }
 
 // rawAttr is one attribute of the start tag being scanned.
@@ -164,7 +165,7 @@ func (s *scanner) element(start, colon int, f *frame, depth int) error {
 		local = d[colon+1 : f.nameEnd]
 	}
 	if depth == 2 {
-		doc.Children = append(doc.Children, Child{Start: start, Local: local})
+		doc.Children = append(doc.Children, Child{Start: start, NameEnd: f.nameEnd, Local: local, DefaultNS: colon < 0 && !f.ownDefault})
 	}
 	space := f.defNS
 	if colon >= 0 {
@@ -181,6 +182,7 @@ func (s *scanner) element(start, colon int, f *frame, depth int) error {
 	switch depth {
 	case 1:
 		doc.Space, doc.Local = space, local
+		doc.Start, doc.NameEnd = start, f.nameEnd
 	case 2:
 		doc.Children[len(doc.Children)-1].Space = space
 	}

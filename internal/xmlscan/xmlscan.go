@@ -17,20 +17,35 @@ type Attr struct {
 	Space []byte // namespace URI the attribute's prefix resolves to; nil for an unprefixed attribute
 	Local []byte // local name
 	Value []byte // value with character and entity references replaced; aliases the input when it had none
+
+	// ValueStart and ValueEnd locate the value as written, between its
+	// quotes: data[ValueStart:ValueEnd], so that a caller can rewrite it
+	// in place.
+	ValueStart, ValueEnd int
 }
 
 // Decl is a namespace declaration on the root element: xmlns='URI' (Prefix empty) or xmlns:Prefix='URI'.
 type Decl struct {
 	Prefix []byte
 	URI    []byte // unescaped
+
+	// ValueStart and ValueEnd locate the URI as written, between its
+	// quotes: data[ValueStart:ValueEnd].
+	ValueStart, ValueEnd int
 }
 
 // Child is one direct child element of the root.
 type Child struct {
 	Start, End int    // the child element's bytes are data[Start:End], from '<' to the final '>'
+	NameEnd    int    // the offset just past the child's qualified name, where attributes can be inserted
 	Space      []byte // the child's resolved namespace URI (nil when no default namespace is in scope)
 	Local      []byte // the child's local name
 	Uses       uint64 // bit i is set when the child's subtree uses, in an element or attribute name, a prefix that resolves to Doc.Decls[i] (i < 64), i.e. the child relies on the root's declaration and does not redeclare that prefix itself; default-namespace declarations never set bits
+
+	// DefaultNS is set when the child's name is unprefixed and it does not
+	// declare the default namespace itself: it is in the root's default
+	// namespace, and would follow the root's if that changed.
+	DefaultNS bool
 }
 
 // Doc is the result of Parse. Reuse one Doc across calls to avoid allocations: Parse resets it, keeping slice capacity.
@@ -43,6 +58,15 @@ type Doc struct {
 	Attrs        []Attr
 	Decls        []Decl
 	Children     []Child
+
+	// Start is the offset of the root's '<', after any prolog; NameEnd is
+	// the offset just past its qualified name, where attributes can be
+	// inserted.
+	Start, NameEnd int
+	// RootText is set when the root holds character data other than white
+	// space directly, as <auth>base64</auth> does; never with
+	// Limits.NoRootText, which refuses it.
+	RootText bool
 
 	scratch scratch // working storage reused by Parse
 }
@@ -58,11 +82,17 @@ func GetDoc() *Doc { return docs.Get().(*Doc) }
 // PutDoc gives back a Doc from GetDoc.
 func PutDoc(d *Doc) { docs.Put(d) }
 
-// Limits bounds a document. Zero values mean: MaxDepth 32, MaxAttrs 64.
-// Negative values are treated like zero.
+// Limits bounds a document. Zero values mean: MaxDepth 32, MaxAttrs 64,
+// and character data allowed anywhere inside the root. Negative values are
+// treated like zero.
 type Limits struct {
 	MaxDepth int // deepest element nesting allowed, the root being depth 1
 	MaxAttrs int // most attributes (including namespace declarations) on any one element
+	// NoRootText refuses character data directly inside the root other
+	// than white space: text, references and CDATA sections with text.
+	// XEP-0124 §6 asks this of <body/>, whose children are elements only;
+	// a single stanza, such as <auth>base64</auth>, may hold text.
+	NoRootText bool
 }
 
 // Default limits used for zero Limits fields.
@@ -88,7 +118,8 @@ func (e *SyntaxError) Error() string {
 // Parse checks data and fills doc. data must be UTF-8 (the caller converts other charsets first).
 //
 // Parse returns a *SyntaxError when data is not a well-formed, namespace
-// well-formed document in the subset BOSH allows, and an error wrapping
+// well-formed document in the subset BOSH allows (with the rule of
+// lim.NoRootText when it is set), and an error wrapping
 // ErrLimit as soon as it sees an element that breaks lim. On error the
 // contents of doc are unspecified. Parse may run in parallel on distinct
 // Docs, never on the same one.
@@ -100,6 +131,7 @@ func Parse(data []byte, lim Limits, doc *Doc) error {
 		scratch:  &doc.scratch,
 		maxDepth: lim.MaxDepth,
 		maxAttrs: lim.MaxAttrs,
+		noText:   lim.NoRootText,
 	}
 	if s.maxDepth <= 0 {
 		s.maxDepth = defaultMaxDepth
@@ -127,6 +159,7 @@ func (d *Doc) reset() {
 	d.Attrs = d.Attrs[:0]
 	d.Decls = d.Decls[:0]
 	d.Children = d.Children[:0]
+	d.Start, d.NameEnd, d.RootText = 0, 0, false
 	d.scratch.reset()
 }
 

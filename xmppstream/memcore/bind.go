@@ -127,17 +127,18 @@ func (c *Core) Unbind(cl xmppstream.Client, undelivered [][]byte) {
 		c.removeLocked(a, r, &o)
 	}
 	for _, raw := range undelivered {
-		st, err := parse(raw)
+		el, err := parseElement(raw)
 		if err != nil {
 			continue
 		}
-		switch st.name {
+		switch string(el.Local) {
 		case "message":
-			if a != nil && worthKeeping(st) {
-				c.storeLocked(a, st)
+			if a != nil && worthKeeping(el) {
+				c.storeLocked(a, newElemOf(el))
 			}
 		case "iq":
-			if t := st.get("type"); t == "get" || t == "set" {
+			if t, _ := el.Attr("", "type"); string(t) == "get" || string(t) == "set" {
+				st := newElemOf(el)
 				c.replyLocked(st, errorReply(st, "cancel", "service-unavailable"), &o)
 			}
 		}

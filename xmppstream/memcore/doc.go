@@ -12,10 +12,14 @@
 // are dropped. State lives in memory only.
 //
 // Layer: a host-side Core below xmppstream.Server; it imports xmppstream
-// for the contract types and internal/xmlscan to inspect stanzas, and
-// must not import bosh or session. Start at New and Core.Route.
+// for the contract types and internal/xmlscan to parse the stanzas that
+// come without the Server's parse, and must not import bosh or session.
+// Start at New and Core.Route.
 //
-// Outgoing stanzas are built as bytes with escaped attribute values and
-// always carry xmlns='jabber:client'; the client's stanzas are passed on
-// as the client's bytes.
+// The core reads a stanza from the Server through its Element, the
+// Server's one parse of it, and parses only the stanzas that come
+// without one (Core.Unbind's undelivered stanzas). Outgoing stanzas are
+// built as bytes with escaped attribute values and always carry
+// xmlns='jabber:client'; the client's stanzas are passed on as the
+// client's bytes.
 package memcore

@@ -201,6 +201,12 @@ func buildStanza(from xmppstream.JID, raw string) (*xmppstream.Stanza, error) {
 	name := head.XMLName.Local
 	raw = strings.Replace(raw, "<"+name, "<"+name+" xmlns='jabber:client' from='"+from.String()+"'", 1)
 	st := &xmppstream.Stanza{Name: name, Type: head.Type, ID: head.ID, From: from, Raw: []byte(raw)}
+	// The Element the Server carries: the stamped stanza parsed.
+	el, err := parseElement(st.Raw)
+	if err != nil {
+		return nil, err
+	}
+	st.Element = el
 	if head.To != "" {
 		to, err := xmppstream.ParseJID(head.To)
 		if err != nil {

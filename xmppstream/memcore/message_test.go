@@ -1,7 +1,9 @@
 package memcore
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -182,4 +184,38 @@ func TestX23DeliverFailure(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"y"}, got, "rerouted to the remaining resource")
+}
+
+// TestRouteWithoutElement: a Stanza made elsewhere than the Server comes
+// without its Element; the core parses Raw and routes it the same, and
+// drops what is not a jabber:client stanza.
+func TestRouteWithoutElement(t *testing.T) {
+	tests := []struct{ name, message string }{
+		{"a message to a full JID (RFC 6121 §8.5.3.1)", "<message to='bob@example.com/b' type='chat'><body>x</body></message>"},
+		{"a message to the bare JID (RFC 6121 §8.5.2.1.1)", "<message to='bob@example.com' type='chat'><body>x</body></message>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCore(t, Config{})
+			bob := login(t, c, "bob", "b", 0)
+			bob.take(t)
+			alice := login(t, c, "alice", "a", 0)
+			st := stanza(t, alice.JID(), tt.message)
+			st.Element = nil
+			c.Route(context.Background(), alice, st)
+			got := bob.take(t)
+			if assert.Len(t, got, 1) {
+				assert.Equal(t, "alice@example.com/a", got[0].attr("from"))
+			}
+
+			st.Raw = []byte(strings.Replace(string(st.Raw), "jabber:client", "jabber:server", 1))
+			c.Route(context.Background(), alice, st)
+			assert.Empty(t, bob.take(t), "not a jabber:client stanza: dropped")
+
+			st = stanza(t, alice.JID(), tt.message)
+			st.Element.Space = []byte("jabber:server")
+			c.Route(context.Background(), alice, st)
+			assert.Empty(t, bob.take(t), "an Element not in jabber:client: dropped")
+		})
+	}
 }

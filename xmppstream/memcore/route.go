@@ -42,7 +42,7 @@ import (
 // and errors are never answered with an error.
 func (c *Core) Route(_ context.Context, from xmppstream.Client, st *xmppstream.Stanza) {
 	j := from.JID()
-	p, err := parse(st.Raw)
+	el, err := element(st)
 	if err != nil {
 		c.log.Debug("memcore: unparsable stanza dropped", "from", j.String(), "err", err)
 		return
@@ -58,16 +58,18 @@ func (c *Core) Route(_ context.Context, from xmppstream.Client, st *xmppstream.S
 	}
 	switch st.Name {
 	case "message":
-		c.routeMessageLocked(a, st, p, &o)
+		c.routeMessageLocked(a, st, el, &o)
 	case "presence":
-		c.routePresenceLocked(a, r, st, p, &o)
+		c.routePresenceLocked(a, r, st, newElemOf(el), &o)
 	case "iq":
-		c.routeIQLocked(a, r, st, p, &o)
+		c.routeIQLocked(a, r, st, newElemOf(el), &o)
 	}
 }
 
-// routeMessageLocked routes a message (RFC 6121 §8.5).
-func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, p *elem, o *outbox) {
+// routeMessageLocked routes a message (RFC 6121 §8.5). A message that is
+// delivered as it is never needs an elem: it is made only to bounce or
+// store the message.
+func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, el *xmppstream.Element, o *outbox) {
 	typ := cmp.Or(st.Type, "normal")
 	to := st.To
 	if to.IsZero() {
@@ -75,6 +77,7 @@ func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, p *elem, o 
 	}
 	bounce := func(cond string) {
 		if typ != "error" {
+			p := newElemOf(el)
 			c.replyLocked(p, errorReply(p, "cancel", cond), o)
 		}
 	}
@@ -89,7 +92,7 @@ func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, p *elem, o 
 	}
 	if to.Resource != "" {
 		if r := b.resources[to.Resource]; r != nil {
-			o.deliverAll([]*resource{r}, st.Raw, c.rerouteFallback(b, typ, p, st.Raw))
+			o.deliverAll([]*resource{r}, st.Raw, c.rerouteFallback(b, typ, el, st.Raw))
 			return
 		}
 		if typ == "groupchat" { // RFC 6121 §8.5.3.2.1
@@ -104,7 +107,7 @@ func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, p *elem, o 
 		bounce("service-unavailable")
 		return
 	}
-	if !c.toBareLocked(b, typ, p, st.Raw, o) {
+	if !c.toBareLocked(b, typ, el, st.Raw, o) {
 		bounce("service-unavailable")
 	}
 }
@@ -112,26 +115,26 @@ func (c *Core) routeMessageLocked(a *account, st *xmppstream.Stanza, p *elem, o 
 // toBareLocked delivers a message of type normal, chat or headline to b's
 // bare JID (RFC 6121 §8.5.2.1.1), or stores it offline. It reports false
 // when the message should have been stored and could not be.
-func (c *Core) toBareLocked(b *account, typ string, p *elem, raw []byte, o *outbox) bool {
+func (c *Core) toBareLocked(b *account, typ string, el *xmppstream.Element, raw []byte, o *outbox) bool {
 	if rs := messageTargets(b, typ); len(rs) > 0 {
-		o.deliverAll(rs, raw, c.rerouteFallback(b, typ, p, raw))
+		o.deliverAll(rs, raw, c.rerouteFallback(b, typ, el, raw))
 		return true
 	}
-	if typ == "headline" || !worthKeeping(p) {
+	if typ == "headline" || !worthKeeping(el) {
 		return true
 	}
-	return c.storeLocked(b, p)
+	return c.storeLocked(b, newElemOf(el))
 }
 
 // rerouteFallback returns what to do with a message no resource took:
 // route it to b's bare JID again, now that those resources are unbound.
 // Error messages are dropped.
-func (c *Core) rerouteFallback(b *account, typ string, p *elem, raw []byte) *fallback {
+func (c *Core) rerouteFallback(b *account, typ string, el *xmppstream.Element, raw []byte) *fallback {
 	if typ == "error" {
 		return nil
 	}
 	return &fallback{run: func(o *outbox) {
-		c.toBareLocked(b, typ, p, raw, o)
+		c.toBareLocked(b, typ, el, raw, o)
 	}}
 }
 
@@ -155,12 +158,14 @@ func messageTargets(b *account, typ string) []*resource {
 // worthKeeping reports whether a message is stored offline (XEP-0160 §3):
 // types normal and chat with some payload other than chat states, which
 // lose their meaning once late (XEP-0085 §5.5).
-func worthKeeping(p *elem) bool {
-	if t := cmp.Or(p.get("type"), "normal"); t != "normal" && t != "chat" {
+func worthKeeping(el *xmppstream.Element) bool {
+	switch t, _ := el.Attr("", "type"); string(t) {
+	case "", "normal", "chat":
+	default:
 		return false
 	}
-	for _, ch := range p.children {
-		if ch.space != nsChatStates {
+	for _, ch := range el.Children {
+		if string(ch.Space) != nsChatStates {
 			return true
 		}
 	}

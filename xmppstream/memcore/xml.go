@@ -7,6 +7,7 @@ import (
 
 	"github.com/httpbind/httpbind/internal/xmlscan"
 	"github.com/httpbind/httpbind/internal/xmppwire"
+	"github.com/httpbind/httpbind/xmppstream"
 )
 
 // Namespaces the core reads or writes.
@@ -159,53 +160,88 @@ func (e *elem) bytes() []byte {
 // survive attribute-value normalization (XML 1.0 §3.3.3).
 func escape(b *bytes.Buffer, s string) { b.Write(xmppwire.AppendAttr(b.AvailableBuffer(), s)) }
 
-// parse splits a stanza into an elem that can be rewritten and written
-// again: the root's attributes (unescaped), its prefixed namespace
-// declarations (kept so children that rely on them stay well-formed) and
-// its child elements as bytes. Character data directly inside the root,
-// which carries no meaning in a stanza, is dropped. The root must be in
-// jabber:client; it is written back unprefixed with xmlns='jabber:client'.
-func parse(raw []byte) (*elem, error) {
+// element returns the parsed root of st: the Element the Server carries,
+// or, for a Stanza made elsewhere, Raw parsed. The root must be in
+// jabber:client.
+func element(st *xmppstream.Stanza) (*xmppstream.Element, error) {
+	if st.Element == nil {
+		return parseElement(st.Raw)
+	}
+	if string(st.Element.Space) != nsClient {
+		return nil, errNotStanza
+	}
+	return st.Element, nil
+}
+
+// parseElement parses raw, a stanza in jabber:client that came without
+// its Element, into one: an undelivered stanza or one made by hand.
+// Character data directly inside the root, which no stanza has
+// (xmppstream refuses it), makes it an error.
+func parseElement(raw []byte) (*xmppstream.Element, error) {
 	doc := xmlscan.GetDoc()
-	defer xmlscan.PutDoc(doc) // the elem copies what it keeps: nothing points into doc
-	if err := xmlscan.Parse(raw, xmlscan.Limits{}, doc); err != nil {
+	defer xmlscan.PutDoc(doc) // the Element copies what it keeps: nothing points into doc
+	if err := xmlscan.Parse(raw, xmlscan.Limits{NoRootText: true}, doc); err != nil {
 		return nil, err
 	}
 	if string(doc.Space) != nsClient {
 		return nil, errNotStanza
 	}
-	e := newStanza(string(doc.Local))
+	el := &xmppstream.Element{Space: doc.Space, Local: doc.Local}
 	for _, d := range doc.Decls {
 		if len(d.Prefix) > 0 {
-			e.attrs = append(e.attrs, attr{"xmlns:" + string(d.Prefix), string(d.URI)})
+			el.Decls = append(el.Decls, xmppstream.Decl{Prefix: d.Prefix, URI: d.URI})
 		}
 	}
 	for _, a := range doc.Attrs {
+		el.Attrs = append(el.Attrs, xmppstream.Attr{Space: a.Space, Local: a.Local, Value: a.Value})
+	}
+	for _, c := range doc.Children {
+		el.Children = append(el.Children, xmppstream.Child{Space: c.Space, Local: c.Local, Raw: raw[c.Start:c.End:c.End]})
+	}
+	return el, nil
+}
+
+// parse parses raw, a stanza in jabber:client, into an elem.
+func parse(raw []byte) (*elem, error) {
+	el, err := parseElement(raw)
+	if err != nil {
+		return nil, err
+	}
+	return newElemOf(el), nil
+}
+
+// newElemOf makes an elem of a stanza's root, to rewrite and write again:
+// its attributes (unescaped), its prefixed namespace declarations (kept
+// so children that rely on them stay well-formed) and its child elements
+// as bytes. The root is written back unprefixed with
+// xmlns='jabber:client'.
+func newElemOf(el *xmppstream.Element) *elem {
+	e := newStanza(string(el.Local))
+	for _, d := range el.Decls {
+		e.attrs = append(e.attrs, attr{"xmlns:" + string(d.Prefix), string(d.URI)})
+	}
+	for _, a := range el.Attrs {
 		name := string(a.Local)
 		switch space := string(a.Space); space {
 		case "":
 		case nsXML:
 			name = "xml:" + name
 		default:
-			name = prefixFor(doc, space) + ":" + name
+			name = prefixFor(el, space) + ":" + name
 		}
 		e.attrs = append(e.attrs, attr{name, string(a.Value)})
 	}
-	for _, c := range doc.Children {
-		e.children = append(e.children, child{
-			space: string(c.Space),
-			local: string(c.Local),
-			raw:   raw[c.Start:c.End:c.End],
-		})
+	for _, c := range el.Children {
+		e.children = append(e.children, child{space: string(c.Space), local: string(c.Local), raw: c.Raw})
 	}
-	return e, nil
+	return e
 }
 
 // prefixFor returns a prefix the root declares for the namespace URI.
-// Parse succeeded, so a prefixed root attribute always has one.
-func prefixFor(doc *xmlscan.Doc, uri string) string {
-	for _, d := range doc.Decls {
-		if len(d.Prefix) > 0 && string(d.URI) == uri {
+// The root parsed, so a prefixed root attribute always has one.
+func prefixFor(el *xmppstream.Element, uri string) string {
+	for _, d := range el.Decls {
+		if string(d.URI) == uri {
 			return string(d.Prefix)
 		}
 	}

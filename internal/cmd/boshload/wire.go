@@ -118,7 +118,7 @@ func (t *terminated) Error() string { return "terminated by the server: " + t.co
 // is a *terminated error.
 func (r *reply) parse(data []byte) error {
 	r.data = data
-	if err := xmlscan.Parse(data, xmlscan.Limits{MaxDepth: 64}, &r.doc); err != nil {
+	if err := xmlscan.Parse(data, xmlscan.Limits{MaxDepth: 64, NoRootText: true}, &r.doc); err != nil {
 		return fmt.Errorf("malformed response: %w", err)
 	}
 	if string(r.doc.Space) != xmppwire.NSHTTPBind || string(r.doc.Local) != "body" {
