@@ -28,6 +28,9 @@ func (s *tcpStream) handshake(ctx context.Context, conn net.Conn) (net.Conn, err
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("xmppstream: TLS with the server: %w", err)
 	}
+	st := tc.ConnectionState()
+	s.up.log.Debug("xmppstream: TLS with the server", "domain", s.domain,
+		"version", tls.VersionName(st.Version), "resumed", st.DidResume)
 	return tc, nil
 }
 
