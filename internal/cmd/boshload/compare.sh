@@ -144,7 +144,7 @@ authentication = "internal_hashed"
 storage = "internal"
 consider_bosh_secure = true
 c2s_require_encryption = true
-ssl = { key = "$d/certs/server.key", certificate = "$d/certs/server.crt" }
+ssl = { key = "$d/certs/server.key", certificate = "$d/certs/server.crt", options = { no_ticket = false } }
 VirtualHost "$DOMAIN"
 EOF
 	# Accounts as prosodyctl register writes them (SCRAM-SHA-1, 4096 iterations).
