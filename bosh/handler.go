@@ -30,6 +30,8 @@ type Handler struct {
 	advert   string                       // 'charsets' attribute value
 	routes   map[Route]bool
 	proxies  proxies
+	// sidPrefix is Config.SIDPrefix and its dot, or "".
+	sidPrefix string
 
 	reg      session.Registry[*bsession]
 	rate     creationLimiter // session creations (Config.SessionsPerSecond)
@@ -77,6 +79,9 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		routes: make(map[Route]bool),
 	}
 	h.proxies, _ = parseProxies(cfg.TrustedProxies) // validated by withDefaults
+	if cfg.SIDPrefix != "" {
+		h.sidPrefix = cfg.SIDPrefix + "."
+	}
 	h.rate = newCreationLimiter(cfg.SessionsPerSecond, cfg.SessionBurst)
 	h.perAddr = perAddress{max: cfg.MaxSessionsPerAddress}
 	h.charsets, h.advert = lookupCharsets(cfg.Charsets)
