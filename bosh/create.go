@@ -118,10 +118,14 @@ func negotiateVersion(v []byte) (string, error) {
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	began := h.cfg.clock.Now()
 	inf := h.infoFor(b)
-	inf.secure = r.TLS != nil
+	inf.secure = h.Secure(r)
 	fail := func(err error) { h.fail(w, r, inf, err) }
 	if h.shutting.Load() {
 		fail(SystemShutdown)
+		return
+	}
+	if h.draining.Load() {
+		fail(&OverloadError{RetryAfter: retryDraining, Err: ErrDraining})
 		return
 	}
 	if _, err := checkContent(b.content); err != nil {

@@ -37,7 +37,8 @@ type Handler struct {
 	rate     creationLimiter // session creations (Config.SessionsPerSecond)
 	perAddr  perAddress      // open sessions by client address
 	shutting atomic.Bool
-	states   sync.Pool // *reqState
+	draining atomic.Bool // Drain was called
+	states   sync.Pool   // *reqState
 	stats    counters
 }
 
@@ -51,7 +52,7 @@ type bsession struct {
 type info struct {
 	content string       // Content-Type of every response (§7.1)
 	legacy  bool         // no 'ver' on the creation request (§17.1)
-	secure  bool         // created over TLS (§19.1)
+	secure  bool         // created over TLS (§19.1), as Secure judges it
 	addr    netip.Prefix // counted in perAddr until the session ends
 }
 
@@ -180,7 +181,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 		h.fail(w, r, nil, code)
 		return nil, nil
 	}
-	if s.secure && r.TLS == nil {
+	if s.secure && !h.Secure(r) {
 		// §19.1: a secure session's request over a plain connection: close
 		// the connection, leave the session alone.
 		panic(http.ErrAbortHandler)
@@ -197,7 +198,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err error) {
 	if b.doc != nil && len(b.sid) > 0 {
 		if s, ok := h.reg.Get(string(b.sid)); ok {
-			if s.secure && r.TLS == nil {
+			if s.secure && !h.Secure(r) {
 				panic(http.ErrAbortHandler)
 			}
 			s.End(ConditionOf(err), nil)

@@ -49,7 +49,8 @@ type OpenRequest struct {
 	SID string
 	// RemoteAddr is the client's address as the handler sees it.
 	RemoteAddr string
-	// Secure is set when the request came over TLS (§19.1).
+	// Secure is set when the request came over TLS (§19.1), or says so
+	// from a trusted proxy (Handler.Secure).
 	Secure bool
 }
 
