@@ -1,18 +1,114 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/internal/proxytest"
 )
 
 func TestParseFlagsCluster(t *testing.T) {
 	runFlagCases(t, []flagCase{
 		{name: "a node id becomes the sid prefix", args: []string{"-node-id", "n2"},
 			check: func(t *testing.T, o *options) { assert.Equal(t, "n2", o.handlerConfig().SIDPrefix) }},
-		{name: "no node id by default", args: nil,
-			check: func(t *testing.T, o *options) { assert.Empty(t, o.handlerConfig().SIDPrefix) }},
+		{name: "a node alone: no node id, no drain by default", args: nil,
+			check: func(t *testing.T, o *options) {
+				assert.Empty(t, o.handlerConfig().SIDPrefix)
+				assert.Zero(t, o.cluster.drainTimeout)
+				assert.False(t, o.cluster.clustered())
+			}},
+		{name: "a node alone drains when asked", args: []string{"-drain-timeout", "30s"},
+			check: func(t *testing.T, o *options) { assert.Equal(t, 30*time.Second, o.cluster.drainTimeout) }},
+		{name: "a node among several drains 5 minutes by default", args: []string{"-node-id", "n1", "-peers", "n1=http://a:1"},
+			check: func(t *testing.T, o *options) { assert.Equal(t, bosh.DefaultDrainTimeout, o.cluster.drainTimeout) }},
+		{name: "static peers", args: []string{"-node-id", "n1", "-peers", "n1=http://10.0.0.1:5280,n2=http://10.0.0.2:5280"},
+			check: func(t *testing.T, o *options) {
+				assert.True(t, o.cluster.clustered())
+				m, err := o.cluster.membership()
+				require.NoError(t, err)
+				assert.Equal(t, "n1", m.Self())
+			}},
+		{name: "DNS peers", args: []string{"-node-id", "boshd-0", "-peers-dns", "http://{id}.boshd-peers:5280"},
+			check: func(t *testing.T, o *options) { assert.True(t, o.cluster.clustered()) }},
 		{name: "a node id bosh.Config refuses is named by its flag", args: []string{"-node-id", "N 2"},
 			error: `-node-id "N 2": want 1 to 16 characters a-z, 0-9 and -`},
+		{name: "peers without a node id", args: []string{"-peers", "n1=http://a:1"}, error: "need -node-id"},
+		{name: "this node not among the peers", args: []string{"-node-id", "n3", "-peers", "n1=http://a:1"}, error: "-peers: cluster: this node"},
+		{name: "a bad peer", args: []string{"-node-id", "n1", "-peers", "n1=ftp://a:1"}, error: "-peers: cluster: peer"},
+		{name: "both memberships", args: []string{"-node-id", "n1", "-peers", "n1=http://a:1", "-peers-dns", "http://{id}:1"}, error: "give one"},
+		{name: "a DNS template without {id}", args: []string{"-node-id", "n1", "-peers-dns", "http://peers:1"}, error: "-peers-dns"},
+		{name: "a negative drain timeout", args: []string{"-drain-timeout", "-1s"}, error: "-drain-timeout"},
 	})
+}
+
+func postBody(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	res, err := http.Post(url, "text/xml; charset=utf-8", strings.NewReader(body))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
+}
+
+// Two boshd nodes with -peers: a request of n1's session sent to n2 is
+// forwarded to n1 and served there.
+func TestRunTwoNodes(t *testing.T) {
+	a1, a2 := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
+	peers := "n1=http://" + a1 + ",n2=http://" + a2
+	common := []string{"-peers", peers, "-trusted-proxies", "127.0.0.1", "-log-level", "error"}
+	n1 := start(t, append([]string{"-node-id", "n1", "-listen", a1}, common...)...)
+	n2 := start(t, append([]string{"-node-id", "n2", "-listen", a2}, common...)...)
+
+	const ns = "http://jabber.org/protocol/httpbind"
+	_, created := postBody(t, n1.url, "<body rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xmlns='"+ns+"'/>")
+	m := regexp.MustCompile(`sid='(n1\.[^']+)'`).FindStringSubmatch(created)
+	require.NotNil(t, m, created)
+	status, got := postBody(t, n2.url, "<body rid='1001' sid='"+m[1]+"' type='terminate' xmlns='"+ns+"'/>")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, got, "type='terminate'")
+	assert.NotContains(t, got, "item-not-found", "served by n1")
+	status, got = postBody(t, n2.url, "<body rid='1' sid='n7.AAAA' xmlns='"+ns+"'/>")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, got, "item-not-found", "no node n7 (XEP-0124 §17.2)")
+}
+
+// POST /drain from loopback: readiness goes off, a session goes on until
+// it ends, then run returns.
+func TestDrainEndpoint(t *testing.T) {
+	ctx := testContext(t)
+	d := start(t, "-drain-timeout", "1m")
+	c := boshtest.NewClient(d.url)
+	defer c.Close()
+	require.NoError(t, c.Connect(ctx, "localhost"))
+	_, err := c.Login(ctx, "alice", d.accounts["alice"], "r")
+	require.NoError(t, err)
+
+	status, msg := postBody(t, d.base+"/drain", "")
+	require.Equal(t, http.StatusAccepted, status, msg)
+	res, err := http.Get(d.base + "/readyz")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	assert.Contains(t, string(b), "draining")
+
+	require.NoError(t, c.Send(ctx, []byte("<presence xmlns='jabber:client'/>")), "the session goes on")
+	require.NoError(t, c.Terminate(ctx))
+	select {
+	case err := <-d.errc:
+		assert.NoError(t, err)
+		d.errc <- err
+	case <-ctx.Done():
+		t.Fatal("run did not return after the last session ended")
+	}
 }

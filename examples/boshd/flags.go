@@ -172,6 +172,9 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	if err := o.checkConfig(); err != nil {
 		return nil, err
 	}
+	if err := o.cluster.check(fs); err != nil {
+		return nil, err
+	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
 		return nil, fmt.Errorf("-log-level %q is not debug, info, warn or error", *level)
 	}
