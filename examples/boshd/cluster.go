@@ -84,12 +84,12 @@ func (c *clusterFlags) membership() (cluster.Membership, error) {
 // then accepts h2c, which the other nodes' forwards speak.
 func (c *clusterFlags) clustered() bool { return c.peers != "" || c.peersDNS != "" }
 
-// endpoint returns what serves -path: h, or, with -peers or -peers-dns,
-// the cluster handler in front of it.
-func (c *clusterFlags) endpoint(h *bosh.Handler, log *slog.Logger) (http.Handler, error) {
+// handler returns the cluster handler in front of h of -peers or
+// -peers-dns, or nil for a node alone.
+func (c *clusterFlags) handler(h *bosh.Handler, log *slog.Logger) (*cluster.Handler, error) {
 	m, err := c.membership()
 	if err != nil || m == nil {
-		return h, err
+		return nil, err
 	}
 	return cluster.New(h, cluster.Config{Membership: m, Logger: log})
 }

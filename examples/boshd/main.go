@@ -61,9 +61,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return flagError(err)
 	}
-	endpoint, err := o.cluster.endpoint(h, log)
+	ch, err := o.cluster.handler(h, log)
 	if err != nil {
 		return err
+	}
+	var endpoint http.Handler = h
+	if ch != nil {
+		endpoint = ch
 	}
 	ctx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(o.path, endpoint)
 	mux.Handle("POST "+drainPath, drain)
-	mux.Handle(varsPath, varsHandler(h))
+	mux.Handle(varsPath, varsHandler(h, ch))
 	mux.Handle(metricsPath, metricsHandler(h, up))
 	mux.Handle("GET "+healthzPath, healthz())
 	mux.Handle("GET "+readyzPath, newReadiness(h, probe(up), log))
