@@ -272,7 +272,10 @@ func copyPayloads(ps [][]byte) [][]byte {
 }
 
 // Shutdown ends every session with system-shutdown (§17.2), answers every
-// held request, and refuses new sessions. It returns when no request is in
+// held request, and refuses new sessions. Streams that are HalfClosers are
+// closed in two phases first: their own side, then, once the other side
+// has closed too or ShutdownGrace has passed, and what it sent meanwhile
+// has gone to the clients, the sessions. It returns when no request is in
 // progress and, when the Upstream has a Shutdown(context.Context) error
 // method (xmppstream's upstreams do), once that has returned: the
 // upstream's own goroutines are done. It returns ctx's error if ctx ends
@@ -280,6 +283,7 @@ func copyPayloads(ps [][]byte) [][]byte {
 // for every held request's 'wait'. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.shutting.Store(true)
+	h.closeSend(ctx)
 	for _, s := range h.reg.All() {
 		s.End(SystemShutdown, nil)
 	}

@@ -1,0 +1,68 @@
+package bosh
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// ShutdownGrace bounds the first phase of Shutdown's two-phase close of
+// HalfCloser streams: the wait for the other ends to close their side, and
+// for what they sent meanwhile to reach the clients.
+const ShutdownGrace = 2 * time.Second
+
+// closeSend runs the first phase of the two-phase close: CloseSend on
+// every HalfCloser stream at once, then a wait, within ShutdownGrace, until
+// none of their sessions has payloads queued for its client.
+func (h *Handler) closeSend(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, ShutdownGrace)
+	defer cancel()
+	var sessions []*bsession
+	var wg sync.WaitGroup
+	for _, s := range h.reg.All() {
+		for _, st := range s.Streams() {
+			if hc, ok := st.(HalfCloser); ok {
+				wg.Go(func() { hc.CloseSend(ctx) })
+				sessions = append(sessions, s)
+			}
+		}
+	}
+	if len(sessions) == 0 || !waitGroup(ctx, &wg) {
+		return
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for queued(sessions) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// waitGroup waits for wg, and reports false when ctx ends first.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// queued reports whether a live session among ss has payloads queued for
+// its client that a held request can take now.
+func queued(ss []*bsession) bool {
+	for _, s := range ss {
+		if l := s.Load(); l.Queued > 0 && !s.Ended() {
+			return true
+		}
+	}
+	return false
+}
