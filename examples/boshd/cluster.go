@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/cluster"
+	"github.com/httpbind/httpbind/bosh/cluster/gossip"
 )
 
 // drainPath is the admin endpoint that starts a drain, as SIGTERM does.
@@ -27,12 +29,19 @@ type clusterFlags struct {
 	peersDNS     string        // -peers-dns: URL template with {id}
 	drainTimeout time.Duration // -drain-timeout
 	drainSet     bool          // -drain-timeout was given
+	gossip       string        // -gossip: the gossip address, host:port
+	join         []string      // -join: gossip addresses of running nodes
 }
 
 func (c *clusterFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's `id` among several (1 to 16 characters a-z, 0-9 and -), written before every sid it makes")
 	fs.StringVar(&c.peers, "peers", "", "comma-separated `list` of every node, this one included, as id=http://host:port; a request of another node's session is forwarded to it (needs -node-id)")
 	fs.StringVar(&c.peersDNS, "peers-dns", "", "URL `template` naming every node by its id, such as http://{id}.boshd-peers:5280 (needs -node-id; not with -peers)")
+	fs.StringVar(&c.gossip, "gossip", "", "gossip `address` host:port (TCP and UDP, hashicorp/memberlist) by which the nodes find each other (needs -node-id; not with -peers or -peers-dns)")
+	fs.Func("join", "comma-separated gossip `addresses` of running nodes to join (needs -gossip)", func(v string) error {
+		c.join = list(v)
+		return nil
+	})
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", bosh.DefaultDrainTimeout, "on SIGTERM or POST "+drainPath+", how long sessions may go on with readiness off before they end with system-shutdown (`duration`; 0: at once, the default of a node without -peers or -peers-dns)")
 }
 
@@ -44,11 +53,21 @@ func (c *clusterFlags) check(fs *flag.FlagSet) error {
 	if !c.drainSet && !c.clustered() {
 		c.drainTimeout = 0
 	}
+	given := 0
+	for _, v := range []string{c.peers, c.peersDNS, c.gossip} {
+		if v != "" {
+			given++
+		}
+	}
 	switch {
-	case c.peers != "" && c.peersDNS != "":
-		return errors.New("-peers and -peers-dns: give one")
-	case (c.peers != "" || c.peersDNS != "") && c.nodeID == "":
-		return errors.New("-peers and -peers-dns need -node-id")
+	case given > 1:
+		return errors.New("-peers, -peers-dns and -gossip: give one")
+	case given == 1 && c.nodeID == "":
+		return errors.New("-peers, -peers-dns and -gossip need -node-id")
+	case len(c.join) > 0 && c.gossip == "":
+		return errors.New("-join needs -gossip")
+	case c.gossip != "" && !validHostPort(c.gossip):
+		return fmt.Errorf("-gossip %q: want host:port", c.gossip)
 	case c.drainTimeout < 0:
 		return fmt.Errorf("-drain-timeout %v: want 0 or more", c.drainTimeout)
 	}
@@ -82,16 +101,79 @@ func (c *clusterFlags) membership() (cluster.Membership, error) {
 
 // clustered reports whether the node forwards to others; its listener
 // then accepts h2c, which the other nodes' forwards speak.
-func (c *clusterFlags) clustered() bool { return c.peers != "" || c.peersDNS != "" }
+func (c *clusterFlags) clustered() bool { return c.peers != "" || c.peersDNS != "" || c.gossip != "" }
 
-// handler returns the cluster handler in front of h of -peers or
-// -peers-dns, or nil for a node alone.
-func (c *clusterFlags) handler(h *bosh.Handler, log *slog.Logger) (*cluster.Handler, error) {
+// validHostPort reports whether s is host:port with a numeric port.
+func validHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 0 && n <= 65535
+}
+
+// clusterNode is boshd's part in a cluster: the cluster handler in front of the
+// bosh.Handler and, with -gossip, the gossip. The zero clusterNode is a node
+// alone.
+type clusterNode struct {
+	handler *cluster.Handler // nil for a node alone
+	gossip  *gossip.Gossip   // nil without -gossip
+	log     *slog.Logger
+}
+
+// start joins the cluster of the flags, if any, as the node listening on
+// addr.
+func (c *clusterFlags) start(h *bosh.Handler, addr net.Addr, log *slog.Logger) (*clusterNode, error) {
+	nd := &clusterNode{log: log}
 	m, err := c.membership()
-	if err != nil || m == nil {
-		return nil, err
+	if err == nil && c.gossip != "" {
+		nd.gossip, err = gossip.New(gossip.Config{
+			NodeID: c.nodeID, URL: advertisedURL(addr, c.gossip), Bind: c.gossip, Join: c.join,
+			Draining: h.Draining, Sessions: func() int64 { return h.Stats().Sessions }, Logger: log,
+		})
+		m = nd.gossip
 	}
-	return cluster.New(h, cluster.Config{Membership: m, Logger: log})
+	if err != nil || m == nil {
+		return nd, err
+	}
+	nd.handler, err = cluster.New(h, cluster.Config{Membership: m, Logger: log})
+	return nd, err
+}
+
+// advertisedURL is the URL by which the other nodes reach a node listening
+// on addr: its address, or, when that is unspecified (0.0.0.0), the host
+// of its gossip address.
+func advertisedURL(addr net.Addr, gossipAddr string) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host, _, _ = net.SplitHostPort(gossipAddr)
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// endpoint is what serves -path: the cluster handler, or h alone.
+func (nd *clusterNode) endpoint(h *bosh.Handler) http.Handler {
+	if nd.handler != nil {
+		return nd.handler
+	}
+	return h
+}
+
+// update tells the other nodes this node's state now (a drain began).
+func (nd *clusterNode) update() {
+	if nd.gossip != nil {
+		if err := nd.gossip.Update(time.Second); err != nil {
+			nd.log.Warn("boshd: gossip update", "err", err)
+		}
+	}
+}
+
+// leave tells the other nodes this node is gone, so that its sessions'
+// requests get item-not-found at once.
+func (nd *clusterNode) leave() {
+	if nd.gossip != nil {
+		if err := nd.gossip.Leave(time.Second); err != nil {
+			nd.log.Warn("boshd: gossip leave", "err", err)
+		}
+	}
 }
 
 // drainer drains the handler once, on SIGTERM or POST /drain, then has
@@ -103,6 +185,7 @@ type drainer struct {
 	timeout time.Duration
 	log     *slog.Logger
 	stop    context.CancelFunc // ends run's serving context
+	changed func()             // tells the other nodes; nil for none
 	once    sync.Once
 }
 
@@ -111,6 +194,9 @@ func (d *drainer) start(why string) {
 	d.once.Do(func() {
 		d.log.Info("boshd: draining", "reason", why, "timeout", d.timeout)
 		go func() {
+			if d.changed != nil {
+				d.changed()
+			}
 			defer d.stop()
 			ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 			defer cancel()

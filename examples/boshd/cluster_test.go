@@ -45,6 +45,16 @@ func TestParseFlagsCluster(t *testing.T) {
 		{name: "this node not among the peers", args: []string{"-node-id", "n3", "-peers", "n1=http://a:1"}, error: "-peers: cluster: this node"},
 		{name: "a bad peer", args: []string{"-node-id", "n1", "-peers", "n1=ftp://a:1"}, error: "-peers: cluster: peer"},
 		{name: "both memberships", args: []string{"-node-id", "n1", "-peers", "n1=http://a:1", "-peers-dns", "http://{id}:1"}, error: "give one"},
+		{name: "gossip", args: []string{"-node-id", "n1", "-gossip", "10.0.0.1:7946", "-join", "10.0.0.2:7946, 10.0.0.3:7946"},
+			check: func(t *testing.T, o *options) {
+				assert.True(t, o.cluster.clustered())
+				assert.Equal(t, []string{"10.0.0.2:7946", "10.0.0.3:7946"}, o.cluster.join)
+				assert.Equal(t, bosh.DefaultDrainTimeout, o.cluster.drainTimeout)
+			}},
+		{name: "gossip and peers", args: []string{"-node-id", "n1", "-gossip", "10.0.0.1:7946", "-peers", "n1=http://a:1"}, error: "give one"},
+		{name: "gossip without a node id", args: []string{"-gossip", "10.0.0.1:7946"}, error: "need -node-id"},
+		{name: "join without gossip", args: []string{"-node-id", "n1", "-join", "10.0.0.2:7946"}, error: "-join needs -gossip"},
+		{name: "a bad gossip address", args: []string{"-node-id", "n1", "-gossip", "10.0.0.1"}, error: "-gossip"},
 		{name: "a DNS template without {id}", args: []string{"-node-id", "n1", "-peers-dns", "http://peers:1"}, error: "-peers-dns"},
 		{name: "a negative drain timeout", args: []string{"-drain-timeout", "-1s"}, error: "-drain-timeout"},
 	})
@@ -80,6 +90,24 @@ func TestRunTwoNodes(t *testing.T) {
 	status, got = postBody(t, n2.url, "<body rid='1' sid='n7.AAAA' xmlns='"+ns+"'/>")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, got, "item-not-found", "no node n7 (XEP-0124 §17.2)")
+}
+
+// Two boshd nodes that find each other by gossip (-gossip, -join): a
+// request of n1's session sent to n2 is forwarded to n1.
+func TestRunGossip(t *testing.T) {
+	g1 := proxytest.FreeAddr(t)
+	common := []string{"-trusted-proxies", "127.0.0.1", "-log-level", "error"}
+	n1 := start(t, append([]string{"-node-id", "n1", "-gossip", g1}, common...)...)
+	n2 := start(t, append([]string{"-node-id", "n2", "-gossip", proxytest.FreeAddr(t), "-join", g1}, common...)...)
+
+	const ns = "http://jabber.org/protocol/httpbind"
+	_, created := postBody(t, n1.url, "<body rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xmlns='"+ns+"'/>")
+	m := regexp.MustCompile(`sid='(n1\.[^']+)'`).FindStringSubmatch(created)
+	require.NotNil(t, m, created)
+	status, got := postBody(t, n2.url, "<body rid='1001' sid='"+m[1]+"' type='terminate' xmlns='"+ns+"'/>")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, got, "type='terminate'")
+	assert.NotContains(t, got, "item-not-found", "served by n1")
 }
 
 // POST /drain from loopback: readiness goes off, a session goes on until

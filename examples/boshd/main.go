@@ -61,21 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return flagError(err)
 	}
-	ch, err := o.cluster.handler(h, log)
-	if err != nil {
-		return err
-	}
-	var endpoint http.Handler = h
-	if ch != nil {
-		endpoint = ch
-	}
 	ctx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	drain := &drainer{h: h, timeout: o.cluster.drainTimeout, log: log, stop: stopServing}
 	mux := http.NewServeMux()
-	mux.Handle(o.path, endpoint)
 	mux.Handle("POST "+drainPath, drain)
-	mux.Handle(varsPath, varsHandler(h, ch))
 	mux.Handle(metricsPath, metricsHandler(h, up))
 	mux.Handle("GET "+healthzPath, healthz())
 	mux.Handle("GET "+readyzPath, newReadiness(h, probe(up), log))
@@ -92,6 +82,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	nd, err := o.cluster.start(h, ln.Addr(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer nd.leave()
+	drain.changed = nd.update
+	mux.Handle(o.path, nd.endpoint(h))
+	mux.Handle(varsPath, varsHandler(h, nd.handler))
 	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at %s://%s%s\n", strings.Join(o.domains, ","), o.scheme(), ln.Addr(), o.path)
 	if o.prebind != "" {
 		fmt.Fprintf(stdout, "boshd: prebind endpoint at %s://%s%s (HTTP Basic with XMPP credentials)\n", o.scheme(), ln.Addr(), o.prebind)
