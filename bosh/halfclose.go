@@ -27,7 +27,8 @@ func (h *Handler) closeSend(ctx context.Context) {
 			}
 		}
 	}
-	if len(sessions) == 0 || !waitGroup(ctx, &wg) {
+	wg.Wait() // CloseSend returns when ctx ends
+	if len(sessions) == 0 || ctx.Err() != nil {
 		return
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -38,21 +39,6 @@ func (h *Handler) closeSend(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-	}
-}
-
-// waitGroup waits for wg, and reports false when ctx ends first.
-func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
