@@ -49,6 +49,17 @@ func (h *Handler) PeekSID(r *http.Request) (sid string, raw []byte, err error) {
 	return string(st.b.sid), raw, nil
 }
 
+// Config returns the handler's configuration, defaults filled in (a copy:
+// changing it changes nothing).
+func (h *Handler) Config() Config {
+	c := h.cfg
+	c.AllowOrigins = append([]string(nil), c.AllowOrigins...)
+	c.Charsets = append([]string(nil), c.Charsets...)
+	c.Routes = append([]string(nil), c.Routes...)
+	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
+	return c
+}
+
 // Fail answers r with err as ServeHTTP answers its own failures, in the one
 // place that writes them: a terminate body with ConditionOf(err) (§17.2),
 // or, for an *OverloadError, HTTP 503 with Retry-After.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -84,8 +85,9 @@ func (c *Handler) Stats() Stats {
 	return Stats{Forwarded: c.forwarded.Load(), Failed: c.failed.Load()}
 }
 
-// New returns the Handler in front of h, whose bosh.Config.SIDPrefix must
-// be the membership's Self.
+// New returns the Handler in front of h. It reports an error when h's
+// bosh.Config.SIDPrefix is not the membership's Self, or ResponseTimeout
+// does not exceed h's MaxWait.
 func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 	if h == nil || cfg.Membership == nil {
 		return nil, errors.New("cluster: nil bosh.Handler or Membership")
@@ -96,8 +98,14 @@ func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 	if cfg.ResponseTimeout == 0 {
 		cfg.ResponseTimeout = DefaultResponseTimeout
 	}
-	if cfg.DialTimeout < 0 || cfg.ResponseTimeout < 0 {
-		return nil, errors.New("cluster: negative timeout")
+	bc := h.Config()
+	switch self := cfg.Membership.Self(); {
+	case bc.SIDPrefix != self:
+		return nil, fmt.Errorf("cluster: bosh.Config.SIDPrefix %q is not this node's id %q", bc.SIDPrefix, self)
+	case cfg.DialTimeout < 0:
+		return nil, fmt.Errorf("cluster: DialTimeout %v: want more than 0", cfg.DialTimeout)
+	case cfg.ResponseTimeout <= bc.MaxWait:
+		return nil, fmt.Errorf("cluster: ResponseTimeout %v: want more than bosh.Config.MaxWait (%v), for which a request may be held", cfg.ResponseTimeout, bc.MaxWait)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -99,5 +100,30 @@ func TestDNS(t *testing.T) {
 	for _, bad := range []string{"http://boshd-peers:5280", "tcp://{id}:5280", "http://x/{id}"} {
 		_, err := cluster.NewDNS("boshd-0", bad)
 		assert.Error(t, err, bad)
+	}
+}
+
+// New refuses a bosh.Handler whose sids would not name this node, and a
+// ResponseTimeout a held request can outlast (XEP-0124 §8).
+func TestNewErrors(t *testing.T) {
+	m, err := cluster.NewStatic("n1", map[string]string{"n1": "http://a:1"})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		bcfg bosh.Config
+		cfg  cluster.Config
+		err  string
+	}{
+		{"no SIDPrefix", bosh.Config{}, cluster.Config{Membership: m}, `SIDPrefix "" is not this node's id "n1"`},
+		{"another node's prefix", bosh.Config{SIDPrefix: "n2"}, cluster.Config{Membership: m}, `SIDPrefix "n2"`},
+		{"a timeout below MaxWait", bosh.Config{SIDPrefix: "n1"}, cluster.Config{Membership: m, ResponseTimeout: 10 * time.Second}, "want more than bosh.Config.MaxWait (45s)"},
+		{"no membership", bosh.Config{SIDPrefix: "n1"}, cluster.Config{}, "nil bosh.Handler or Membership"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := bosh.NewHandler(echo, tc.bcfg)
+			require.NoError(t, err)
+			_, err = cluster.New(h, tc.cfg)
+			assert.ErrorContains(t, err, tc.err)
+		})
 	}
 }

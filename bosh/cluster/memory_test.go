@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -59,7 +60,7 @@ func newMemNet(t *testing.T, count int, cfg cluster.Config) (*memNet, []*memNode
 	})
 	for id := range count {
 		id := "n" + string(rune('0'+id))
-		h, err := bosh.NewHandler(up, bosh.Config{SIDPrefix: id, TrustedProxies: []string{"192.0.2.10"}, Logger: quiet})
+		h, err := bosh.NewHandler(up, bosh.Config{SIDPrefix: id, TrustedProxies: []string{"192.0.2.10"}, MaxWait: 2 * time.Second, Logger: quiet})
 		require.NoError(t, err)
 		m, err := cluster.NewStatic(id, urls)
 		require.NoError(t, err)

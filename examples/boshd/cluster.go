@@ -120,7 +120,7 @@ type clusterNode struct {
 }
 
 // start joins the cluster of the flags, if any, as the node listening on
-// addr.
+// addr. A forward waits for its answer 15 s longer than -max-wait.
 func (c *clusterFlags) start(h *bosh.Handler, addr net.Addr, log *slog.Logger) (*clusterNode, error) {
 	nd := &clusterNode{log: log}
 	m, err := c.membership()
@@ -134,7 +134,8 @@ func (c *clusterFlags) start(h *bosh.Handler, addr net.Addr, log *slog.Logger) (
 	if err != nil || m == nil {
 		return nd, err
 	}
-	nd.handler, err = cluster.New(h, cluster.Config{Membership: m, Logger: log})
+	wait := cluster.DefaultResponseTimeout - bosh.DefaultMaxWait
+	nd.handler, err = cluster.New(h, cluster.Config{Membership: m, ResponseTimeout: h.Config().MaxWait + wait, Logger: log})
 	return nd, err
 }
 

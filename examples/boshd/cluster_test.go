@@ -75,7 +75,7 @@ func postBody(t *testing.T, url, body string) (int, string) {
 func TestRunTwoNodes(t *testing.T) {
 	a1, a2 := proxytest.FreeAddr(t), proxytest.FreeAddr(t)
 	peers := "n1=http://" + a1 + ",n2=http://" + a2
-	common := []string{"-peers", peers, "-trusted-proxies", "127.0.0.1", "-log-level", "error"}
+	common := []string{"-peers", peers, "-trusted-proxies", "127.0.0.1", "-log-level", "error", "-max-wait", "100s"} // a forward outlasts any wait
 	n1 := start(t, append([]string{"-node-id", "n1", "-listen", a1}, common...)...)
 	n2 := start(t, append([]string{"-node-id", "n2", "-listen", a2}, common...)...)
 
