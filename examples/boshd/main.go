@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nd.leave()
+	if nd.handler != nil && o.upstream == nil {
+		log.Warn("boshd: several nodes with the in-memory core: each node is an XMPP server of its own, whose users do not see the other nodes' users; use -upstream")
+	}
 	drain.changed = nd.update
 	mux.Handle(o.path, nd.endpoint(h))
 	mux.Handle(varsPath, varsHandler(h, nd.handler))

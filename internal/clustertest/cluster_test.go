@@ -1,0 +1,412 @@
+package clustertest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/boshtest"
+	"github.com/httpbind/httpbind/bosh/cluster"
+	"github.com/httpbind/httpbind/internal/prosodytest"
+	"github.com/httpbind/httpbind/internal/proxytest"
+)
+
+const nodes = 3
+
+// env is the running test cluster.
+type env struct {
+	t       *testing.T
+	bin     string // boshd
+	prosody *prosodytest.Server
+	procs   [nodes + 1]*exec.Cmd // by node number, 1…nodes
+	lbURL   string
+}
+
+func TestCluster(t *testing.T) {
+	if os.Getenv("HTTPBIND_CLUSTER") != "1" || os.Geteuid() != 0 {
+		t.Skip("run as root with HTTPBIND_CLUSTER=1 (make cluster): it creates network namespaces")
+	}
+	e := &env{t: t, bin: filepath.Join(t.TempDir(), "boshd")}
+	sh(t, "go", "build", "-o", e.bin, "../../examples/boshd")
+	setupNetwork(t, nodes)
+	e.prosody = prosodytest.Start(t, prosodytest.WithDomain("example.test"))
+	relay(t, hostIP+":5222", e.prosody.C2SAddr)
+	for i := 1; i <= nodes; i++ {
+		e.start(i, "5m")
+	}
+	for _, sc := range []struct {
+		name   string
+		config string
+		run    func(e *env, name string)
+	}{
+		{"round-robin", "haproxy-cluster-rr", (*env).exchange},
+		{"sid routing", "haproxy-cluster", (*env).exchange},
+		{"partition of 5s", "haproxy-cluster", (*env).partition5s},
+		{"kill -9", "haproxy-cluster", (*env).kill},
+		{"drain", "haproxy-cluster", (*env).drain},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			e.t = t
+			e.haproxy(sc.config)
+			sc.run(e, sc.name)
+		})
+	}
+}
+
+// start runs boshd node i in its namespace and waits until it is ready.
+func (e *env) start(i int, drain string) {
+	t := e.t
+	var peers []string
+	for j := 1; j <= nodes; j++ {
+		peers = append(peers, fmt.Sprintf("n%d=http://%s:5280", j, nodeIP(j)))
+	}
+	cmd := exec.Command("ip", "netns", "exec", nodeNS(i), e.bin,
+		"-listen", nodeIP(i)+":5280", "-node-id", fmt.Sprintf("n%d", i), "-peers", strings.Join(peers, ","),
+		"-upstream", "tcp://"+hostIP+":5222", "-upstream-ca", e.prosody.CAFile, "-domain", "example.test",
+		"-trusted-proxies", "10.77.0.0/24", "-drain-timeout", drain, "-log-level", "warn",
+		"-session-rate", "1000", "-session-burst", "1000", "-max-sessions-per-address", "100000")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.procs[i] = cmd
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for range 200 { // 10s
+		if res, err := http.Get("http://" + nodeIP(i) + ":5280/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("node %d not ready", i)
+}
+
+// haproxy starts HAProxy with the README's configuration name, plain HTTP
+// on loopback, toward the nodes.
+func (e *env) haproxy(name string) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- proxytest:" + name + " -->\\s*```[a-z]*\\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		e.t.Fatalf("README.md has no %s", name)
+	}
+	conf := string(m[1])
+	addr := proxytest.FreeAddr(e.t)
+	conf = strings.Replace(conf, "bind :443 ssl crt /etc/haproxy/certs/chat.example.com.pem alpn h2,http/1.1", "bind "+addr, 1)
+	for i := 1; i <= nodes; i++ {
+		conf = strings.Replace(conf, fmt.Sprintf("10.0.0.%d:5280 check", i), nodeIP(i)+":5280 check inter 500ms", 1)
+	}
+	proxytest.HAProxy(e.t, addr, conf)
+	e.lbURL = "http://" + addr + "/http-bind"
+}
+
+// pair is two logged-in sessions that send each other messages.
+type pair struct{ a, b *boshtest.Client }
+
+// login opens n sessions of fresh users through the load balancer.
+func (e *env) login(ctx context.Context, prefix string, n int) ([]*boshtest.Client, error) {
+	cs := make([]*boshtest.Client, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range cs {
+		user := fmt.Sprintf("%s%d", prefix, i)
+		e.prosody.Register(user, "pw")
+		cs[i] = boshtest.NewClient(e.lbURL, boshtest.WithWait(20*time.Second))
+		e.t.Cleanup(func() { cs[i].Close() })
+		wg.Go(func() {
+			if errs[i] = cs[i].Connect(ctx, "example.test"); errs[i] == nil {
+				_, errs[i] = cs[i].Login(ctx, user, "pw", "r")
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return cs, err
+		}
+	}
+	return cs, nil
+}
+
+// result is what one scenario measured.
+type result struct {
+	sent, received, lost, dup, ended int
+	latencies                        []time.Duration
+	conditions                       map[string]int
+}
+
+var idRE = regexp.MustCompile(`id='m(\d+)-(\d+)'`)
+
+// talk has each session of cs send count messages to its partner (0↔1,
+// 2↔3, …), each after the previous one arrived, and counts what arrives.
+func talk(ctx context.Context, cs []*boshtest.Client, count int, during func()) *result {
+	r := &result{conditions: map[string]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i+1 < len(cs); i += 2 {
+		for _, dir := range [][2]int{{i, i + 1}, {i + 1, i}} {
+			from, to := cs[dir[0]], cs[dir[1]]
+			wg.Go(func() {
+				for n := range count {
+					msg := fmt.Sprintf("<message xmlns='jabber:client' to='%s' id='m%d-%d' type='chat'><body>%d</body></message>", to.JID(), dir[0], n, n)
+					start := time.Now()
+					err := from.Send(ctx, []byte(msg))
+					mu.Lock()
+					r.sent++
+					mu.Unlock()
+					if err != nil {
+						break
+					}
+					got, err := receiveMessage(ctx, to, dir[0])
+					mu.Lock()
+					switch {
+					case err != nil:
+						r.conditions[fmt.Sprint(bosh.ConditionOf(err), err)]++
+					case got < n:
+						r.dup++
+					case got > n:
+						r.lost += got - n
+					default:
+						r.received++
+						r.latencies = append(r.latencies, time.Since(start))
+					}
+					mu.Unlock()
+					if err != nil {
+						break
+					}
+					if n == count/2 && dir[0] == 0 && during != nil {
+						during()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return r
+}
+
+// receiveMessage waits for the next message from session from and returns
+// its number.
+func receiveMessage(ctx context.Context, c *boshtest.Client, from int) (int, error) {
+	for {
+		el, err := c.Receive(ctx)
+		if err != nil {
+			return -1, err
+		}
+		m := idRE.FindSubmatch(el)
+		if m == nil || string(m[1]) != fmt.Sprint(from) {
+			continue // presence and the like
+		}
+		var n int
+		fmt.Sscan(string(m[2]), &n)
+		return n, nil
+	}
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// counts are the nodes' counters summed.
+type counts struct{ requests, forwarded, failed uint64 }
+
+// counters sums the counters of the nodes that answer.
+func (e *env) counters() counts {
+	var c counts
+	for i := 1; i <= nodes; i++ {
+		res, err := http.Get("http://" + nodeIP(i) + ":5280/debug/vars")
+		if err != nil {
+			continue
+		}
+		var all struct {
+			Bosh    bosh.Stats
+			Cluster cluster.Stats
+		}
+		json.NewDecoder(res.Body).Decode(&all)
+		res.Body.Close()
+		c.requests += all.Bosh.Requests
+		c.forwarded += all.Cluster.Forwarded
+		c.failed += all.Cluster.Failed
+	}
+	return c
+}
+
+func (e *env) report(name string, r *result, took time.Duration, before, after counts) {
+	fwd, reqs := after.forwarded-before.forwarded, after.requests-before.requests
+	e.t.Logf("%s: %d messages sent, %d received, %d lost, %d duplicated, sessions ended %v; delivery p50 %v p99 %v; %d of %d requests forwarded (%.1f%%), %d forwards failed; %v",
+		name, r.sent, r.received, r.lost, r.dup, r.conditions, percentile(r.latencies, 0.5).Round(10*time.Microsecond),
+		percentile(r.latencies, 0.99).Round(10*time.Microsecond), fwd, reqs, 100*float64(fwd)/float64(max(reqs, 1)),
+		after.failed-before.failed, took.Round(time.Millisecond))
+}
+
+const (
+	sessions = 30 // 15 pairs
+	messages = 20
+)
+
+// exchange: sessions × messages through the load balancer; nothing lost,
+// duplicated or ended.
+func (e *env) exchange(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cs, err := e.login(ctx, strings.ReplaceAll(name, " ", ""), sessions)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	before, start := e.counters(), time.Now()
+	r := talk(ctx, cs, messages, nil)
+	after := e.counters()
+	e.report(name, r, time.Since(start), before, after)
+	if r.lost+r.dup+len(r.conditions) > 0 || after.failed > before.failed {
+		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	}
+	for _, c := range cs {
+		c.Terminate(ctx)
+	}
+}
+
+// owner returns the node number that owns c's session.
+func owner(c *boshtest.Client) int {
+	id, _ := bosh.SIDPrefixOf(c.SID())
+	var n int
+	fmt.Sscanf(id, "n%d", &n)
+	return n
+}
+
+// partition5s cuts node 2 off for 5 s in the middle of the exchange:
+// every session survives, nothing is lost.
+func (e *env) partition5s(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cs, err := e.login(ctx, "part", sessions)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	before, start := e.counters(), time.Now()
+	r := talk(ctx, cs, messages, func() {
+		partition(e.t, 2, true)
+		time.Sleep(5 * time.Second) // the scenario's partition, not a wait for goroutines
+		partition(e.t, 2, false)
+	})
+	e.report(name, r, time.Since(start), before, e.counters())
+	if r.lost+r.dup+len(r.conditions) > 0 {
+		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	}
+	for _, c := range cs {
+		c.Terminate(ctx)
+	}
+}
+
+// kill kills node 3 with SIGKILL between two exchanges: the sessions of
+// nodes 1 and 2 go on untouched; node 3's end with item-not-found.
+func (e *env) kill(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cs, err := e.login(ctx, "kill", sessions)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	talk(ctx, cs, 2, nil)
+	var live, dead []*boshtest.Client
+	for i := 0; i+1 < len(cs); i += 2 { // whole pairs
+		if owner(cs[i]) == 3 || owner(cs[i+1]) == 3 {
+			dead = append(dead, cs[i], cs[i+1])
+		} else {
+			live = append(live, cs[i], cs[i+1])
+		}
+	}
+	e.procs[3].Process.Kill()
+	e.procs[3].Wait()
+	killed := time.Now()
+	ended, owned := 0, 0
+	var took []time.Duration
+	for _, c := range dead {
+		if owner(c) != 3 {
+			continue
+		}
+		owned++
+		start := time.Now()
+		err := c.Send(ctx, []byte("<presence xmlns='jabber:client'/>"))
+		for err == nil {
+			_, err = c.Receive(ctx)
+		}
+		if errors.Is(err, bosh.ItemNotFound) {
+			ended++
+			took = append(took, time.Since(start))
+		}
+	}
+	e.t.Logf("%s: %d of node 3's %d sessions ended with item-not-found, p50 %v and max %v after their next request", name, ended, owned,
+		percentile(took, 0.5).Round(time.Millisecond), percentile(took, 1).Round(time.Millisecond))
+	if ended != owned {
+		e.t.Errorf("%s: %d of node 3's %d sessions did not end with item-not-found", name, owned-ended, owned)
+	}
+	before := e.counters()
+	r := talk(ctx, live, messages, nil)
+	e.report(name+": pairs on nodes 1 and 2", r, time.Since(killed), before, e.counters())
+	if r.lost+r.dup+len(r.conditions) > 0 {
+		e.t.Errorf("%s: sessions of live nodes: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	}
+	e.start(3, "5m") // for the scenarios after
+}
+
+// drain sends SIGTERM to node 1 (drain for up to 20 s) while new sessions
+// are created through the load balancer: none fails; the pairs that end
+// before the deadline lose nothing.
+func (e *env) drain(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e.procs[1].Process.Kill()
+	e.procs[1].Wait()
+	e.start(1, "20s")
+	cs, err := e.login(ctx, "drainold", sessions)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.procs[1].Process.Signal(syscall.SIGTERM)
+	fresh, err := e.login(ctx, "drainnew", sessions)
+	if err != nil {
+		e.t.Errorf("%s: a creation failed while node 1 drained: %v", name, err)
+	}
+	onDraining := 0
+	for _, c := range fresh {
+		if owner(c) == 1 {
+			onDraining++
+		}
+	}
+	before, start := e.counters(), time.Now()
+	r := talk(ctx, cs, messages, nil)
+	e.report(name+": sessions older than the drain", r, time.Since(start), before, e.counters())
+	if r.lost+r.dup+len(r.conditions) > 0 {
+		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	}
+	for _, c := range append(cs, fresh...) {
+		c.Terminate(ctx)
+	}
+	e.t.Logf("%s: %d sessions created during the drain, %d of them on the draining node", name, len(fresh), onDraining)
+	if onDraining > 0 {
+		e.t.Errorf("%s: %d sessions created on the draining node", name, onDraining)
+	}
+	e.procs[1].Wait()
+}
