@@ -137,8 +137,9 @@ func newTransport(dial time.Duration) *http.Transport {
 }
 
 // ServeHTTP serves r here or forwards it to the owner of its session. A
-// session creation is served here unless this node drains
-// (bosh.Handler.Drain): it then goes to the node Membership.Pick gives.
+// session creation is served here unless this node is not ready
+// (bosh.Handler.Ready: it drains, shuts down or is full): it then goes to
+// the node Membership.Pick gives.
 func (c *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		c.h.ServeHTTP(w, r) // CORS preflight, the endpoint page, 405
@@ -179,9 +180,9 @@ func (c *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // create serves a creation request here, or on another node while this
-// one drains.
+// one is not ready.
 func (c *Handler) create(w http.ResponseWriter, r *http.Request) {
-	if errors.Is(c.h.Ready(), bosh.ErrDraining) {
+	if c.h.Ready() != nil {
 		if n, ok := c.members.Pick(); ok {
 			c.forward(w, r, n, true)
 			return

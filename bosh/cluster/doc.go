@@ -15,7 +15,8 @@
 // bosh.Config.SIDPrefix to its node id, so a sid reads "n2.<random>"
 // (bosh.SIDPrefixOf). Start at New and the Membership interface, which
 // says who this node is, where another node is and in what State, and
-// which node takes a new session while this one drains (bosh.Handler.Drain).
+// which node takes a new session while this one is not ready (it drains,
+// bosh.Handler.Drain, or is full).
 // NewStatic is a fixed list of nodes (ParsePeers reads "n1=http://…,n2=…");
 // NewDNS names every node by a URL template such as
 // "http://{id}.boshd-peers:5280" (a Kubernetes StatefulSet).
