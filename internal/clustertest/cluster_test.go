@@ -385,6 +385,16 @@ func (e *env) drain(name string) {
 		e.t.Fatal(err)
 	}
 	e.procs[1].Process.Signal(syscall.SIGTERM)
+	for range 200 { // the signal is handled: /readyz answers 503 (10s at most)
+		res, err := http.Get("http://" + nodeIP(1) + ":5280/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	fresh, err := e.login(ctx, "drainnew", sessions)
 	if err != nil {
 		e.t.Errorf("%s: a creation failed while node 1 drained: %v", name, err)
