@@ -96,6 +96,7 @@ bigload:
 
 # cluster runs boshd as three nodes in network namespaces (internal/clustertest),
 # with Prosody behind and HAProxy in front: round-robin, routing by sid, a
-# partition of 5 s, kill -9 of a node, a drain. As root; not in make test.
+# partition of 5 s, kill -9 of a node, a drain, a rolling restart. As root;
+# not in make test.
 cluster: deps
 	HTTPBIND_CLUSTER=1 $(GO) test -count=1 -timeout 20m -v -run TestCluster ./internal/clustertest

@@ -57,6 +57,7 @@ func TestCluster(t *testing.T) {
 		{"partition of 5s", "haproxy-cluster", (*env).partition5s},
 		{"kill -9", "haproxy-cluster", (*env).kill},
 		{"drain", "haproxy-cluster", (*env).drain},
+		{"rolling restart", "haproxy-cluster", (*env).rolling},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			e.t = t
@@ -64,6 +65,31 @@ func TestCluster(t *testing.T) {
 			sc.run(e, sc.name)
 		})
 	}
+}
+
+// restart stops node i (SIGKILL, if it still runs) and starts it again.
+func (e *env) restart(i int, drain string) {
+	e.procs[i].Process.Kill()
+	e.procs[i].Wait()
+	e.start(i, drain)
+}
+
+// waitDraining waits, 10 s at most, until node i's /readyz answers 503,
+// or it no longer answers: a node without sessions is done draining at
+// once.
+func (e *env) waitDraining(i int) {
+	for range 200 {
+		res, err := http.Get("http://" + nodeIP(i) + ":5280/readyz")
+		if err != nil {
+			return
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusServiceUnavailable {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("node %d did not start draining", i)
 }
 
 // start runs boshd node i in its namespace and waits until it is ready.
@@ -377,24 +403,13 @@ func (e *env) kill(name string) {
 func (e *env) drain(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e.procs[1].Process.Kill()
-	e.procs[1].Wait()
-	e.start(1, "20s")
+	e.restart(1, "20s")
 	cs, err := e.login(ctx, "drainold", sessions)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.procs[1].Process.Signal(syscall.SIGTERM)
-	for range 200 { // the signal is handled: /readyz answers 503 (10s at most)
-		res, err := http.Get("http://" + nodeIP(1) + ":5280/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusServiceUnavailable {
-				break
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.waitDraining(1)
 	fresh, err := e.login(ctx, "drainnew", sessions)
 	if err != nil {
 		e.t.Errorf("%s: a creation failed while node 1 drained: %v", name, err)
@@ -419,4 +434,59 @@ func (e *env) drain(name string) {
 		e.t.Errorf("%s: %d sessions created on the draining node", name, onDraining)
 	}
 	e.procs[1].Wait()
+}
+
+// rolling restarts the nodes one after the other, each with a drain of
+// 3 s, while sessions are created and talk through the load balancer:
+// no creation fails, no message of a session that ends before its node's
+// deadline is lost; the sessions still on a node at its deadline end with
+// system-shutdown.
+func (e *env) rolling(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for i := 1; i <= nodes; i++ {
+		e.restart(i, "3s")
+	}
+	old, err := e.login(ctx, "rollold", 12)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	shutdown := 0
+	for i := 1; i <= nodes; i++ {
+		e.procs[i].Process.Signal(syscall.SIGTERM)
+		e.waitDraining(i)
+		fresh, err := e.login(ctx, fmt.Sprintf("roll%d-", i), 10)
+		if err != nil {
+			e.t.Errorf("%s: a creation failed while node %d drained: %v", name, i, err)
+		}
+		r := talk(ctx, fresh, 5, nil)
+		if r.lost+r.dup+len(r.conditions) > 0 {
+			e.t.Errorf("%s: node %d draining: lost %d, duplicated %d, ended %v", name, i, r.lost, r.dup, r.conditions)
+		}
+		for _, c := range fresh {
+			if owner(c) == i {
+				e.t.Errorf("%s: a session created on draining node %d", name, i)
+			}
+			c.Terminate(ctx)
+		}
+		e.procs[i].Wait() // the drain deadline, then shutdown
+		for _, c := range old {
+			if owner(c) != i {
+				continue
+			}
+			_, err := c.Receive(ctx)
+			for err == nil {
+				_, err = c.Receive(ctx)
+			}
+			if errors.Is(err, bosh.SystemShutdown) {
+				shutdown++
+			}
+		}
+		e.start(i, "3s")
+	}
+	e.t.Logf("%s: 3 nodes restarted, 30 sessions created meanwhile with none failed; %d of %d older sessions ended with system-shutdown at their node's deadline",
+		name, shutdown, len(old))
+	if shutdown != len(old) {
+		e.t.Errorf("%s: %d older sessions did not end with system-shutdown", name, len(old)-shutdown)
+	}
 }
