@@ -52,6 +52,7 @@ func TestCluster(t *testing.T) {
 		config string
 		run    func(e *env, name string)
 	}{
+		{"single node", "single", (*env).exchange},
 		{"round-robin", "haproxy-cluster-rr", (*env).exchange},
 		{"sid routing", "haproxy-cluster", (*env).exchange},
 		{"partition of 5s", "haproxy-cluster", (*env).partition5s},
@@ -125,6 +126,13 @@ func (e *env) start(i int, drain string) {
 // haproxy starts HAProxy with the README's configuration name, plain HTTP
 // on loopback, toward the nodes.
 func (e *env) haproxy(name string) {
+	if name == "single" {
+		addr := proxytest.FreeAddr(e.t)
+		proxytest.HAProxy(e.t, addr, fmt.Sprintf("frontend bosh\n\tbind %s\n\ttimeout client 90s\n\tdefault_backend boshd\n\n"+
+			"backend boshd\n\ttimeout server 90s\n\tserver n1 %s:5280\n", addr, nodeIP(1)))
+		e.lbURL = "http://" + addr + "/http-bind"
+		return
+	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		e.t.Fatal(err)
@@ -142,9 +150,6 @@ func (e *env) haproxy(name string) {
 	proxytest.HAProxy(e.t, addr, conf)
 	e.lbURL = "http://" + addr + "/http-bind"
 }
-
-// pair is two logged-in sessions that send each other messages.
-type pair struct{ a, b *boshtest.Client }
 
 // login opens n sessions of fresh users through the load balancer.
 func (e *env) login(ctx context.Context, prefix string, n int) ([]*boshtest.Client, error) {
@@ -297,14 +302,20 @@ const (
 func (e *env) exchange(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	u0 := e.usage()
 	cs, err := e.login(ctx, strings.ReplaceAll(name, " ", ""), sessions)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	u1 := e.usage()
 	before, start := e.counters(), time.Now()
 	r := talk(ctx, cs, messages, nil)
 	after := e.counters()
+	u2 := e.usage()
 	e.report(name, r, time.Since(start), before, after)
+	e.t.Logf("%s, summed over the nodes: %+d KiB resident for %d logged-in sessions (%.1f KiB a session); %v CPU for the logins, %v for the %d messages (%.0f µs a message)",
+		name, u1.rssKiB-u0.rssKiB, len(cs), float64(u1.rssKiB-u0.rssKiB)/float64(len(cs)), u1.cpu-u0.cpu, u2.cpu-u1.cpu, r.sent,
+		float64((u2.cpu-u1.cpu).Microseconds())/float64(max(r.sent, 1)))
 	if r.lost+r.dup+len(r.conditions) > 0 || after.failed > before.failed {
 		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
 	}
@@ -489,4 +500,40 @@ func (e *env) rolling(name string) {
 	if shutdown != len(old) {
 		e.t.Errorf("%s: %d older sessions did not end with system-shutdown", name, len(old)-shutdown)
 	}
+}
+
+// usage is the nodes' resources summed, from /proc.
+type usage struct {
+	cpu    time.Duration // user and system time
+	rssKiB int64         // resident memory
+}
+
+// usage reads /proc/<pid>/stat and /proc/<pid>/status of every running
+// node (USER_HZ is 100 on Linux).
+func (e *env) usage() usage {
+	var u usage
+	for i := 1; i <= nodes; i++ {
+		if e.procs[i] == nil || e.procs[i].ProcessState != nil {
+			continue
+		}
+		pid := e.procs[i].Process.Pid
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			// Fields after the command name, which is in parentheses.
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			var ut, st int64
+			fmt.Sscan(f[11], &ut)
+			fmt.Sscan(f[12], &st)
+			u.cpu += time.Duration(ut+st) * 10 * time.Millisecond
+		}
+		if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for line := range strings.SplitSeq(string(status), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+					var kib int64
+					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+					u.rssKiB += kib
+				}
+			}
+		}
+	}
+	return u
 }
