@@ -42,7 +42,7 @@ func (c *clusterFlags) define(fs *flag.FlagSet) {
 		c.join = list(v)
 		return nil
 	})
-	fs.DurationVar(&c.drainTimeout, "drain-timeout", bosh.DefaultDrainTimeout, "on SIGTERM or POST "+drainPath+", how long sessions may go on with readiness off before they end with system-shutdown (`duration`; 0: at once, the default of a node without -peers or -peers-dns)")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", bosh.DefaultDrainTimeout, "on SIGTERM or POST "+drainPath+", how long sessions may go on with readiness off before they end with system-shutdown (`duration`; 0: at once, the default of a node without -peers, -peers-dns or -gossip)")
 }
 
 // check reports flags that do not go together; bosh.Config judges
@@ -124,30 +124,47 @@ type clusterNode struct {
 func (c *clusterFlags) start(h *bosh.Handler, addr net.Addr, log *slog.Logger) (*clusterNode, error) {
 	nd := &clusterNode{log: log}
 	m, err := c.membership()
-	if err == nil && c.gossip != "" {
+	if err != nil {
+		return nil, err
+	}
+	if c.gossip != "" {
+		u, err := advertisedURL(addr, c.gossip)
+		if err != nil {
+			return nil, err
+		}
 		nd.gossip, err = gossip.New(gossip.Config{
-			NodeID: c.nodeID, URL: advertisedURL(addr, c.gossip), Bind: c.gossip, Join: c.join,
+			NodeID: c.nodeID, URL: u, Bind: c.gossip, Join: c.join,
 			Draining: h.Draining, Sessions: func() int64 { return h.Stats().Sessions }, Logger: log,
 		})
+		if err != nil {
+			return nil, fmt.Errorf("-gossip: %w", err)
+		}
 		m = nd.gossip
 	}
-	if err != nil || m == nil {
-		return nd, err
+	if m == nil {
+		return nd, nil
 	}
 	wait := cluster.DefaultResponseTimeout - bosh.DefaultMaxWait
 	nd.handler, err = cluster.New(h, cluster.Config{Membership: m, ResponseTimeout: h.Config().MaxWait + wait, Logger: log})
-	return nd, err
+	if err != nil {
+		nd.leave()
+		return nil, err
+	}
+	return nd, nil
 }
 
 // advertisedURL is the URL by which the other nodes reach a node listening
 // on addr: its address, or, when that is unspecified (0.0.0.0), the host
-// of its gossip address.
-func advertisedURL(addr net.Addr, gossipAddr string) string {
+// of its gossip address, which must then be an address.
+func advertisedURL(addr net.Addr, gossipAddr string) (string, error) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host, _, _ = net.SplitHostPort(gossipAddr)
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			return "", fmt.Errorf("-gossip %q and -listen %q: one of them must name an IP address the other nodes reach", gossipAddr, addr)
+		}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 // endpoint is what serves -path: the cluster handler, or h alone.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -108,6 +109,28 @@ func TestRunGossip(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, got, "type='terminate'")
 	assert.NotContains(t, got, "item-not-found", "served by n1")
+}
+
+// Gossip needs an address the other nodes reach: -listen's, or -gossip's.
+func TestAdvertisedURL(t *testing.T) {
+	for _, tc := range []struct {
+		listen, gossip, want, err string
+	}{
+		{"10.0.0.1:5280", "0.0.0.0:7946", "http://10.0.0.1:5280", ""},
+		{"0.0.0.0:5280", "10.0.0.1:7946", "http://10.0.0.1:5280", ""},
+		{"[::]:5280", "[2001:db8::1]:7946", "http://[2001:db8::1]:5280", ""},
+		{"0.0.0.0:5280", "0.0.0.0:7946", "", "must name an IP address"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tc.listen)
+		require.NoError(t, err)
+		got, err := advertisedURL(addr, tc.gossip)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
 }
 
 // POST /drain from loopback: readiness goes off, a session goes on until
