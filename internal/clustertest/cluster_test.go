@@ -56,6 +56,7 @@ func TestCluster(t *testing.T) {
 		{"round-robin", "haproxy-cluster-rr", (*env).exchange},
 		{"sid routing", "haproxy-cluster", (*env).exchange},
 		{"partition of 5s", "haproxy-cluster", (*env).partition5s},
+		{"partition of 90s", "haproxy-cluster", (*env).partition90s},
 		{"kill -9", "haproxy-cluster", (*env).kill},
 		{"drain", "haproxy-cluster", (*env).drain},
 		{"rolling restart", "haproxy-cluster", (*env).rolling},
@@ -354,6 +355,67 @@ func (e *env) partition5s(name string) {
 	for _, c := range cs {
 		c.Terminate(ctx)
 	}
+}
+
+// partition90s cuts node 2 off for 90 s, longer than a session's
+// inactivity (60 s): node 2 ends its sessions with inactivity (XEP-0124
+// §10), not before; the pairs on nodes 1 and 3 talk meanwhile and lose
+// nothing.
+func (e *env) partition90s(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cs, err := e.login(ctx, "long", sessions)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var live []*boshtest.Client
+	cut := 0
+	for i := 0; i+1 < len(cs); i += 2 {
+		if owner(cs[i]) != 2 && owner(cs[i+1]) != 2 {
+			live = append(live, cs[i], cs[i+1])
+		}
+		for _, c := range cs[i : i+2] {
+			if owner(c) == 2 {
+				cut++
+			}
+		}
+	}
+	endedBefore := e.ended(2)["inactivity"]
+	partition(e.t, 2, true)
+	start := time.Now()
+	r := talk(ctx, live, messages, nil)
+	e.report(name+": pairs on nodes 1 and 3 during the cut", r, time.Since(start), counts{}, counts{})
+	if r.lost+r.dup+len(r.conditions) > 0 {
+		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	}
+	time.Sleep(90*time.Second - time.Since(start)) // the scenario's partition
+	partition(e.t, 2, false)
+	var byInactivity uint64
+	for range 100 { // node 2 answers again within 10 s
+		if byInactivity = e.ended(2)["inactivity"] - endedBefore; byInactivity > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Logf("%s: node 2 ended %d of its %d sessions by inactivity during the cut", name, byInactivity, cut)
+	if byInactivity != uint64(cut) {
+		e.t.Errorf("%s: node 2 ended %d of its %d sessions by inactivity", name, byInactivity, cut)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// ended returns node i's sessions ended so far, by reason.
+func (e *env) ended(i int) map[string]uint64 {
+	res, err := http.Get("http://" + nodeIP(i) + ":5280/debug/vars")
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var all struct{ Bosh bosh.Stats }
+	json.NewDecoder(res.Body).Decode(&all)
+	return all.Bosh.Ended
 }
 
 // kill kills node 3 with SIGKILL between two exchanges: the sessions of

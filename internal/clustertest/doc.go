@@ -3,7 +3,8 @@
 // in front, and measures what the README's "Several nodes" promises: no
 // session ended, lost or duplicated under round-robin, few forwards with
 // routing by sid, a killed node costing only its own sessions, a short
-// partition costing nothing, a drain and a rolling restart with no failed
+// partition costing nothing, a long one ending only the cut node's sessions
+// and only by inactivity, a drain and a rolling restart with no failed
 // creation.
 //
 // Its test runs only as root with HTTPBIND_CLUSTER=1 (make cluster): it
