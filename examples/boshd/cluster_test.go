@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/bosh/boshtest"
@@ -162,4 +163,45 @@ func TestDrainEndpoint(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("run did not return after the last session ended")
 	}
+}
+
+// The README's Kubernetes manifests: YAML that parses, a headless Service
+// that publishes pods that are not ready (a draining pod keeps its DNS
+// name), and boshd arguments that parseFlags takes, with the node id a
+// pod name.
+func TestReadmeKubernetes(t *testing.T) {
+	dec := yaml.NewDecoder(strings.NewReader(readmeConfig(t, "kubernetes")))
+	var svc struct {
+		Kind string
+		Spec struct {
+			ClusterIP                string `yaml:"clusterIP"`
+			PublishNotReadyAddresses bool   `yaml:"publishNotReadyAddresses"`
+		}
+	}
+	require.NoError(t, dec.Decode(&svc))
+	assert.Equal(t, "Service", svc.Kind)
+	assert.Equal(t, "None", svc.Spec.ClusterIP)
+	assert.True(t, svc.Spec.PublishNotReadyAddresses)
+	var sts struct {
+		Kind string
+		Spec struct {
+			ServiceName string `yaml:"serviceName"`
+			Template    struct {
+				Spec struct {
+					TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+					Containers                    []struct{ Args []string }
+				}
+			}
+		}
+	}
+	require.NoError(t, dec.Decode(&sts))
+	assert.Equal(t, "StatefulSet", sts.Kind)
+	assert.Equal(t, "boshd-peers", sts.Spec.ServiceName)
+	spec := sts.Spec.Template.Spec
+	require.Len(t, spec.Containers, 1)
+	args := strings.Split(strings.ReplaceAll(strings.Join(spec.Containers[0].Args, "\x00"), "$(POD_NAME)", "boshd-1"), "\x00")
+	o, err := parseConfig(args, nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "boshd-1", o.handlerConfig().SIDPrefix)
+	assert.Greater(t, time.Duration(spec.TerminationGracePeriodSeconds)*time.Second, o.cluster.drainTimeout)
 }
