@@ -38,7 +38,7 @@ func TestTCPTwoPhaseClose(t *testing.T) {
 			defer ts.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c := boshtest.NewClient(ts.URL, boshtest.WithWait(5*time.Second))
+			c := boshtest.NewClient(ts.URL, boshtest.ClientConfig{Wait: 5 * time.Second})
 			defer c.Close()
 			require.NoError(t, c.Connect(ctx, fDomain))
 			_, err = c.Login(ctx, fUser, fPass, "balcony")

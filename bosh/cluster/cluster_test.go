@@ -44,7 +44,7 @@ func connect(t *testing.T, ctx context.Context, url string, count int) []*boshte
 	t.Helper()
 	clients := make([]*boshtest.Client, count)
 	for i := range clients {
-		clients[i] = boshtest.NewClient(url, boshtest.WithWait(5*time.Second))
+		clients[i] = boshtest.NewClient(url, boshtest.ClientConfig{Wait: 5 * time.Second})
 		t.Cleanup(func() { clients[i].Close() })
 		require.NoError(t, clients[i].Connect(ctx, "example.com"), "session %d", i)
 	}

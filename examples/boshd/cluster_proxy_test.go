@@ -56,7 +56,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 
 			const sessions = 6
 			for i := range sessions {
-				c := boshtest.NewClient("https://"+proxyHost+"/http-bind", boshtest.WithHTTPClient(hc))
+				c := boshtest.NewClient("https://"+proxyHost+"/http-bind", boshtest.ClientConfig{HTTPClient: hc})
 				require.NoError(t, clusterSession(ctx, c), "session %d", i)
 			}
 			var created, forwarded, failed uint64

@@ -139,7 +139,7 @@ func TestAdvertisedURL(t *testing.T) {
 func TestDrainEndpoint(t *testing.T) {
 	ctx := testContext(t)
 	d := start(t, "-drain-timeout", "1m")
-	c := boshtest.NewClient(d.url)
+	c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx, "localhost"))
 	_, err := c.Login(ctx, "alice", d.accounts["alice"], "r")

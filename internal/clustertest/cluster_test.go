@@ -42,7 +42,7 @@ func TestCluster(t *testing.T) {
 	e := &env{t: t, bin: filepath.Join(t.TempDir(), "boshd")}
 	sh(t, "go", "build", "-o", e.bin, "../../examples/boshd")
 	setupNetwork(t, nodes)
-	e.prosody = prosodytest.Start(t, prosodytest.WithDomain("example.test"))
+	e.prosody = prosodytest.Start(t, prosodytest.Config{Domain: "example.test"})
 	relay(t, hostIP+":5222", e.prosody.C2SAddr)
 	for i := 1; i <= nodes; i++ {
 		e.start(i, "5m")
@@ -160,7 +160,7 @@ func (e *env) login(ctx context.Context, prefix string, n int) ([]*boshtest.Clie
 	for i := range cs {
 		user := fmt.Sprintf("%s%d", prefix, i)
 		e.prosody.Register(user, "pw")
-		cs[i] = boshtest.NewClient(e.lbURL, boshtest.WithWait(20*time.Second))
+		cs[i] = boshtest.NewClient(e.lbURL, boshtest.ClientConfig{Wait: 20 * time.Second})
 		e.t.Cleanup(func() { cs[i].Close() })
 		wg.Go(func() {
 			if errs[i] = cs[i].Connect(ctx, "example.test"); errs[i] == nil {
