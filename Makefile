@@ -4,7 +4,7 @@
 
 GO ?= go
 
-.PHONY: test deps e2e-deps vet unit race fuzz bench compare bigload faults
+.PHONY: test deps e2e-deps vet unit race fuzz bench compare bigload faults cluster
 
 test: deps e2e-deps vet unit race
 
@@ -93,3 +93,10 @@ compare:
 # (internal/cmd/boshload/big.sh).
 bigload:
 	sh internal/cmd/boshload/big.sh
+
+# cluster runs boshd as three nodes in network namespaces (internal/clustertest),
+# with Prosody behind and HAProxy in front: one node, round-robin, routing by
+# sid, partitions of 5 s and 90 s, kill -9 of a node, a drain, a rolling
+# restart. As root, about 2 minutes; not in make test.
+cluster: deps
+	HTTPBIND_CLUSTER=1 $(GO) test -count=1 -timeout 20m -v -run TestCluster ./internal/clustertest

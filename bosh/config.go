@@ -151,6 +151,14 @@ type Config struct {
 	// Obfuscated and "unknown" identifiers end the walk at the last trusted
 	// hop. Empty: the headers are ignored and the peer address is used.
 	TrustedProxies []string
+	// SIDPrefix names this node of a cluster in every sid it makes: a
+	// node id of 1 to 16 characters a-z, 0-9 and '-', written before the
+	// sid's random part with a dot ("n2" gives sids "n2.<random>"), so
+	// that a front end such as bosh/cluster finds a session's owner in
+	// its sid (SIDPrefixOf). The random part and its unpredictability
+	// (§7.2, §19.3) are the same with or without a prefix. Empty: sids
+	// carry no prefix.
+	SIDPrefix string
 	// Logger receives the handler's logs; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -242,6 +250,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := c.checkLists(); err != nil {
 		return c, err
+	}
+	if c.SIDPrefix != "" && !ValidNodeID(c.SIDPrefix) {
+		return c, &ConfigError{Field: "SIDPrefix", Value: c.SIDPrefix, Want: "1 to 16 characters a-z, 0-9 and -"}
 	}
 	c.AllowOrigins = normalizeOrigins(c.AllowOrigins)
 	if c.Logger == nil {

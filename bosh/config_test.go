@@ -27,6 +27,10 @@ func TestConfigError(t *testing.T) {
 		{"an item of a list", Config{AllowOrigins: []string{"https://ok.example", "nope"}},
 			ConfigError{Field: "AllowOrigins", Value: "nope", Want: "an origin like https://host[:port], or *"},
 			`bosh: Config.AllowOrigins "nope": want an origin like https://host[:port], or *`},
+		{"a node id with a capital", Config{SIDPrefix: "N2"}, ConfigError{Field: "SIDPrefix", Value: "N2", Want: "1 to 16 characters a-z, 0-9 and -"},
+			`bosh: Config.SIDPrefix "N2": want 1 to 16 characters a-z, 0-9 and -`},
+		{"a node id too long", Config{SIDPrefix: "abcdefghijklmnopq"}, ConfigError{Field: "SIDPrefix", Value: "abcdefghijklmnopq", Want: "1 to 16 characters a-z, 0-9 and -"},
+			`bosh: Config.SIDPrefix "abcdefghijklmnopq": want 1 to 16 characters a-z, 0-9 and -`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

@@ -118,10 +118,14 @@ func negotiateVersion(v []byte) (string, error) {
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	began := h.cfg.clock.Now()
 	inf := h.infoFor(b)
-	inf.secure = r.TLS != nil
+	inf.secure = h.Secure(r)
 	fail := func(err error) { h.fail(w, r, inf, err) }
 	if h.shutting.Load() {
 		fail(SystemShutdown)
+		return
+	}
+	if h.draining.Load() {
+		fail(&OverloadError{RetryAfter: retryDraining, Err: ErrDraining})
 		return
 	}
 	if _, err := checkContent(b.content); err != nil {
@@ -188,14 +192,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 }
 
 // newSession registers a session under a fresh sid (§7.2: unique and
-// unpredictable).
+// unpredictable), after Config.SIDPrefix and its dot.
 func (h *Handler) newSession(rid uint64, p session.Params, key string, inf *info) *bsession {
 	for {
 		s := &bsession{info: *inf}
 		open := func(ctx context.Context, r *session.Request, name string) (session.Stream, error) {
 			return h.openStream(ctx, s.Session, r, name)
 		}
-		s.Session = session.New(ids.New(), rid, p, key, open, h.scfg)
+		s.Session = session.New(h.sidPrefix+ids.New(), rid, p, key, open, h.scfg)
 		if h.reg.Add(s) {
 			return s
 		}

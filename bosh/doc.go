@@ -16,8 +16,11 @@
 // (OverloadError). Stream, Request, Closing, Condition and Error are
 // defined once, in package session, and named here. Stats is a snapshot of
 // the counters (bosh/boshprom exports them to Prometheus); Ready says
-// whether new sessions are taken; Shutdown ends every session and waits for
-// the upstream's goroutines.
+// whether new sessions are taken; Drain stops taking them while the
+// sessions go on; Shutdown ends every session and waits for the upstream's
+// goroutines. PeekSID, Fail and Secure serve a front end that routes
+// requests among several nodes by the node id in the sid
+// (Config.SIDPrefix): package bosh/cluster.
 //
 // The Handler works in any net/http server. Serve (serve.go, park.go) is
 // the lean way to serve it on Linux: a held request of an HTTP/1.1

@@ -31,12 +31,15 @@ type Handler struct {
 	advert   string                       // 'charsets' attribute value
 	routes   map[Route]bool
 	proxies  proxies
+	// sidPrefix is Config.SIDPrefix and its dot, or "".
+	sidPrefix string
 
 	reg      session.Registry[*bsession]
 	rate     creationLimiter // session creations (Config.SessionsPerSecond)
 	perAddr  perAddress      // open sessions by client address
 	shutting atomic.Bool
-	states   sync.Pool // *reqState
+	draining atomic.Bool // Drain was called
+	states   sync.Pool   // *reqState
 	stats    counters
 }
 
@@ -50,7 +53,7 @@ type bsession struct {
 type info struct {
 	content string       // Content-Type of every response (§7.1)
 	legacy  bool         // no 'ver' on the creation request (§17.1)
-	secure  bool         // created over TLS (§19.1)
+	secure  bool         // created over TLS (§19.1), as Secure judges it
 	addr    netip.Prefix // counted in perAddr until the session ends
 }
 
@@ -82,6 +85,9 @@ func NewHandler(up Upstream, cfg Config) (*Handler, error) {
 		routes: make(map[Route]bool),
 	}
 	h.proxies, _ = parseProxies(cfg.TrustedProxies) // validated by withDefaults
+	if cfg.SIDPrefix != "" {
+		h.sidPrefix = cfg.SIDPrefix + "."
+	}
 	h.rate = newCreationLimiter(cfg.SessionsPerSecond, cfg.SessionBurst)
 	h.perAddr = perAddress{max: cfg.MaxSessionsPerAddress}
 	h.charsets, h.advert = lookupCharsets(cfg.Charsets)
@@ -186,7 +192,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 		h.fail(w, r, nil, code)
 		return nil, nil
 	}
-	if s.secure && r.TLS == nil {
+	if s.secure && !h.Secure(r) {
 		// §19.1: a secure session's request over a plain connection: close
 		// the connection, leave the session alone.
 		panic(http.ErrAbortHandler)
@@ -203,7 +209,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, b *body, err error) {
 	if b.doc != nil && len(b.sid) > 0 {
 		if s, ok := h.reg.Get(string(b.sid)); ok {
-			if s.secure && r.TLS == nil {
+			if s.secure && !h.Secure(r) {
 				panic(http.ErrAbortHandler)
 			}
 			s.End(ConditionOf(err), nil)
@@ -285,7 +291,10 @@ func copyPayloads(ps [][]byte) [][]byte {
 }
 
 // Shutdown ends every session with system-shutdown (§17.2), answers every
-// held request, and refuses new sessions. It returns when no request is in
+// held request, and refuses new sessions. Streams that are HalfClosers are
+// closed in two phases first: their own side, then, once the other side
+// has closed too or ShutdownGrace has passed, and what it sent meanwhile
+// has gone to the clients, the sessions. It returns when no request is in
 // progress and, when the Upstream has a Shutdown(context.Context) error
 // method (xmppstream's upstreams do), once that has returned: the
 // upstream's own goroutines are done. It returns ctx's error if ctx ends
@@ -293,6 +302,7 @@ func copyPayloads(ps [][]byte) [][]byte {
 // for every held request's 'wait'. It is idempotent.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.shutting.Store(true)
+	h.closeSend(ctx)
 	for _, s := range h.reg.All() {
 		s.End(SystemShutdown, nil)
 	}

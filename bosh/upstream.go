@@ -49,7 +49,8 @@ type OpenRequest struct {
 	SID string
 	// RemoteAddr is the client's address as the handler sees it.
 	RemoteAddr string
-	// Secure is set when the request came over TLS (§19.1).
+	// Secure is set when the request came over TLS (§19.1), or says so
+	// from a trusted proxy (Handler.Secure).
 	Secure bool
 }
 
@@ -82,6 +83,22 @@ func attr(attrs []xml.Attr, space, local string) (string, bool) {
 // Close ends it. It is defined in package session, which calls it; see
 // session.Stream for who calls what, when.
 type Stream = session.Stream
+
+// A HalfCloser is a Stream that can close its own side first, in the first
+// phase of a two-phase close (RFC 6120 §4.4), so that what the other end
+// still sends reaches the client: Handler.Shutdown calls CloseSend on every
+// stream that is one, concurrently, and waits for them, for at most
+// ShutdownGrace, before it ends the sessions. CloseSend tells the other
+// end that nothing more comes (for XMPP, </stream:stream>) and returns
+// once the other end has closed its side too, or when ctx ends. Payloads
+// it gives its Sink meanwhile go to the client as usual; the other end's
+// close must not end the session (Sink.End), and Send must write nothing
+// more. Close is called afterwards, as for any stream.
+// xmppstream's TCP upstream streams are HalfClosers.
+type HalfCloser interface {
+	Stream
+	CloseSend(ctx context.Context)
+}
 
 // Closing says why a stream ends: Err is nil when the client terminated
 // the session (§13), ErrInactive when it timed out (§10), and otherwise an

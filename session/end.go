@@ -119,6 +119,18 @@ func (s *Session) End(cond Condition, children [][]byte) {
 	s.finish(cond)
 }
 
+// Streams returns the session's open streams (§16), the first first; none
+// once it has ended.
+func (s *Session) Streams() []Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Stream, len(s.streams))
+	for i, st := range s.streams {
+		out[i] = st.st
+	}
+	return out
+}
+
 // Ended reports whether the session has ended.
 func (s *Session) Ended() bool {
 	s.mu.Lock()

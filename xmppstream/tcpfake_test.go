@@ -80,6 +80,7 @@ type fakeOpts struct {
 	ca       *testCA  // the server's certificate; nil: no TLS
 	hold     chan int // when set, the server waits for a value before sending its features
 	silent   bool     // do not answer the client's </stream:stream>
+	farewell string   // written before the answer to the client's </stream:stream>
 }
 
 // fakeServer is a tiny scripted XMPP server on 127.0.0.1 (RFC 6120): it
@@ -311,7 +312,7 @@ func (f *fakeServer) elements(c *fconn) string {
 		case xml.EndElement:
 			f.record("closed")
 			if !f.opts.silent {
-				c.write("</stream:stream>")
+				c.write(f.opts.farewell + "</stream:stream>")
 			}
 			io.Copy(io.Discard, c.br)
 			f.record("eof")

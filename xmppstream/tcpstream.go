@@ -45,15 +45,18 @@ type tcpStream struct {
 
 	writing chan struct{} // a one-slot lock held while writing: Send, and Close's </stream:stream>
 	ended   atomic.Bool   // the stream is ending: read stops reporting, Send stops writing
-	inSink  atomic.Bool   // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
-	closed  sync.Once     // closes conn
+	// halfClosed: CloseSend sent </stream:stream>; Send writes nothing
+	// more, and the server's end of the stream does not end the session.
+	halfClosed atomic.Bool
+	inSink     atomic.Bool // read is inside a Sink call, which may call Close (bosh.Config.MaxQueue)
+	closed     sync.Once   // closes conn
 }
 
 // Send writes the client's payloads to the server as the client's bytes,
 // or restarts the stream (XEP-0206 §5). A write error ends the session
 // with remote-connection-failed.
 func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
-	if s.ended.Load() {
+	if s.ended.Load() || s.halfClosed.Load() {
 		return nil
 	}
 	var out []byte
@@ -131,12 +134,8 @@ func (s *tcpStream) Close(c bosh.Closing) {
 	s.ended.Store(true)
 	t := time.NewTimer(tcpCloseTimeout)
 	defer t.Stop()
-	select {
-	case s.writing <- struct{}{}:
-		s.conn.SetWriteDeadline(time.Now().Add(tcpCloseTimeout))
-		s.conn.Write([]byte("</stream:stream>"))
-		<-s.writing
-	case <-t.C: // a write stuck on a server that stopped reading
+	if !s.halfClosed.Load() {
+		s.writeEnd(t.C)
 	}
 	s.end()
 	if len(c.Undelivered) > 0 {
@@ -150,6 +149,39 @@ func (s *tcpStream) Close(c bosh.Closing) {
 	case <-s.done:
 	case <-t.C:
 		s.up.log.Warn("xmppstream: upstream reader did not stop", "domain", s.domain)
+	}
+}
+
+// writeEnd writes </stream:stream> after any write in progress, unless
+// that write is still stuck (on a server that stopped reading) when stop
+// fires.
+func (s *tcpStream) writeEnd(stop <-chan time.Time) {
+	select {
+	case s.writing <- struct{}{}:
+		s.conn.SetWriteDeadline(time.Now().Add(tcpCloseTimeout))
+		s.conn.Write([]byte("</stream:stream>"))
+		<-s.writing
+	case <-stop:
+	}
+}
+
+// CloseSend is the first phase of a two-phase close (RFC 6120 §4.4), which
+// bosh.Handler.Shutdown runs before it ends the sessions: it sends
+// </stream:stream> and returns once the server has closed its side of the
+// stream, or after tcpCloseTimeout, or when ctx ends. What the server
+// sends meanwhile still goes to the client; its end of the stream does not
+// end the session, which Shutdown then ends with system-shutdown (Close).
+func (s *tcpStream) CloseSend(ctx context.Context) {
+	if s.ended.Load() || s.halfClosed.Swap(true) {
+		return
+	}
+	t := time.NewTimer(tcpCloseTimeout)
+	defer t.Stop()
+	s.writeEnd(t.C)
+	select {
+	case <-s.done:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -172,8 +204,8 @@ func (s *tcpStream) read() {
 		if err == nil {
 			continue
 		}
-		if s.ended.Swap(true) {
-			return // Close or a Send error came first
+		if s.halfClosed.Load() || s.ended.Swap(true) {
+			return // Close, a Send error or CloseSend came first
 		}
 		s.up.log.Debug("xmppstream: upstream stream ended", "domain", s.domain, "err", err)
 		s.call(func() {

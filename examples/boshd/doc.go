@@ -77,6 +77,32 @@
 //	                       (default 1000); these four set bosh.Config's
 //	                       SessionsPerSecond, SessionBurst, MaxSessions
 //	                       and MaxSessionsPerAddress
+//	-node-id ID            this node's id among several (1 to 16
+//	                       characters a-z, 0-9 and -), written before
+//	                       every sid it makes: "n2.<random>"
+//	                       (bosh.Config.SIDPrefix)
+//	-peers LIST            every node, this one included, as
+//	                       id=http://host:port,…: a request of another
+//	                       node's session is forwarded to it (package
+//	                       bosh/cluster); needs -node-id
+//	-peers-dns TEMPLATE    every node named by a URL template such as
+//	                       http://{id}.boshd-peers:5280 (a Kubernetes
+//	                       StatefulSet); needs -node-id, not with -peers
+//	-gossip ADDR           gossip address host:port (TCP and UDP,
+//	                       hashicorp/memberlist, package
+//	                       bosh/cluster/gossip) by which the nodes find
+//	                       each other and learn who drains; needs
+//	                       -node-id, not with -peers or -peers-dns. The
+//	                       others reach this node's BOSH listener at its
+//	                       -listen address, or at the -gossip host when
+//	                       -listen is 0.0.0.0
+//	-join LIST             comma-separated gossip addresses of running
+//	                       nodes to join (needs -gossip)
+//	-drain-timeout DURATION
+//	                       on SIGTERM or POST /drain, how long sessions
+//	                       go on with readiness off before they end with
+//	                       system-shutdown (default 5m with -peers,
+//	                       -peers-dns or -gossip, 0 for a node alone)
 //
 // Over HTTP/2 a client's held request and the requests it sends are
 // streams of one TCP connection instead of two or more connections.
@@ -99,11 +125,20 @@
 //	             503 with the reason otherwise (readiness)
 //	/debug/vars  the session counters (bosh.Handler.Stats) as JSON
 //	/metrics     the same and more in the Prometheus text format
+//	/drain       POST from a loopback address: drain, as SIGTERM does
 //
-// SIGINT or SIGTERM shut it down gracefully: readiness goes off, every
-// session ends with system-shutdown, then the HTTP server stops.
+// SIGTERM drains: readiness goes off (/readyz answers 503), creation
+// requests that still arrive go to another node (or get HTTP 503 with
+// Retry-After), and the sessions go on until they end or -drain-timeout
+// passes; then, as at once on SIGINT, every remaining session ends with
+// system-shutdown and the HTTP server stops; with -gossip the node then
+// leaves, so that the others answer its sessions' requests with
+// item-not-found at once. With -peers, -peers-dns or -gossip the
+// listener also accepts h2c, which the nodes' forwards speak; list the
+// nodes' addresses in -trusted-proxies, so that the owner of a session
+// believes the client address and proto=https they forward.
 //
-// Layer: the top; it imports bosh, xmppstream and xmppstream/memcore
+// Layer: the top; it imports bosh, bosh/cluster, bosh/cluster/gossip, xmppstream and xmppstream/memcore
 // (and, in tests, internal/prosodytest, internal/ejabberdtest and
 // internal/digestmd5), and nothing imports it. Start at run.
 package main

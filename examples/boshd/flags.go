@@ -46,6 +46,8 @@ type options struct {
 	// maxWait is -max-wait → bosh.Config.MaxWait, which NewHandler
 	// checks.
 	maxWait time.Duration
+	// cluster are -node-id and the other flags of several nodes.
+	cluster clusterFlags
 	// auth are -sasl-digest-md5 and -non-sasl-auth, the old logins the
 	// in-memory core's xmppstream.Server may offer.
 	auth auth
@@ -115,6 +117,7 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	insecure := fs.Bool("upstream-insecure-plaintext", false, "INSECURE: allow a plain-text stream to a non-loopback -upstream that offers no STARTTLS, passwords in clear (default: refuse unless the server is on loopback)")
 	fs.BoolVar(&o.auth.digestMD5, "sasl-digest-md5", false, "also offer SASL DIGEST-MD5 (RFC 2831, historic): the in-memory core then keeps each account's DIGEST-MD5 credential, a password equivalent")
 	nonSASL := fs.String("non-sasl-auth", "off", "non-SASL authentication (XEP-0078, obsolete) of the in-memory core: `mode` off, with-sasl (beside the SASL mechanisms) or only (no SASL mechanism)")
+	o.cluster.define(fs)
 	env, err := parseArgs(fs, args, environ)
 	if err != nil {
 		return nil, err
@@ -169,6 +172,9 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	if err := o.checkConfig(); err != nil {
 		return nil, err
 	}
+	if err := o.cluster.check(fs); err != nil {
+		return nil, err
+	}
 	if !validLevel(*level) || o.level.UnmarshalText([]byte(*level)) != nil {
 		return nil, fmt.Errorf("-log-level %q is not debug, info, warn or error", *level)
 	}
@@ -212,6 +218,7 @@ func (o *options) handlerConfig() bosh.Config {
 		SessionBurst:          o.limits.sessionBurst,
 		MaxSessions:           o.limits.maxSessions,
 		MaxSessionsPerAddress: o.limits.maxSessionsPerAddress,
+		SIDPrefix:             o.cluster.nodeID,
 	}
 }
 
@@ -256,6 +263,7 @@ var configFlags = map[string]string{
 	"SessionBurst":          "-session-burst",
 	"MaxSessions":           "-max-sessions",
 	"MaxSessionsPerAddress": "-max-sessions-per-address",
+	"SIDPrefix":             "-node-id",
 }
 
 // flagError names the flag of a *bosh.ConfigError.

@@ -24,7 +24,7 @@ const (
 
 // reservedPaths are boshd's own paths, which -path and -prebind cannot
 // take.
-var reservedPaths = []string{healthzPath, readyzPath, varsPath, metricsPath}
+var reservedPaths = []string{healthzPath, readyzPath, varsPath, metricsPath, drainPath}
 
 // reservedPath reports whether p is one of reservedPaths.
 func reservedPath(p string) bool { return slices.Contains(reservedPaths, p) }

@@ -12,14 +12,15 @@ import (
 // httpServer returns boshd's HTTP server for handler. HTTP/1.1 is always
 // served; with -tls-cert, HTTP/2 too, chosen by ALPN (RFC 9113 §3.2);
 // with -h2c, HTTP/2 with prior knowledge on the plain listener (RFC 9113
-// §3.3). Over HTTP/2 a client's held and sending requests are streams of
+// §3.3), as with -peers or -peers-dns, whose forwards between nodes speak
+// it. Over HTTP/2 a client's held and sending requests are streams of
 // one connection. r.TLS is set for HTTP/2 over TLS as for HTTP/1.1, so a
 // session created over either is a secure session (XEP-0124 §19.1).
 func (o *options) httpServer(handler http.Handler, log *slog.Logger) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetHTTP2(o.cert != nil)
-	p.SetUnencryptedHTTP2(o.h2c)
+	p.SetUnencryptedHTTP2(o.h2c || o.cluster.clustered() && o.cert == nil)
 	srv := serve.NewServer(handler, log)
 	srv.Protocols = &p
 	if o.cert != nil {

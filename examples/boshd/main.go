@@ -31,9 +31,11 @@ func main() {
 	}
 }
 
-// run serves until ctx ends or SIGINT/SIGTERM arrives, then shuts down
+// run serves until ctx ends or SIGINT arrives, then shuts down
 // gracefully: Handler.Shutdown first, so that held requests are answered
-// with system-shutdown, then http.Server.Shutdown. It prints the endpoint's
+// with system-shutdown, then http.Server.Shutdown. SIGTERM or POST /drain
+// drain first: readiness goes off and the sessions go on until they end or
+// -drain-timeout passes. It prints the endpoint's
 // URL and the demo accounts to stdout and logs to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
@@ -42,9 +44,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := o.logger(stderr)
 	// Signals are caught from before the URL is printed: whoever reads it
-	// may stop the server with SIGINT or SIGTERM.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	// may stop the server with SIGINT, or drain it with SIGTERM.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
 
 	up, accounts, err := o.newUpstream(log)
 	if err != nil {
@@ -56,9 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return flagError(err)
 	}
+	ctx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	drain := &drainer{h: h, timeout: o.cluster.drainTimeout, log: log, stop: stopServing}
 	mux := http.NewServeMux()
-	mux.Handle(o.path, h)
-	mux.Handle(varsPath, varsHandler(h))
+	mux.Handle("POST "+drainPath, drain)
 	mux.Handle(metricsPath, metricsHandler(h, up))
 	mux.Handle("GET "+healthzPath, healthz())
 	mux.Handle("GET "+readyzPath, newReadiness(h, probe(up), log))
@@ -75,6 +82,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	nd, err := o.cluster.start(h, ln.Addr(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer nd.leave()
+	if nd.handler != nil && o.upstream == nil {
+		log.Warn("boshd: several nodes with the in-memory core: each node is an XMPP server of its own, whose users do not see the other nodes' users; use -upstream")
+	}
+	drain.changed = nd.update
+	mux.Handle(o.path, nd.endpoint(h))
+	mux.Handle(varsPath, varsHandler(h, nd.handler))
 	fmt.Fprintf(stdout, "boshd: serving BOSH for %s at %s://%s%s\n", strings.Join(o.domains, ","), o.scheme(), ln.Addr(), o.path)
 	if o.prebind != "" {
 		fmt.Fprintf(stdout, "boshd: prebind endpoint at %s://%s%s (HTTP Basic with XMPP credentials)\n", o.scheme(), ln.Addr(), o.prebind)
@@ -90,6 +109,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "boshd: %d accounts from %s\n", len(accounts), o.usersFile)
 	}
 
+	go func() {
+		select {
+		case <-term:
+			drain.start("SIGTERM")
+		case <-ctx.Done():
+		}
+	}()
 	return serve.Run(ctx, "boshd", srv, ln, h, log)
 }
 

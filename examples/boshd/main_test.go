@@ -310,6 +310,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// SIGTERM drains; a node alone, by default for no time: its sessions end
+// at once.
 func TestShutdownOnSIGTERM(t *testing.T) {
 	ctx := testContext(t)
 	d := start(t)

@@ -8,19 +8,24 @@ import (
 	"runtime"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/cluster"
 )
+
+// namedVar is one top-level entry of /debug/vars.
+type namedVar struct {
+	name string
+	v    expvar.Var
+}
 
 // varsHandler serves the handler's counters in expvar's JSON format, like
 // expvar.Handler, but from values of this handler only: "bosh" is
 // Handler.Stats (sessions open, requests held, requests served, bytes, and
-// sessions ended by reason), next to "cmdline" and "memstats". Nothing is
+// sessions ended by reason), next to "cmdline" and "memstats", and, for a
+// node among several, "cluster": cluster.Handler.Stats. Nothing is
 // published in expvar's global registry, so run can be called more than
 // once in a process.
-func varsHandler(h *bosh.Handler) http.Handler {
-	vars := []struct {
-		name string
-		v    expvar.Var
-	}{
+func varsHandler(h *bosh.Handler, ch *cluster.Handler) http.Handler {
+	vars := []namedVar{
 		{"bosh", expvar.Func(func() any { return h.Stats() })},
 		{"cmdline", expvar.Func(func() any { return os.Args })},
 		{"memstats", expvar.Func(func() any {
@@ -28,6 +33,9 @@ func varsHandler(h *bosh.Handler) http.Handler {
 			runtime.ReadMemStats(&m)
 			return m
 		})},
+	}
+	if ch != nil {
+		vars = append(vars, namedVar{"cluster", expvar.Func(func() any { return ch.Stats() })})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := make(map[string]json.RawMessage, len(vars))

@@ -1,0 +1,110 @@
+package clustertest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The test network: a bridge in the root namespace and one namespace per
+// node, each with a veth pair whose host side is on the bridge.
+const (
+	bridge   = "hb-br0"
+	hostIP   = "10.77.0.1"
+	netmask  = "/24"
+	nodeBase = 10 // node i is 10.77.0.(10+i)
+)
+
+func nodeIP(i int) string   { return fmt.Sprintf("10.77.0.%d", nodeBase+i) }
+func nodeNS(i int) string   { return fmt.Sprintf("hb-n%d", i) }
+func hostVeth(i int) string { return fmt.Sprintf("hb-v%d", i) }
+
+// sh runs a command and fails the test when it fails.
+func sh(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// quiet runs a command whose failure does not matter (cleanup).
+func quiet(args ...string) { exec.Command(args[0], args[1:]...).Run() }
+
+// setupNetwork creates the bridge and n namespaces, removed at the end.
+func setupNetwork(t *testing.T, n int) {
+	t.Helper()
+	teardown := func() {
+		for i := 1; i <= n; i++ {
+			quiet("ip", "netns", "del", nodeNS(i))
+			quiet("ip", "link", "del", hostVeth(i))
+		}
+		quiet("ip", "link", "del", bridge)
+	}
+	teardown() // what a killed run left
+	t.Cleanup(teardown)
+	sh(t, "ip", "link", "add", bridge, "type", "bridge")
+	sh(t, "ip", "addr", "add", hostIP+netmask, "dev", bridge)
+	sh(t, "ip", "link", "set", bridge, "up")
+	for i := 1; i <= n; i++ {
+		ns := nodeNS(i)
+		sh(t, "ip", "netns", "add", ns)
+		sh(t, "ip", "link", "add", hostVeth(i), "type", "veth", "peer", "name", "eth0", "netns", ns)
+		sh(t, "ip", "link", "set", hostVeth(i), "master", bridge, "up")
+		sh(t, "ip", "-n", ns, "addr", "add", nodeIP(i)+netmask, "dev", "eth0")
+		sh(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+}
+
+// partition cuts node i off the bridge, or joins it again.
+func partition(t *testing.T, i int, cut bool) {
+	state := "up"
+	if cut {
+		state = "down"
+	}
+	sh(t, "ip", "link", "set", hostVeth(i), state)
+}
+
+// relay forwards TCP connections from listen (on the bridge) to target
+// (Prosody on loopback) until the test ends.
+func relay(t *testing.T, listen, target string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(up, c); up.Close() })
+			wg.Go(func() { io.Copy(c, up); c.Close() })
+		}
+	})
+}
