@@ -30,20 +30,28 @@ type parked struct {
 	accept string      // the request's Accept-Encoding
 }
 
-// park takes a held request off its connection, when it was served by
-// Serve over HTTP/1.1 with keep-alive, and reports whether it did. The
-// request then counts as held until its reply is there, and as in flight
-// until that is written.
-func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
+// parkListener returns the listener of Serve that r came through, when
+// its held request p may be parked: over HTTP/1.1 with keep-alive, and
+// not a retransmission waiting for another request's reply; or nil.
+func (h *Handler) parkListener(r *http.Request, p session.Pending) *parkListener {
 	l, ok := r.Context().Value(parkKey{}).(*parkListener)
 	if !ok || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close || !p.CanPark() {
-		return false
+		return nil
 	}
+	return l
+}
+
+// park takes a held request off its connection and reports whether it
+// did (not when the connection cannot be hijacked). The request then
+// counts as held (and parked) until its reply is there, and as in flight
+// until that is written.
+func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
 	hdr := w.Header()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return false // HTTP/2, or a wrapper that cannot hijack
 	}
+	h.stats.parked.Add(1)
 	k := &parked{h: h, l: l, conn: conn, s: s, p: p, accept: r.Header.Get("Accept-Encoding")}
 	if len(hdr) > 0 {
 		k.hdr = hdr
@@ -74,6 +82,7 @@ func (k *parked) answer() {
 		return // hangup answered it
 	}
 	k.h.stats.held.Add(-1)
+	k.h.stats.parked.Add(-1)
 	defer k.h.stats.inflight.Add(-1)
 	resp := k.response(k.p.Reply())
 	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
@@ -92,6 +101,7 @@ func (k *parked) answerAndClose(r *http.Request) {
 	defer k.conn.Close()
 	reply := k.p.Wait(context.Background()) // r.Context() ends when the handler returns
 	k.h.stats.held.Add(-1)
+	k.h.stats.parked.Add(-1)
 	if reply == nil {
 		return
 	}
@@ -108,6 +118,7 @@ func (k *parked) hangup() {
 	k.p.Abandon()
 	k.conn.Close()
 	k.h.stats.held.Add(-1)
+	k.h.stats.parked.Add(-1)
 	k.h.stats.inflight.Add(-1)
 }
 

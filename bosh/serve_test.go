@@ -122,6 +122,15 @@ func waitHeld(t *testing.T, h *Handler, n int64) {
 	require.Eventually(t, func() bool { return h.Stats().Held == n }, 10*time.Second, time.Millisecond, "held requests")
 }
 
+// waitParked waits until n requests are parked.
+func waitParked(t *testing.T, h *Handler, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return h.Stats().Parked == n }, 10*time.Second, time.Millisecond, "parked requests")
+}
+
+// parkAtOnce is a Config whose held requests Serve parks at once.
+var parkAtOnce = Config{ParkAfter: time.Millisecond}
+
 // Under Serve a held request (§8) waits without a goroutine: sessions
 // holding a request each on its own connection add no goroutines; each
 // reply comes on its connection, which then serves its next request.
@@ -137,7 +146,7 @@ func TestServeParksHeldRequests(t *testing.T) {
 	const n = 40
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newServed(t, Config{MaxSessionsPerAddress: n + 1}, tt.o)
+			s := newServed(t, Config{MaxSessionsPerAddress: n + 1, ParkAfter: time.Millisecond}, tt.o)
 			before := runtime.NumGoroutine()
 			conns, sessions := make([]*rawConn, n), make([]*sess, n)
 			for i := range conns {
@@ -148,6 +157,9 @@ func TestServeParksHeldRequests(t *testing.T) {
 				c.post(sessions[i].body(1, "", ""))
 			}
 			waitHeld(t, s.h, n)
+			if !tt.o.plain {
+				waitParked(t, s.h, n)
+			}
 			grew := runtime.NumGoroutine() - before
 			if tt.o.plain {
 				assert.GreaterOrEqual(t, grew, n, "a goroutine (two) per held request")
@@ -171,11 +183,11 @@ func TestServeParksHeldRequests(t *testing.T) {
 // (§14.3), so what arrives next goes to the client's next request; the
 // session lives on.
 func TestServeParkedClientGoesAway(t *testing.T) {
-	s := newServed(t, Config{}, serveOpts{})
+	s := newServed(t, parkAtOnce, serveOpts{})
 	c := s.dial()
 	ss := c.create(s.tester, 100)
 	c.post(ss.body(1, "", ""))
-	waitHeld(t, s.h, 1)
+	waitParked(t, s.h, 1)
 	c.c.Close()
 	waitHeld(t, s.h, 0)
 
@@ -191,7 +203,7 @@ func TestServeParkedClientGoesAway(t *testing.T) {
 // Handler.Shutdown answers parked requests with system-shutdown (§17.2)
 // and waits for them to be written.
 func TestServeShutdownAnswersParked(t *testing.T) {
-	s := newServed(t, Config{}, serveOpts{})
+	s := newServed(t, parkAtOnce, serveOpts{})
 	const n = 5
 	conns := make([]*rawConn, n)
 	for i := range conns {
@@ -199,7 +211,7 @@ func TestServeShutdownAnswersParked(t *testing.T) {
 		ss := conns[i].create(s.tester, 100)
 		conns[i].post(ss.body(1, "", ""))
 	}
-	waitHeld(t, s.h, n)
+	waitParked(t, s.h, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.h.Shutdown(ctx))
@@ -211,7 +223,7 @@ func TestServeShutdownAnswersParked(t *testing.T) {
 // A parked request's response is the one the handler writes without
 // Serve: the same status and headers (CORS, compression, §5) and body.
 func TestServeParkedResponseIsTheSame(t *testing.T) {
-	cfg := Config{AllowOrigins: []string{"https://chat.example"}, CompressMin: 1}
+	cfg := Config{AllowOrigins: []string{"https://chat.example"}, CompressMin: 1, ParkAfter: time.Millisecond}
 	headers := []string{"Origin", "https://chat.example", "Accept-Encoding", "gzip"}
 	answer := func(o serveOpts) *resp {
 		s := newServed(t, cfg, o)
@@ -219,6 +231,9 @@ func TestServeParkedResponseIsTheSame(t *testing.T) {
 		ss := c.create(s.tester, 100)
 		c.post(ss.body(1, "", ""), headers...)
 		waitHeld(t, s.h, 1)
+		if !o.plain {
+			waitParked(t, s.h, 1)
+		}
 		s.up.stream(t, 0).sink.Deliver([]byte("<message id='m'><body>hello</body></message>"))
 		return c.read()
 	}
@@ -235,11 +250,11 @@ func TestServeParkedResponseIsTheSame(t *testing.T) {
 // A connection whose parked response was written waits for its next
 // request parked too, until the server's IdleTimeout closes it.
 func TestServeIdleTimeout(t *testing.T) {
-	s := newServed(t, Config{}, serveOpts{idle: 50 * time.Millisecond})
+	s := newServed(t, parkAtOnce, serveOpts{idle: 50 * time.Millisecond})
 	c := s.dial()
 	ss := c.create(s.tester, 100)
 	c.post(ss.body(1, "", ""))
-	waitHeld(t, s.h, 1)
+	waitParked(t, s.h, 1)
 	s.up.stream(t, 0).sink.Deliver([]byte("<message/>"))
 	require.Len(t, c.read().Children, 1)
 	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -251,11 +266,11 @@ func TestServeIdleTimeout(t *testing.T) {
 // connection, waits for the same reply; both connections get it and go
 // on.
 func TestServeRetransmissionOfParkedRequest(t *testing.T) {
-	s := newServed(t, Config{}, serveOpts{})
+	s := newServed(t, parkAtOnce, serveOpts{})
 	a := s.dial()
 	ss := a.create(s.tester, 100)
 	a.post(ss.body(1, "", ""))
-	waitHeld(t, s.h, 1)
+	waitParked(t, s.h, 1)
 	b := s.dial()
 	b.post(ss.body(1, "", ""))
 	require.Eventually(t, func() bool { return s.h.Stats().Attached == 1 }, 10*time.Second, time.Millisecond)
@@ -266,4 +281,53 @@ func TestServeRetransmissionOfParkedRequest(t *testing.T) {
 	}
 	a.post(ss.body(2, "type='terminate'", ""))
 	assert.Equal(t, "terminate", a.read().Type())
+}
+
+// BenchmarkServeHeldRoundTrip is one held request answered by a delivery,
+// over a loopback HTTP/1.1 connection: served by http.Server.Serve, and
+// by Serve with the request parked (then the connection parked idle
+// until the next request): what parking costs a request held longer than
+// ParkAfter.
+func BenchmarkServeHeldRoundTrip(b *testing.B) {
+	for _, o := range []struct {
+		name string
+		o    serveOpts
+	}{{"http.Server", serveOpts{plain: true}}, {"bosh.Serve", serveOpts{}}} {
+		b.Run(o.name, func(b *testing.B) {
+			t := &testing.T{}
+			s := newServed(t, parkAtOnce, o.o)
+			s.t = t
+			c := s.dial()
+			ss := c.create(s.tester, 100)
+			sink := s.up.stream(t, 0).sink
+			msg := []byte("<message id='m'/>")
+			b.ReportAllocs()
+			n := uint64(1)
+			for b.Loop() {
+				c.post(ss.body(n, "", ""))
+				n++
+				for s.h.stats.held.Load() == 0 || !o.o.plain && s.h.stats.parked.Load() == 0 {
+					runtime.Gosched()
+				}
+				sink.Deliver(msg)
+				c.read()
+			}
+		})
+	}
+}
+
+// A request answered within ParkAfter is not parked: its goroutine waits,
+// as without Serve, and the connection goes on.
+func TestServeAnsweredSoonIsNotParked(t *testing.T) {
+	s := newServed(t, Config{ParkAfter: time.Hour}, serveOpts{})
+	c := s.dial()
+	ss := c.create(s.tester, 100)
+	c.post(ss.body(1, "", ""))
+	waitHeld(t, s.h, 1)
+	assert.Zero(t, s.h.Stats().Parked)
+	s.up.stream(t, 0).sink.Deliver([]byte("<message id='soon'/>"))
+	assert.Equal(t, []string{"<message id='soon'/>"}, c.read().Children)
+	c.post(ss.body(2, "type='terminate'", ""))
+	assert.Equal(t, "terminate", c.read().Type())
+	assert.Zero(t, s.h.Stats().Parked)
 }

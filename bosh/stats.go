@@ -16,6 +16,7 @@ import (
 type Stats struct {
 	Sessions int64 // sessions open now
 	Held     int64 // requests inside a session now (held or being answered)
+	Parked   int64 // of Held, those parked by Serve without a goroutine
 	// Addresses is how many client addresses have sessions open now (the
 	// keys of Config.MaxSessionsPerAddress).
 	Addresses int
@@ -72,6 +73,7 @@ func histogramOf(h *histogram.Histogram) Histogram {
 
 type counters struct {
 	sessions, held, inflight atomic.Int64
+	parked                   atomic.Int64
 	requests, created        atomic.Uint64
 	in, inDecoded            atomic.Uint64
 	out, outPlain            atomic.Uint64
@@ -112,6 +114,7 @@ func (h *Handler) Stats() Stats {
 	s := Stats{
 		Sessions:       c.sessions.Load(),
 		Held:           c.held.Load(),
+		Parked:         c.parked.Load(),
 		Addresses:      h.perAddr.len(),
 		States:         map[string]int{"held": 0, "idle": 0, "paused": 0},
 		Requests:       c.requests.Load(),

@@ -35,6 +35,8 @@ var (
 		"Open sessions by what they hold: held (a request is held), paused, idle (no request held).", []string{"state"}, nil)
 	descHeld = prometheus.NewDesc("bosh_requests_held",
 		"Requests inside a session now, held or being answered.", nil, nil)
+	descParked = prometheus.NewDesc("bosh_requests_parked",
+		"Of the held requests, those parked by bosh.Serve without a goroutine.", nil, nil)
 	descBuffered = prometheus.NewDesc("bosh_requests_buffered",
 		"Requests waiting above a rid gap now (XEP-0124 §14.2).", nil, nil)
 	descQueued = prometheus.NewDesc("bosh_payloads_queued",
@@ -72,7 +74,7 @@ var (
 // Describe sends the descriptions of the metrics.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descSessions, descStates, descHeld, descBuffered, descQueued, descAddresses,
+		descSessions, descStates, descHeld, descParked, descBuffered, descQueued, descAddresses,
 		descRequests, descBytesIn, descBytesInDecoded, descBytesOut, descBytesOutPlain,
 		descCreated, descEnded, descRefused, descReplayed, descAttached,
 		descHeldFor, descDelivery, descCreation,
@@ -95,6 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descStates, float64(n), state)
 	}
 	gauge(descHeld, float64(s.Held))
+	gauge(descParked, float64(s.Parked))
 	gauge(descBuffered, float64(s.Buffered))
 	gauge(descQueued, float64(s.Queued))
 	gauge(descAddresses, float64(s.Addresses))

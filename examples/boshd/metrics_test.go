@@ -220,6 +220,7 @@ func metricsRun(t *testing.T, d *boshd, domain string, names, passwords [2]strin
 		{"bosh_response_bytes_total", nil, s.out},
 		{"bosh_response_plain_bytes_total", nil, s.out},
 		{"bosh_requests_held", nil, 0},
+		{"bosh_requests_parked", nil, 0},
 		{"bosh_requests_buffered", nil, 0},
 		{"bosh_payloads_queued", nil, 0},
 		// Every request of a session but the retransmission waited in it:

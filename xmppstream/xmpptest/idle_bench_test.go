@@ -118,7 +118,11 @@ func idleSessions(b *testing.B, n int, park bool) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	for start := time.Now(); srv.Handler.Stats().Held < int64(n); {
+	idle := func() bool { // every session holds a request; under bosh.Serve, parked
+		st := srv.Handler.Stats()
+		return st.Held >= int64(n) && (!park || st.Parked >= int64(n))
+	}
+	for start := time.Now(); !idle(); {
 		if time.Since(start) > 30*time.Second {
 			b.Fatalf("%d of %d requests held", srv.Handler.Stats().Held, n)
 		}
