@@ -3,16 +3,19 @@ package netpark
 import (
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
 
 // A Poller watches parked connections with one epoll instance and one
-// goroutine. Its methods are safe for concurrent use.
+// goroutine. The goroutine waits for the epoll instance in Go's runtime
+// poller (an epoll descriptor is itself readable when it has events), not
+// in a blocking epoll_wait, so that waiting costs no thread and keeps the
+// scheduler's monitor asleep. Its methods are safe for concurrent use.
 type Poller struct {
 	epfd   int
-	wakeR  int // the read end of a pipe that wakes the goroutine for Close
-	wakeW  int
+	file   *os.File // epfd, for the runtime poller
 	mu     sync.Mutex
 	conns  map[int32]*Parked // by file descriptor; guarded by mu
 	nextID uint32            // guarded by mu
@@ -26,18 +29,18 @@ func New() (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netpark: epoll: %w", err)
 	}
-	var pipe [2]int
-	if err := syscall.Pipe2(pipe[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, fmt.Errorf("netpark: pipe: %w", err)
-	}
-	p := &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], conns: make(map[int32]*Parked), done: make(chan struct{})}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wakeR)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wakeR, &ev); err != nil {
-		p.closeFDs()
 		return nil, fmt.Errorf("netpark: epoll: %w", err)
 	}
-	go p.loop()
+	p := &Poller{epfd: epfd, file: os.NewFile(uintptr(epfd), "netpark-epoll"),
+		conns: make(map[int32]*Parked), done: make(chan struct{})}
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		p.file.Close()
+		return nil, fmt.Errorf("netpark: epoll: %w", err)
+	}
+	go p.loop(rc)
 	return p, nil
 }
 
@@ -105,39 +108,36 @@ func (p *Poller) Close() error {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	syscall.Write(p.wakeW, []byte{0})
+	err := p.file.Close() // ends the goroutine's wait
 	<-p.done
-	p.closeFDs()
-	return nil
+	return err
 }
 
-func (p *Poller) closeFDs() {
-	syscall.Close(p.epfd)
-	syscall.Close(p.wakeR)
-	syscall.Close(p.wakeW)
-}
-
-// loop waits for events and wakes the connections they are about.
-func (p *Poller) loop() {
+// loop waits for events and wakes the connections they are about, until
+// Close. Each wait is the runtime poller's: rc.Read calls the function
+// again once epfd is readable, for as long as it returns false.
+func (p *Poller) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 128)
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		for _, ev := range events[:n] {
-			if int(ev.Fd) == p.wakeR {
-				return
+	rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(fd), events, 0)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err != nil:
+				return true
 			}
-			if k := p.take(ev); k != nil && k.state.CompareAndSwap(parked, woken) {
-				k.wake()
+			for _, ev := range events[:n] {
+				if k := p.take(ev); k != nil && k.state.CompareAndSwap(parked, woken) {
+					k.wake()
+				}
+			}
+			if n < len(events) {
+				return false // drained: wait for the next events
 			}
 		}
-	}
+	})
 }
 
 // take removes and returns the connection an event is about, or nil when
@@ -147,7 +147,7 @@ func (p *Poller) take(ev syscall.EpollEvent) *Parked {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := p.conns[ev.Fd]
-	if k == nil || k.id != uint32(ev.Pad) {
+	if k == nil || k.id != uint32(ev.Pad) || p.closed {
 		return nil
 	}
 	delete(p.conns, k.fd)
