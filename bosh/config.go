@@ -16,12 +16,6 @@ import (
 // Config tunes a Handler. Zero fields mean the defaults given; NewHandler
 // copies it and reports invalid values as an error rather than clamping them.
 type Config struct {
-	// ParkAfter is how long a held request (§8) waits for its reply on
-	// its goroutine before Serve parks it without one (see Serve): a
-	// request answered sooner costs no parking, so a busy session pays
-	// nothing for it, and an idle one soon costs only its state. Default
-	// DefaultParkAfter (1s), 1ms to 1h. It has no effect outside Serve.
-	ParkAfter time.Duration
 	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2: the
 	// session's wait is the lower of the two); it is also the wait of a
 	// client that asks for none. 1s to 65535s. Default 45s, so that an
@@ -174,7 +168,6 @@ type Config struct {
 // Defaults.
 const (
 	DefaultMaxWait     = 45 * time.Second
-	DefaultParkAfter   = time.Second
 	DefaultMaxHold     = 1
 	DefaultInactivity  = 60 * time.Second
 	DefaultPolling     = 2 * time.Second
@@ -218,7 +211,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	errs := []error{
 		dur(&c.MaxWait, DefaultMaxWait, time.Second, maxUnsignedShort, "MaxWait"),
-		dur(&c.ParkAfter, DefaultParkAfter, time.Millisecond, time.Hour, "ParkAfter"),
 		num(&c.MaxHold, DefaultMaxHold, 1, 16, "MaxHold"),
 		dur(&c.Inactivity, DefaultInactivity, time.Second, maxUnsignedShort, "Inactivity"),
 		dur(&c.Polling, DefaultPolling, 0, maxUnsignedShort, "Polling"),

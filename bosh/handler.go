@@ -227,16 +227,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req
 	h.stats.held.Add(1)
 	p, reply := s.Submit(r.Context(), req)
 	if p.Held() {
-		done := false
-		if l := h.parkListener(r, p); l != nil {
-			// Served by Serve: wait ParkAfter here, then park (§8).
-			if reply, done = p.WaitFor(r.Context(), h.cfg.ParkAfter); !done && h.park(l, w, r, s, p) {
-				return true
-			}
+		if l := h.parkListener(r, p); l != nil && h.park(l, w, r, s, p) {
+			return true // served by Serve: parked (§8)
 		}
-		if !done {
-			reply = p.Wait(r.Context())
-		}
+		reply = p.Wait(r.Context())
 	}
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away

@@ -128,9 +128,6 @@ func waitParked(t *testing.T, h *Handler, n int64) {
 	require.Eventually(t, func() bool { return h.Stats().Parked == n }, 10*time.Second, time.Millisecond, "parked requests")
 }
 
-// parkAtOnce is a Config whose held requests Serve parks at once.
-var parkAtOnce = Config{ParkAfter: time.Millisecond}
-
 // Under Serve a held request (§8) waits without a goroutine: sessions
 // holding a request each on its own connection add no goroutines; each
 // reply comes on its connection, which then serves its next request.
@@ -146,7 +143,7 @@ func TestServeParksHeldRequests(t *testing.T) {
 	const n = 40
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newServed(t, Config{MaxSessionsPerAddress: n + 1, ParkAfter: time.Millisecond}, tt.o)
+			s := newServed(t, Config{MaxSessionsPerAddress: n + 1}, tt.o)
 			before := runtime.NumGoroutine()
 			conns, sessions := make([]*rawConn, n), make([]*sess, n)
 			for i := range conns {
@@ -183,7 +180,7 @@ func TestServeParksHeldRequests(t *testing.T) {
 // (§14.3), so what arrives next goes to the client's next request; the
 // session lives on.
 func TestServeParkedClientGoesAway(t *testing.T) {
-	s := newServed(t, parkAtOnce, serveOpts{})
+	s := newServed(t, Config{}, serveOpts{})
 	c := s.dial()
 	ss := c.create(s.tester, 100)
 	c.post(ss.body(1, "", ""))
@@ -203,7 +200,7 @@ func TestServeParkedClientGoesAway(t *testing.T) {
 // Handler.Shutdown answers parked requests with system-shutdown (§17.2)
 // and waits for them to be written.
 func TestServeShutdownAnswersParked(t *testing.T) {
-	s := newServed(t, parkAtOnce, serveOpts{})
+	s := newServed(t, Config{}, serveOpts{})
 	const n = 5
 	conns := make([]*rawConn, n)
 	for i := range conns {
@@ -223,7 +220,7 @@ func TestServeShutdownAnswersParked(t *testing.T) {
 // A parked request's response is the one the handler writes without
 // Serve: the same status and headers (CORS, compression, §5) and body.
 func TestServeParkedResponseIsTheSame(t *testing.T) {
-	cfg := Config{AllowOrigins: []string{"https://chat.example"}, CompressMin: 1, ParkAfter: time.Millisecond}
+	cfg := Config{AllowOrigins: []string{"https://chat.example"}, CompressMin: 1}
 	headers := []string{"Origin", "https://chat.example", "Accept-Encoding", "gzip"}
 	answer := func(o serveOpts) *resp {
 		s := newServed(t, cfg, o)
@@ -250,7 +247,7 @@ func TestServeParkedResponseIsTheSame(t *testing.T) {
 // A connection whose parked response was written waits for its next
 // request parked too, until the server's IdleTimeout closes it.
 func TestServeIdleTimeout(t *testing.T) {
-	s := newServed(t, parkAtOnce, serveOpts{idle: 50 * time.Millisecond})
+	s := newServed(t, Config{}, serveOpts{idle: 50 * time.Millisecond})
 	c := s.dial()
 	ss := c.create(s.tester, 100)
 	c.post(ss.body(1, "", ""))
@@ -266,7 +263,7 @@ func TestServeIdleTimeout(t *testing.T) {
 // connection, waits for the same reply; both connections get it and go
 // on.
 func TestServeRetransmissionOfParkedRequest(t *testing.T) {
-	s := newServed(t, parkAtOnce, serveOpts{})
+	s := newServed(t, Config{}, serveOpts{})
 	a := s.dial()
 	ss := a.create(s.tester, 100)
 	a.post(ss.body(1, "", ""))
@@ -286,8 +283,7 @@ func TestServeRetransmissionOfParkedRequest(t *testing.T) {
 // BenchmarkServeHeldRoundTrip is one held request answered by a delivery,
 // over a loopback HTTP/1.1 connection: served by http.Server.Serve, and
 // by Serve with the request parked (then the connection parked idle
-// until the next request): what parking costs a request held longer than
-// ParkAfter.
+// until the next request): what parking costs a request.
 func BenchmarkServeHeldRoundTrip(b *testing.B) {
 	for _, o := range []struct {
 		name string
@@ -295,7 +291,7 @@ func BenchmarkServeHeldRoundTrip(b *testing.B) {
 	}{{"http.Server", serveOpts{plain: true}}, {"bosh.Serve", serveOpts{}}} {
 		b.Run(o.name, func(b *testing.B) {
 			t := &testing.T{}
-			s := newServed(t, parkAtOnce, o.o)
+			s := newServed(t, Config{}, o.o)
 			s.t = t
 			c := s.dial()
 			ss := c.create(s.tester, 100)
@@ -314,20 +310,4 @@ func BenchmarkServeHeldRoundTrip(b *testing.B) {
 			}
 		})
 	}
-}
-
-// A request answered within ParkAfter is not parked: its goroutine waits,
-// as without Serve, and the connection goes on.
-func TestServeAnsweredSoonIsNotParked(t *testing.T) {
-	s := newServed(t, Config{ParkAfter: time.Hour}, serveOpts{})
-	c := s.dial()
-	ss := c.create(s.tester, 100)
-	c.post(ss.body(1, "", ""))
-	waitHeld(t, s.h, 1)
-	assert.Zero(t, s.h.Stats().Parked)
-	s.up.stream(t, 0).sink.Deliver([]byte("<message id='soon'/>"))
-	assert.Equal(t, []string{"<message id='soon'/>"}, c.read().Children)
-	c.post(ss.body(2, "type='terminate'", ""))
-	assert.Equal(t, "terminate", c.read().Type())
-	assert.Zero(t, s.h.Stats().Parked)
 }

@@ -247,21 +247,6 @@ func (p Pending) Wait(ctx context.Context) *Reply {
 // which uses Wait.
 func (p Pending) CanPark() bool { return p.own }
 
-// WaitFor is Wait for at most d: it reports false, with a nil reply,
-// when d passes first and the request is still waiting.
-func (p Pending) WaitFor(ctx context.Context, d time.Duration) (*Reply, bool) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.w.done:
-		return p.w.reply, true
-	case <-t.C:
-		return nil, false
-	case <-ctx.Done():
-		return p.Wait(ctx), true
-	}
-}
-
 // Park arranges for ready to be called once the reply is there, instead of
 // a goroutine waiting for it: ready runs with the session locked, so it
 // must only hand the work on (start a goroutine, say) and never block;
