@@ -62,7 +62,7 @@ func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, 
 		go k.answerAndClose(r)
 		return true
 	}
-	if k.watch, err = l.poller.Park(conn, false, k.hangup); err != nil {
+	if k.watch, err = l.poller.Park(conn, k.hangup); err != nil {
 		go k.answerAndClose(r)
 		return true
 	}
@@ -75,8 +75,8 @@ func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, 
 // ready is called by the session, locked, when the reply is there.
 func (k *parked) ready() { go k.answer() }
 
-// answer writes the reply and parks the connection until its next
-// request, unless the client went away first.
+// answer writes the reply and hands the connection back to the server
+// for its next request, unless the client went away first.
 func (k *parked) answer() {
 	if !k.watch.Unpark() {
 		return // hangup answered it
@@ -91,7 +91,7 @@ func (k *parked) answer() {
 		return
 	}
 	k.conn.SetDeadline(time.Time{})
-	k.l.idle(k.conn)
+	k.l.resume(k.conn)
 }
 
 // answerAndClose answers a request that could not be parked from a

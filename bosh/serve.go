@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/httpbind/httpbind/internal/netpark"
 )
@@ -21,8 +20,9 @@ import (
 // there is one, and hands the connection back to srv for its next
 // request. What a held request then costs is its socket and its
 // session's state: no goroutine stack, no bufio buffers, no
-// *http.Request. The connection waits for that next request parked as
-// well, until srv's IdleTimeout (or ReadTimeout) closes it, as srv would.
+// *http.Request. Parking costs CPU (a hijack, two epoll changes, the
+// connection's return through the listener): about a third more per
+// request held (see the README's Performance).
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
@@ -48,11 +48,7 @@ func ParkListener(srv *http.Server, l net.Listener) net.Listener {
 	if err != nil {
 		return l
 	}
-	idle := srv.IdleTimeout
-	if idle == 0 {
-		idle = srv.ReadTimeout
-	}
-	pl := newParkListener(l, poller, idle)
+	pl := newParkListener(l, poller)
 	base := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		if base != nil {
@@ -71,18 +67,11 @@ type parkKey struct{}
 // reply was written, for their next request.
 type parkListener struct {
 	net.Listener
-	poller *netpark.Poller
-	// idleTimeout closes an idle parked connection (the server's
-	// IdleTimeout, or its ReadTimeout; zero: never).
-	idleTimeout time.Duration
-	accepts     chan accepted
-	back        chan net.Conn
-	done        chan struct{}
-	once        sync.Once
-
-	mu     sync.Mutex
-	idles  map[*idleConn]struct{} // guarded by mu
-	closed bool                   // guarded by mu
+	poller  *netpark.Poller
+	accepts chan accepted
+	back    chan net.Conn
+	done    chan struct{}
+	once    sync.Once
 }
 
 // accepted is one result of the listener's Accept.
@@ -91,10 +80,9 @@ type accepted struct {
 	err error
 }
 
-func newParkListener(l net.Listener, poller *netpark.Poller, idleTimeout time.Duration) *parkListener {
-	pl := &parkListener{Listener: l, poller: poller, idleTimeout: idleTimeout,
-		accepts: make(chan accepted), back: make(chan net.Conn), done: make(chan struct{}),
-		idles: make(map[*idleConn]struct{})}
+func newParkListener(l net.Listener, poller *netpark.Poller) *parkListener {
+	pl := &parkListener{Listener: l, poller: poller,
+		accepts: make(chan accepted), back: make(chan net.Conn), done: make(chan struct{})}
 	go pl.acceptLoop()
 	return pl
 }
@@ -130,13 +118,12 @@ func (l *parkListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close closes the listener below and the idle connections, and stops
-// the poller; connections handed back after that are closed.
+// Close closes the listener below and stops the poller; connections
+// handed back after that are closed.
 func (l *parkListener) Close() error {
 	err := l.Listener.Close()
 	l.once.Do(func() {
 		close(l.done)
-		l.closeIdle()
 		l.poller.Close()
 	})
 	return err
@@ -149,81 +136,5 @@ func (l *parkListener) resume(c net.Conn) {
 	case l.back <- c:
 	case <-l.done:
 		c.Close()
-	}
-}
-
-// idle parks c, whose last response was written, until it has something
-// to read (its next request, or its end), then resumes it; or closes it
-// after the server's idle timeout, as the server would. Meanwhile c costs
-// neither a goroutine nor buffers.
-func (l *parkListener) idle(c net.Conn) {
-	ic := &idleConn{c: c}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		c.Close()
-		return
-	}
-	watch, err := l.poller.Park(c, true, func() { l.wakeIdle(ic, true) })
-	if err != nil {
-		go l.resume(c)
-		return
-	}
-	ic.watch = watch
-	if l.idleTimeout > 0 {
-		ic.timer = time.AfterFunc(l.idleTimeout, func() { l.expire(ic) })
-	}
-	l.idles[ic] = struct{}{}
-}
-
-// An idleConn is a connection parked by idle.
-type idleConn struct {
-	c     net.Conn
-	watch *netpark.Parked // set under mu
-	timer *time.Timer     // set under mu
-}
-
-// expire closes ic after the idle timeout, unless it woke first.
-func (l *parkListener) expire(ic *idleConn) {
-	l.mu.Lock()
-	watch := ic.watch
-	l.mu.Unlock()
-	if watch.Unpark() {
-		l.wakeIdle(ic, false)
-	}
-}
-
-// wakeIdle takes ic out of the idle connections and resumes it, or
-// closes it.
-func (l *parkListener) wakeIdle(ic *idleConn, resume bool) {
-	l.mu.Lock()
-	delete(l.idles, ic)
-	timer := ic.timer
-	l.mu.Unlock()
-	if timer != nil {
-		timer.Stop()
-	}
-	if !resume {
-		ic.c.Close()
-		return
-	}
-	go l.resume(ic.c)
-}
-
-// closeIdle closes the idle connections, as http.Server.Shutdown closes
-// its idle ones.
-func (l *parkListener) closeIdle() {
-	l.mu.Lock()
-	l.closed = true
-	idles := l.idles
-	l.idles = nil
-	l.mu.Unlock()
-	for ic := range idles {
-		if ic.watch.Unpark() {
-			if ic.timer != nil {
-				ic.timer.Stop()
-			}
-			ic.c.Close()
-		}
 	}
 }

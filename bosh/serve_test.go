@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -242,21 +241,6 @@ func TestServeParkedResponseIsTheSame(t *testing.T) {
 		assert.Equal(t, want.Header.Values(h), got.Header.Values(h), h)
 	}
 	assert.NotEmpty(t, got.Header.Get("Date"))
-}
-
-// A connection whose parked response was written waits for its next
-// request parked too, until the server's IdleTimeout closes it.
-func TestServeIdleTimeout(t *testing.T) {
-	s := newServed(t, Config{}, serveOpts{idle: 50 * time.Millisecond})
-	c := s.dial()
-	ss := c.create(s.tester, 100)
-	c.post(ss.body(1, "", ""))
-	waitParked(t, s.h, 1)
-	s.up.stream(t, 0).sink.Deliver([]byte("<message/>"))
-	require.Len(t, c.read().Children, 1)
-	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.br.ReadByte()
-	assert.ErrorIs(t, err, io.EOF, "closed by the server after its idle timeout")
 }
 
 // A retransmission of a parked request's rid (§14.3), on another

@@ -162,6 +162,8 @@ func TestParseFlagsServing(t *testing.T) {
 			assert.Equal(t, "https", o.scheme())
 		}},
 		{name: "h2c", args: []string{"-h2c"}, check: func(t *testing.T, o *options) { assert.True(t, o.h2c) }},
+		{name: "park by default", args: nil, check: func(t *testing.T, o *options) { assert.True(t, o.park) }},
+		{name: "no park", args: []string{"-park=false"}, check: func(t *testing.T, o *options) { assert.False(t, o.park) }},
 		{name: "limits", args: []string{"-session-rate", "2500.5", "-session-burst", "5000", "-max-sessions", "30000", "-max-sessions-per-address", "20000"},
 			check: func(t *testing.T, o *options) {
 				assert.Equal(t, limits{sessionsPerSecond: 2500.5, sessionBurst: 5000, maxSessions: 30000, maxSessionsPerAddress: 20000}, o.limits)

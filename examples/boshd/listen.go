@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/serve"
 )
 
@@ -34,7 +35,8 @@ func (o *options) httpServer(handler http.Handler, log *slog.Logger) *http.Serve
 }
 
 // openListener listens on -listen, with TLS when srv has a TLS
-// configuration (see httpServer).
+// configuration (see httpServer), and with -park parks srv's held
+// HTTP/1.1 requests (bosh.ParkListener, as bosh.Serve does).
 func (o *options) openListener(srv *http.Server) (net.Listener, error) {
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -42,6 +44,9 @@ func (o *options) openListener(srv *http.Server) (net.Listener, error) {
 	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	if o.park {
+		ln = bosh.ParkListener(srv, ln)
 	}
 	return ln, nil
 }

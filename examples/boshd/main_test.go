@@ -335,3 +335,34 @@ func TestShutdownOnSIGTERM(t *testing.T) {
 	}
 	assert.Contains(t, d.stderr.String(), "shutting down")
 }
+
+// With -park (the default) a held request (XEP-0124 §8) is parked without
+// a goroutine (bosh.ParkListener); with -park=false it waits on its
+// goroutine, as net/http serves it.
+func TestParkFlag(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		parked int64
+	}{
+		{name: "default", parked: 1},
+		{name: "-park=false", args: []string{"-park=false"}, parked: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testContext(t)
+			d := start(t, tt.args...)
+			c := boshtest.NewClient(d.url, boshtest.ClientConfig{})
+			defer c.Close()
+			require.NoError(t, c.Connect(ctx, "localhost"))
+			_, err := c.Login(ctx, "bob", d.accounts["bob"], "r")
+			require.NoError(t, err)
+			waitHeld(t, d)
+			require.Eventually(t, func() bool {
+				_, st := vars(t, d)
+				return st.Parked == tt.parked
+			}, 10*time.Second, 5*time.Millisecond)
+			require.NoError(t, c.Terminate(ctx))
+		})
+	}
+}

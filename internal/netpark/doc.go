@@ -7,10 +7,8 @@
 // Go's runtime poller can only wake a goroutine, so a Poller keeps an
 // epoll instance of its own (Linux) with one goroutine for all its
 // connections, and calls a function when a parked connection's peer
-// closes or resets it, or, when asked, when the connection has something
-// to read (an idle keep-alive connection's next request). Data the peer
-// sends meanwhile stays unread in the kernel for whoever reads the
-// connection after Unpark or the call.
+// closes or resets it. Data the peer sends meanwhile stays unread in the
+// kernel for whoever reads the connection after Unpark.
 //
 // Where epoll is missing, New returns an error that wraps
 // errors.ErrUnsupported, and callers keep a goroutine per connection.

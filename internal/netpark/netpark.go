@@ -12,21 +12,21 @@ import (
 const (
 	parked int32 = iota
 	unparked
-	woken
+	hungUp
 )
 
 // A Parked is a connection a Poller watches.
 type Parked struct {
-	p     *Poller
-	fd    int32
-	id    uint32 // tells this parking from an earlier one of the same fd
-	wake  func()
-	state atomic.Int32
+	p      *Poller
+	fd     int32
+	id     uint32 // tells this parking from an earlier one of the same fd
+	hangup func()
+	state  atomic.Int32
 }
 
-// Unpark stops watching the connection and reports true, unless it was
-// woken first (see Poller.Park): then it reports false and the wake
-// function was or is being called. Exactly one of the two happens; Unpark is safe to
+// Unpark stops watching the connection and reports true, unless its peer
+// has hung up first: then it reports false and the hangup function was
+// or is being called. Exactly one of the two happens; Unpark is safe to
 // call more than once (later calls report false).
 func (k *Parked) Unpark() bool {
 	if !k.state.CompareAndSwap(parked, unparked) {

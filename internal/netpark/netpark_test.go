@@ -42,7 +42,7 @@ func newPoller(t *testing.T) *netpark.Poller {
 	return p
 }
 
-// hangups returns a wake function and the channel it reports on.
+// hangups returns a hangup function and the channel it reports on.
 func hangups() (func(), chan struct{}) {
 	c := make(chan struct{}, 2)
 	return func() { c <- struct{}{} }, c
@@ -73,7 +73,7 @@ func TestHangup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			server, client := pair(t)
 			hangup, got := hangups()
-			k, err := p.Park(server, false, hangup)
+			k, err := p.Park(server, hangup)
 			require.NoError(t, err)
 			tt.end(client)
 			waitHangup(t, got)
@@ -89,7 +89,7 @@ func TestHangupBeforePark(t *testing.T) {
 	server, client := pair(t)
 	client.Close()
 	hangup, got := hangups()
-	_, err := p.Park(server, false, hangup)
+	_, err := p.Park(server, hangup)
 	require.NoError(t, err)
 	waitHangup(t, got)
 }
@@ -101,7 +101,7 @@ func TestDataIsNoHangup(t *testing.T) {
 	p := newPoller(t)
 	server, client := pair(t)
 	hangup, got := hangups()
-	k, err := p.Park(server, false, hangup)
+	k, err := p.Park(server, hangup)
 	require.NoError(t, err)
 	_, err = client.Write([]byte("POST /http-bind HTTP/1.1\r\n"))
 	require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestDataIsNoHangup(t *testing.T) {
 	// hangup is reported, the first connection's data is not.
 	server2, client2 := pair(t)
 	hangup2, got2 := hangups()
-	_, err = p.Park(server2, false, hangup2)
+	_, err = p.Park(server2, hangup2)
 	require.NoError(t, err)
 	client2.Close()
 	waitHangup(t, got2)
@@ -126,7 +126,7 @@ func TestDataIsNoHangup(t *testing.T) {
 	client.Close()
 	server3, client3 := pair(t)
 	hangup3, got3 := hangups()
-	_, err = p.Park(server3, false, hangup3)
+	_, err = p.Park(server3, hangup3)
 	require.NoError(t, err)
 	client3.Close()
 	waitHangup(t, got3)
@@ -149,7 +149,7 @@ func TestTLS(t *testing.T) {
 	require.NoError(t, <-errc)
 
 	hangup, got := hangups()
-	_, err := p.Park(ts, false, hangup)
+	_, err := p.Park(ts, hangup)
 	require.NoError(t, err)
 	tc.Close() // close_notify, then FIN
 	waitHangup(t, got)
@@ -161,12 +161,12 @@ func TestClose(t *testing.T) {
 	p := newPoller(t)
 	server, _ := pair(t)
 	hangup, _ := hangups()
-	k, err := p.Park(server, false, hangup)
+	k, err := p.Park(server, hangup)
 	require.NoError(t, err)
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "idempotent")
 	assert.True(t, k.Unpark())
-	_, err = p.Park(server, false, hangup)
+	_, err = p.Park(server, hangup)
 	assert.ErrorIs(t, err, net.ErrClosed)
 }
 
@@ -176,34 +176,6 @@ func TestNoDescriptor(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	_, err := p.Park(a, false, func() {})
+	_, err := p.Park(a, func() {})
 	assert.Error(t, err)
-}
-
-// Parked for reading, a connection wakes when data comes, and the data
-// is there to read; or when its peer hangs up.
-func TestReadable(t *testing.T) {
-	p := newPoller(t)
-	tests := []struct {
-		name string
-		act  func(c net.Conn)
-		data string
-	}{
-		{name: "data", act: func(c net.Conn) { c.Write([]byte("POST")) }, data: "POST"},
-		{name: "close", act: func(c net.Conn) { c.Close() }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			server, client := pair(t)
-			wake, got := hangups()
-			k, err := p.Park(server, true, wake)
-			require.NoError(t, err)
-			tt.act(client)
-			waitHangup(t, got)
-			assert.False(t, k.Unpark())
-			buf := make([]byte, 4)
-			n, _ := io.ReadFull(server, buf)
-			assert.Equal(t, tt.data, string(buf[:n]))
-		})
-	}
 }

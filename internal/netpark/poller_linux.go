@@ -44,17 +44,17 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
-// Park watches c until Unpark, and calls wake once, on the Poller's
-// goroutine, if c's peer closes or resets it first or, with readable,
-// when c has something to read (the peer's data, or its end). wake must
-// not block. c must not be read while parked. A TLS connection is watched
-// through the connection below it.
-func (p *Poller) Park(c net.Conn, readable bool, wake func()) (*Parked, error) {
+// Park watches c until Unpark, and calls hangup once, on the Poller's
+// goroutine, if c's peer closes or resets it first. Data the peer sends
+// meanwhile is no hangup and stays unread. hangup must not block. c must
+// not be read while parked. A TLS connection is watched through the
+// connection below it.
+func (p *Poller) Park(c net.Conn, hangup func()) (*Parked, error) {
 	rc, err := rawConn(c)
 	if err != nil {
 		return nil, err
 	}
-	k := &Parked{p: p, wake: wake}
+	k := &Parked{p: p, hangup: hangup}
 	var cerr error
 	err = rc.Control(func(fd uintptr) {
 		p.mu.Lock()
@@ -66,12 +66,8 @@ func (p *Poller) Park(c net.Conn, readable bool, wake func()) (*Parked, error) {
 		p.nextID++
 		k.fd, k.id = int32(fd), p.nextID
 		// EPOLLRDHUP: the peer closed its side; EPOLLHUP and EPOLLERR
-		// (a reset) come without asking. Data is an event only when asked.
-		events := uint32(syscall.EPOLLRDHUP | syscall.EPOLLONESHOT)
-		if readable {
-			events |= syscall.EPOLLIN
-		}
-		ev := syscall.EpollEvent{Events: events, Fd: k.fd, Pad: int32(k.id)}
+		// (a reset) come without asking. Data is not an event.
+		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: k.fd, Pad: int32(k.id)}
 		if cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); cerr == nil {
 			p.conns[k.fd] = k
 		}
@@ -98,7 +94,7 @@ func (p *Poller) remove(k *Parked) {
 }
 
 // Close stops the Poller's goroutine and waits for it. Connections still
-// parked are no longer watched: their wake is never called, and Unpark
+// parked are no longer watched: their hangup is never called, and Unpark
 // reports true.
 func (p *Poller) Close() error {
 	p.mu.Lock()
@@ -113,7 +109,8 @@ func (p *Poller) Close() error {
 	return err
 }
 
-// loop waits for events and wakes the connections they are about, until
+// loop waits for events and calls the hangup of the connections they are
+// about, until
 // Close. Each wait is the runtime poller's: rc.Read calls the function
 // again once epfd is readable, for as long as it returns false.
 func (p *Poller) loop(rc syscall.RawConn) {
@@ -129,8 +126,8 @@ func (p *Poller) loop(rc syscall.RawConn) {
 				return true
 			}
 			for _, ev := range events[:n] {
-				if k := p.take(ev); k != nil && k.state.CompareAndSwap(parked, woken) {
-					k.wake()
+				if k := p.take(ev); k != nil && k.state.CompareAndSwap(parked, hungUp) {
+					k.hangup()
 				}
 			}
 			if n < len(events) {

@@ -19,7 +19,7 @@ func New() (*Poller, error) {
 }
 
 // Park is never reached: New returns no Poller here.
-func (p *Poller) Park(c net.Conn, readable bool, wake func()) (*Parked, error) {
+func (p *Poller) Park(c net.Conn, hangup func()) (*Parked, error) {
 	return nil, errors.ErrUnsupported
 }
 

@@ -31,14 +31,14 @@ func NewServer(handler http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// Run serves srv on ln with bosh.Serve (held requests of HTTP/1.1
-// connections wait without a goroutine) until ctx ends or the server
-// fails. When ctx ends it logs "name: shutting down" to log, then shuts h
-// down first, so that held requests are answered with system-shutdown,
-// then srv, each within Timeout.
+// Run serves srv on ln (boshd's ln parks held requests:
+// bosh.ParkListener) until ctx ends or the server fails. When ctx ends it
+// logs "name: shutting down" to log, then shuts h down first, so that
+// held requests, parked ones too, are answered with system-shutdown, then
+// srv, each within Timeout.
 func Run(ctx context.Context, name string, srv *http.Server, ln net.Listener, h *bosh.Handler, log *slog.Logger) error {
 	errc := make(chan error, 1)
-	go func() { errc <- bosh.Serve(srv, ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
