@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/cluster"
 	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
@@ -231,10 +232,10 @@ func TestReceiveBounced(t *testing.T) {
 	s := l.sessions[0]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10)
-	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10)
-	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10)
-	s.receiveLocked([]byte(`<message to='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>0 2 5</body></message>`), 10)
+	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10, false)
+	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10, false)
+	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10, false)
+	s.receiveLocked([]byte(`<message to='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>0 2 5</body></message>`), 10, false)
 	assert.Equal(t, 1, s.recv.bounced)
 	assert.Equal(t, 1, s.recv.echoed, "its own message, handed back")
 	assert.Equal(t, 1, s.recv.count)
@@ -246,4 +247,51 @@ func TestLate(t *testing.T) {
 	assert.Zero(t, late(nil))
 	assert.Zero(t, late([]int64{1, s, 5 * s}), "5 s is not late")
 	assert.Equal(t, int64(2), late([]int64{1, 5 * s, 5*s + 1, 30 * s}))
+}
+
+// TestRunRelogin: with -relogin, a session the server ends (XEP-0124
+// §17.2) logs in again as the same account and carries on; the relogin
+// is counted by condition and the message its ended request carried is
+// lost, and said to be lost with the ended session, never hidden. Every
+// response here carries cluster.HopHeader, as if a node had forwarded it:
+// every message counts as forwarded.
+func TestRunRelogin(t *testing.T) {
+	back := newServer(t, 4)
+	var mu sync.Mutex
+	ended := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		end := bytes.Contains(body, []byte("<message")) && ended < 1
+		if end {
+			ended++
+		}
+		mu.Unlock()
+		w.Header().Set(cluster.HopHeader, "n9")
+		if end {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			io.WriteString(w, "<body type='terminate' condition='item-not-found' xmlns='http://jabber.org/protocol/httpbind'/>")
+			return
+		}
+		back.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "10", "-mode", "paced", "-relogin",
+		"-interval", "50ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
+	require.NoError(t, err, report)
+	assert.Equal(t, map[string]int{"item-not-found": 1}, res.Relogins, report)
+	assert.Equal(t, map[string]int{"item-not-found": 1}, res.SessionsEnded, report)
+	assert.Equal(t, map[string]nodeFigures{"": {Logins: 5, Ended: map[string]int{"item-not-found": 1}}}, res.Nodes, "no node prefix: 4 logins and a relogin")
+	assert.Zero(t, res.SessionsFailed, "the session lives on")
+	assert.Equal(t, int64(40), res.Sent, "the relogged session sent all its messages")
+	assert.Equal(t, int64(1), res.Lost, report)
+	assert.Equal(t, int64(1), res.LostFromEnded, "in the request the server ended")
+	assert.Zero(t, res.LostLive+res.LostToEnded+res.LostToGone, report)
+	assert.Equal(t, int64(39), res.Delivered, report)
+	assert.Equal(t, res.Delivered, res.Forwarded, "every response came with the hop header")
+	assert.Zero(t, res.LatencyDirect.LatencyMaxMs)
+	assert.Positive(t, res.LatencyForwarded.LatencyMaxMs)
+	assert.Contains(t, report, "relogins:  1× item-not-found")
+	assert.Contains(t, report, "1 from one ended after")
 }

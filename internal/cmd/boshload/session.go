@@ -8,20 +8,28 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/faulttest"
 )
 
-// session is one BOSH session of the load. login fills the first group
-// alone; afterwards every field below mu is guarded by it, and the
-// session's requests run in goroutines of their own.
+// session is one BOSH session of the load, and with -relogin the sessions
+// that follow it for the same account. login fills the second group alone
+// (before the session starts, or while it is ended and none of its
+// requests is in flight); afterwards every field below mu is guarded by
+// it, and the session's requests run in goroutines of their own.
 type session struct {
 	l       *load
 	idx     int // session number; the partner is idx^1
 	acct    int // account number
 	partner *session
 	t       *transport // l.t, or over HTTP/2 the session's own (from l.h2)
+	// life counts the session's ends and relogins: even while a
+	// session is live (0 for the first, 2 after the first relogin, …),
+	// odd from the moment the server ended one until the next is live.
+	life atomic.Int32
 
 	// Set by login, then read-only.
 	sid      string
@@ -31,22 +39,31 @@ type session struct {
 	rep      reply      // login, then guarded by mu
 
 	mu       sync.Mutex
-	live     bool          // the steady state began
-	rid      uint64        // next rid to send
-	next     uint64        // next rid to process: responses are handled in rid order
-	inflight int           // requests sent whose response has not arrived
-	arrived  []arrival     // responses that arrived before an earlier one
-	head     []byte        // start of a message to the partner
-	outq     []stamp       // messages waiting for a request
-	sent     int           // messages queued so far
-	ending   bool          // the run is over: terminate, send nothing else
-	termRID  uint64        // rid of the terminate request, 0 before it is sent
-	ended    bool          // the terminate was answered, or the session failed
-	err      error         // why the session failed, nil if it did not
-	timer    *time.Timer   // paced mode
-	due      time.Duration // paced mode: when the next message is due, since the start
-	recv     receiveStats  // what arrived from the partner
+	node     string             // the owner node of the session, its sid's prefix (bosh.SIDPrefixOf)
+	ctx      context.Context    // the session's requests; canceled when it ends
+	cancel   context.CancelFunc // cancels ctx
+	live     bool               // the steady state began
+	talking  bool               // the message phase began for the session
+	wire     []lives            // by seq: lives of the session and its partner when the message went on the wire
+	rid      uint64             // next rid to send
+	next     uint64             // next rid to process: responses are handled in rid order
+	inflight int                // requests sent whose response has not arrived
+	arrived  []arrival          // responses that arrived before an earlier one
+	head     []byte             // start of a message to the partner
+	outq     []stamp            // messages waiting for a request
+	sent     int                // messages queued so far
+	ending   bool               // the run is over: terminate, send nothing else
+	termRID  uint64             // rid of the terminate request, 0 before it is sent
+	ended    bool               // the terminate was answered, or the session failed
+	err      error              // why the session failed, nil if it did not
+	timer    *time.Timer        // paced mode
+	due      time.Duration      // paced mode: when the next message is due, since the start
+	recv     receiveStats       // what arrived from the partner
 }
+
+// lives are a session's and its partner's life counters (session.life)
+// when one of its messages went on the wire.
+type lives struct{ own, partner int32 }
 
 // arrival is a response that has arrived, waiting for its turn.
 type arrival struct {
@@ -58,10 +75,18 @@ type arrival struct {
 // start begins the steady state after login: one request held at all times.
 func (s *session) start() {
 	s.mu.Lock()
+	s.startLocked()
+	s.mu.Unlock()
+}
+
+// startLocked begins the steady state of a session that has just logged in.
+func (s *session) startLocked() {
 	s.live = true
+	s.node, _ = bosh.SIDPrefixOf(s.sid)
+	s.l.loggedIn(s.node)
+	s.ctx, s.cancel = context.WithCancel(s.l.ctx)
 	s.next = s.rid
 	s.pumpLocked()
-	s.mu.Unlock()
 }
 
 // pumpLocked sends what the state asks for (XEP-0124 §8, §11): queued
@@ -83,8 +108,10 @@ func (s *session) pumpLocked() {
 	case len(s.outq) > 0 && s.inflight < s.requests:
 		b := getBuf()
 		b.b = appendOpen(b.b, s.rid, s.sid, "")
+		lv := lives{own: s.life.Load(), partner: s.partner.life.Load()}
 		for _, m := range s.outq {
 			b.b = appendMessage(b.b, s.head, m.from, m.seq, m.nanos)
+			s.wire[m.seq] = lv
 		}
 		s.outq = s.outq[:0]
 		b.b = append(b.b, closeBody...)
@@ -103,7 +130,7 @@ func (s *session) launchLocked(body *buffer, cut bool) {
 	s.rid++
 	s.inflight++
 	s.l.wg.Add(1)
-	go s.do(rid, body, cut)
+	go s.do(s.ctx, rid, body, cut)
 }
 
 // maxAttempts bounds the attempts at one request: the first and the
@@ -144,10 +171,11 @@ func (s *session) post(ctx context.Context, body []byte, cut bool) (*buffer, err
 	}
 }
 
-// do posts one request and hands its response over in rid order.
-func (s *session) do(rid uint64, body *buffer, cut bool) {
+// do posts one request in ctx, its session's, and hands its response over
+// in rid order.
+func (s *session) do(ctx context.Context, rid uint64, body *buffer, cut bool) {
 	defer s.l.wg.Done()
-	resp, err := s.post(s.l.ctx, body.b, cut)
+	resp, err := s.post(ctx, body.b, cut)
 	putBuf(body)
 	now := s.l.now()
 	s.mu.Lock()
@@ -190,36 +218,106 @@ func (s *session) handleLocked(a arrival, now int64) {
 	}
 	for i, c := range s.rep.doc.Children {
 		if string(c.Local) == "message" {
-			s.receiveLocked(s.rep.child(i), now)
+			s.receiveLocked(s.rep.child(i), now, a.resp.fwd)
 		}
 	}
 }
 
 // endLocked marks the session over, failed when err is not nil; a
 // terminate body or an HTTP error status is counted as the server's end
-// of the session.
+// of the session. With -relogin, a session the server ended with a
+// terminate body (XEP-0124 §17.2) logs in again, unless the run is
+// ending.
 func (s *session) endLocked(err error) {
 	s.ended = true
-	if err != nil && s.err == nil {
-		s.err = err
-		s.l.fail("session", err)
-		var term *terminated
-		var he *httpError
-		switch {
-		case errors.As(err, &term):
-			s.l.endedByServer(term.condition)
-		case errors.As(err, &he):
-			s.l.endedByServer(he.Error())
+	s.cancel()
+	s.stopTimerLocked()
+	if err == nil || s.err != nil {
+		s.l.ended()
+		return
+	}
+	var term *terminated
+	var he *httpError
+	switch {
+	case errors.As(err, &term):
+		s.l.endedByServer(s.node, term.condition)
+	case errors.As(err, &he):
+		s.l.endedByServer(s.node, he.Error())
+	}
+	s.life.Add(1) // gone
+	if term != nil && s.l.o.relogin && !s.ending {
+		s.l.relogin(term.condition)
+		s.l.wg.Add(1)
+		go s.relogin()
+		return
+	}
+	s.err = err
+	s.l.fail("session", err)
+	s.l.ended()
+}
+
+// relogin logs the session's account in again once the ended session's
+// requests have returned (endLocked canceled them), and carries on: the
+// message sequence goes on where it was, so that the partner finds every
+// message lost with the old session (XEP-0124 §17.2: the client may log
+// in again after a terminal condition).
+func (s *session) relogin() {
+	defer s.l.wg.Done()
+	for {
+		s.mu.Lock()
+		n := s.inflight
+		s.mu.Unlock()
+		if n == 0 || !sleepUntil(s.l.ctx, time.Now().Add(10*time.Millisecond)) {
+			break
 		}
 	}
-	s.stopTimerLocked()
-	s.l.ended()
+	s.mu.Lock()
+	s.sid, s.jid, s.pending = "", "", nil
+	s.mu.Unlock()
+	err := s.login(s.l.ctx)
+	s.mu.Lock()
+	if err != nil {
+		s.err = err
+		s.l.fail("relogin", err)
+		s.l.ended()
+		s.mu.Unlock()
+		return
+	}
+	s.life.Add(1) // live again
+	s.ended, s.arrived = false, s.arrived[:0]
+	s.startLocked()
+	s.resumeLocked()
+	jid := s.jid
+	s.mu.Unlock()
+	s.partner.setHead(jid) // the server may have bound another resource
+}
+
+// resumeLocked restarts the message phase of a session that logged in
+// again during it: in closed mode its window of messages (those lost
+// with the old session would otherwise stall the pair), in paced mode its
+// timer.
+func (s *session) resumeLocked() {
+	o := s.l.o
+	if !s.talking || s.ending || s.sent >= o.messages {
+		return
+	}
+	if o.mode == modeClosed {
+		now := s.l.now()
+		for range min(o.window, o.messages-s.sent) {
+			s.queueLocked(now)
+		}
+		s.pumpLocked()
+		return
+	}
+	s.due = time.Duration(s.l.now()) + o.interval
+	s.l.wg.Add(1)
+	s.timer = time.AfterFunc(o.interval, s.tick)
 }
 
 // receiveLocked accounts for one message element. A message of type
 // 'error' is the server returning one of the session's own messages
 // (RFC 6120 §8.3): counted as bounced, never as delivered.
-func (s *session) receiveLocked(el []byte, now int64) {
+func (s *session) receiveLocked(el []byte, now int64, fwd bool) {
 	if tag := startTag(el); bytes.Contains(tag, []byte(" type='error'")) || bytes.Contains(tag, []byte(` type="error"`)) {
 		s.recv.bounced++
 		return
@@ -236,7 +334,7 @@ func (s *session) receiveLocked(el []byte, now int64) {
 		s.recv.foreign++
 		return
 	}
-	switch s.recv.add(st.seq, now-st.nanos) {
+	switch s.recv.add(st.seq, now-st.nanos, fwd) {
 	case addNew:
 		s.l.delivered(now)
 		if s.l.o.mode == modeClosed && s.sent < s.l.o.messages && !s.ending {
@@ -255,9 +353,22 @@ func (s *session) queueLocked(now int64) {
 
 // prepareMessages makes the start of the messages to the partner.
 func (s *session) prepareMessages() {
+	s.partner.mu.Lock()
+	jid := s.partner.jid
+	s.partner.mu.Unlock()
 	s.mu.Lock()
-	s.head = messageHead(s.partner.jid)
+	s.head = messageHead(jid)
 	s.mu.Unlock()
+}
+
+// setHead makes the start of the messages to the partner again, once the
+// message phase began, after the partner logged in as jid.
+func (s *session) setHead(jid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head != nil {
+		s.head = messageHead(jid)
+	}
 }
 
 // startMessages begins the message phase: in closed mode, the first
@@ -270,6 +381,7 @@ func (s *session) startMessages(phase time.Duration) {
 		return
 	}
 	o := s.l.o
+	s.talking = true
 	if o.mode == modeClosed {
 		now := s.l.now()
 		for s.sent < min(o.window, o.messages) {
@@ -331,13 +443,6 @@ func (s *session) started() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.live
-}
-
-// onWire returns how many of its messages the session put in requests.
-func (s *session) onWire() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sent - len(s.outq)
 }
 
 // finished reports whether the session sent and received every message.

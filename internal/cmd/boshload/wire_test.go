@@ -77,12 +77,14 @@ func TestRequestBodies(t *testing.T) {
 func TestReceiveStats(t *testing.T) {
 	r := newReceiveStats(70)
 	for _, seq := range []int{0, 1, 65, 2, 2, 69, 70, -1} {
-		r.add(seq, 5)
+		r.add(seq, 5, seq == 65)
 	}
 	assert.Equal(t, 5, r.count)
 	assert.Equal(t, 1, r.dups)
 	assert.Equal(t, 1, r.ooo, "2 after 65")
-	assert.Len(t, r.lat, 5)
+	assert.Len(t, r.lat, 4, "direct")
+	assert.Len(t, r.latFwd, 1, "forwarded")
+	assert.Equal(t, 1, r.fwd)
 }
 
 // TestParseRetryAfter: delay-seconds and HTTP-dates (RFC 9110 §10.2.3).
