@@ -93,6 +93,10 @@
 // from its buffer and treats one it has not yet answered as the request.
 // The pause before a resend is 50 ms times the attempts so far, none after
 // a cut; after 8 attempts the request is given up and its session fails.
+// A request answered with HTTP 503 (a cluster node that cannot reach the
+// session's owner for now, bosh/cluster; a server over its limits), or
+// with 502 or 504 (a proxy that lost it), is sent again as it is after its
+// Retry-After (1 s without one, at most 30 s), up to 60 times.
 // A creation is never resent (XEP-0124 §7.1: if the server made the
 // session, the client never learnt its sid); it fails the login.
 // Responses are still handled in rid order, and at most the server's

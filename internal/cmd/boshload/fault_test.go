@@ -295,3 +295,37 @@ func TestRunRelogin(t *testing.T) {
 	assert.Contains(t, report, "relogins:  1× item-not-found")
 	assert.Contains(t, report, "1 from one ended after")
 }
+
+// TestRunResendAfter503: a request answered with HTTP 503 (a cluster node
+// that cannot reach the session's owner for now) is sent again as it is
+// after its Retry-After: nothing is lost and the session lives on.
+func TestRunResendAfter503(t *testing.T) {
+	back := newServer(t, 2)
+	var mu sync.Mutex
+	refused := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		refuse := bytes.Contains(body, []byte("<message")) && refused < 2
+		if refuse {
+			refused++
+		}
+		mu.Unlock()
+		if refuse {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		back.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "2", "-messages", "5", "-mode", "paced",
+		"-interval", "20ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "3s")
+	require.NoError(t, err, report)
+	assert.Equal(t, int64(2), res.Faults.ResentBusy, report)
+	assert.Zero(t, res.Lost, report)
+	assert.Equal(t, int64(10), res.Delivered, report)
+	assert.Empty(t, res.SessionsEnded, report)
+	assert.Contains(t, report, "2 sent again after HTTP 502, 503 or 504")
+}

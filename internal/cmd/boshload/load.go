@@ -25,6 +25,7 @@ type load struct {
 	resent        atomic.Int64 // requests sent again after a network error (§14.3)
 	resentAfter   atomic.Int64 // of those, after an error that was not one of -cut's cuts
 	gaveUp        atomic.Int64 // requests given up after maxAttempts network errors
+	resentBusy    atomic.Int64 // requests sent again after HTTP 502, 503 or 504
 	nDelivered    atomic.Int64
 	lastDelivery  atomic.Int64 // ns since start
 	expected      atomic.Int64 // messages the active pairs exchange

@@ -93,6 +93,7 @@ type faultFigures struct {
 	Resent      int64   `json:"resent"`         // requests sent again after a network error, cuts included
 	ResentOther int64   `json:"resent_not_cut"` // of those, after an error that was not a cut
 	GaveUp      int64   `json:"gave_up"`        // requests given up after maxAttempts attempts
+	ResentBusy  int64   `json:"resent_busy"`    // requests sent again after HTTP 502, 503 or 504
 	MaxAttempts int     `json:"max_attempts"`   // attempts at one request
 }
 
@@ -197,7 +198,7 @@ func (r *result) countLost(wire []lives, own, partner int32, seen []uint64) {
 func (r *result) collectFaults(l *load) {
 	r.Faults = faultFigures{
 		CutRate: l.o.cut, Resent: l.resent.Load(), ResentOther: l.resentAfter.Load(),
-		GaveUp: l.gaveUp.Load(), MaxAttempts: maxAttempts,
+		GaveUp: l.gaveUp.Load(), MaxAttempts: maxAttempts, ResentBusy: l.resentBusy.Load(),
 	}
 	if c := l.t.cutter; c != nil {
 		st := c.Stats()
@@ -254,9 +255,9 @@ func (r *result) print(w io.Writer) {
 		fmt.Fprintf(w, "  cuts:      %d of %d requests cut (-cut %g, -cut-seed %d), %d after the answer began\n",
 			f.Cut, f.Attempts, f.CutRate, f.CutSeed, f.CutAnswered)
 	}
-	if f := r.Faults; f.Resent > 0 || f.GaveUp > 0 {
-		fmt.Fprintf(w, "  resends:   %d requests sent again (%d after errors other than cuts), %d given up after %d attempts\n",
-			f.Resent, f.ResentOther, f.GaveUp, f.MaxAttempts)
+	if f := r.Faults; f.Resent > 0 || f.GaveUp > 0 || f.ResentBusy > 0 {
+		fmt.Fprintf(w, "  resends:   %d requests sent again (%d after errors other than cuts), %d given up after %d attempts; %d sent again after HTTP 502, 503 or 504\n",
+			f.Resent, f.ResentOther, f.GaveUp, f.MaxAttempts, f.ResentBusy)
 	}
 	if len(r.SessionsEnded) > 0 {
 		n := 0

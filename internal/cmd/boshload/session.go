@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -138,16 +139,40 @@ func (s *session) launchLocked(body *buffer, cut bool) {
 // in a row, so every cut request gets through within it.
 const maxAttempts = 8
 
+// maxBusy bounds the resends of one request answered with HTTP 502, 503
+// or 504: at a Retry-After of 1 s, about a minute, a session's usual
+// inactivity (XEP-0124 §7.1).
+const maxBusy = 60
+
 // post sends body and, after a network error, sends the identical bytes
 // (the same rid) again on another connection, as XEP-0124 §14.3 allows:
 // the connection manager answers a rid it has answered from its buffer,
 // and one it has not yet answered as a new request. A resend may fail
 // again; after maxAttempts attempts the error is returned. With cut set,
-// -cut may cut each attempt.
+// -cut may cut each attempt. A request answered with HTTP 503 (a node of
+// a cluster that cannot reach the session's owner for now, a server
+// over its limits) or 502 or 504 (a proxy that lost the request) is sent
+// again as it is after its Retry-After (1 s without one), up to maxBusy
+// times.
 func (s *session) post(ctx context.Context, body []byte, cut bool) (*buffer, error) {
-	for attempt := 1; ; attempt++ {
+	for attempt, busy := 1, 0; ; attempt++ {
 		resp, err := s.t.post(ctx, body, cut)
 		var ne *netError
+		var he *httpError
+		if errors.As(err, &he) && busy < maxBusy && ctx.Err() == nil &&
+			(he.status == http.StatusServiceUnavailable || he.status == http.StatusBadGateway || he.status == http.StatusGatewayTimeout) {
+			busy++
+			attempt--
+			s.l.resentBusy.Add(1)
+			wait := he.retryAfter
+			if wait <= 0 {
+				wait = time.Second
+			}
+			if !sleepUntil(ctx, time.Now().Add(min(wait, maxRetryAfter))) {
+				return nil, err
+			}
+			continue
+		}
 		if err == nil || !errors.As(err, &ne) || ctx.Err() != nil {
 			return resp, err
 		}
