@@ -141,6 +141,10 @@
 // session that the server ended afterwards (it may never have left that
 // session); or between two sessions that both lived on, which no end
 // explains. Without -relogin the same split applies to sessions that end.
+// Lost messages are also counted by route, the owner nodes of the sender's
+// and of the addressee's sessions when the message went on the wire
+// ("n1>n3"), so that a run can tell the losses of a failed node from the
+// others'.
 //
 // # HTTP/2
 //

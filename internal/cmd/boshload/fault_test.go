@@ -287,6 +287,7 @@ func TestRunRelogin(t *testing.T) {
 	assert.Equal(t, int64(40), res.Sent, "the relogged session sent all its messages")
 	assert.Equal(t, int64(1), res.Lost, report)
 	assert.Equal(t, int64(1), res.LostFromEnded, "in the request the server ended")
+	assert.Equal(t, map[string]int{">": 1}, res.LostByRoute, "no node prefix")
 	assert.Zero(t, res.LostLive+res.LostToEnded+res.LostToGone, report)
 	assert.Equal(t, int64(39), res.Delivered, report)
 	assert.Equal(t, res.Delivered, res.Forwarded, "every response came with the hop header")

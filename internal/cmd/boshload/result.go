@@ -40,18 +40,21 @@ type result struct {
 	Lost             int64            `json:"lost"` // sent, never arrived: every such message, whatever the cause
 	// Lost, by what happened to the sessions at either end (a relogin
 	// never hides a loss; these four add up to Lost):
-	LostToGone     int64 `json:"lost_to_gone"`    // sent while the addressee had no session: the server had ended it, the next was not live yet
-	LostToEnded    int64 `json:"lost_to_ended"`   // addressed to a live session that the server ended before they arrived
-	LostFromEnded  int64 `json:"lost_from_ended"` // sent by a session that the server ended afterwards
-	LostLive       int64 `json:"lost_live"`       // between sessions that both lived on: no session end explains it
-	Duplicated     int64 `json:"duplicated"`      // arrived more than once
-	OutOfOrder     int64 `json:"out_of_order"`    // arrived after a later message of the same sender
-	Foreign        int64 `json:"foreign"`         // arrived at the wrong session, or unreadable
-	Bounced        int64 `json:"bounced"`         // returned to their sender as errors (RFC 6120 §8.3)
-	Echoed         int64 `json:"echoed"`          // handed back to their sender as they were sent
-	Late           int64 `json:"late"`            // delivered more than lateAfter after they were sent
-	SessionsFailed int   `json:"sessions_failed"`
-	SessionsStuck  int   `json:"sessions_stuck"` // active sessions that did not send and receive every message
+	LostToGone    int64 `json:"lost_to_gone"`    // sent while the addressee had no session: the server had ended it, the next was not live yet
+	LostToEnded   int64 `json:"lost_to_ended"`   // addressed to a live session that the server ended before they arrived
+	LostFromEnded int64 `json:"lost_from_ended"` // sent by a session that the server ended afterwards
+	LostLive      int64 `json:"lost_live"`       // between sessions that both lived on: no session end explains it
+	// LostByRoute counts Lost by the owner nodes of the sender's and the
+	// addressee's sessions when the message went on the wire: "n1>n3".
+	LostByRoute    map[string]int `json:"lost_by_route,omitempty"`
+	Duplicated     int64          `json:"duplicated"`   // arrived more than once
+	OutOfOrder     int64          `json:"out_of_order"` // arrived after a later message of the same sender
+	Foreign        int64          `json:"foreign"`      // arrived at the wrong session, or unreadable
+	Bounced        int64          `json:"bounced"`      // returned to their sender as errors (RFC 6120 §8.3)
+	Echoed         int64          `json:"echoed"`       // handed back to their sender as they were sent
+	Late           int64          `json:"late"`         // delivered more than lateAfter after they were sent
+	SessionsFailed int            `json:"sessions_failed"`
+	SessionsStuck  int            `json:"sessions_stuck"` // active sessions that did not send and receive every message
 	// SessionsEnded counts the sessions the server ended, by terminal
 	// condition (XEP-0124 §17.2) or HTTP status; the run's own
 	// terminates are not counted.
@@ -181,6 +184,10 @@ func (r *result) countLost(wire []lives, own, partner int32, seen []uint64) {
 			continue
 		}
 		r.Lost++
+		if r.LostByRoute == nil {
+			r.LostByRoute = map[string]int{}
+		}
+		count(r.LostByRoute, nodeName(lv.from)+">"+nodeName(lv.to))
 		switch {
 		case lv.partner%2 == 1:
 			r.LostToGone++
@@ -192,6 +199,14 @@ func (r *result) countLost(wire []lives, own, partner int32, seen []uint64) {
 			r.LostLive++
 		}
 	}
+}
+
+// nodeName returns the node a session's at gave, "?" before any.
+func nodeName(p *string) string {
+	if p == nil {
+		return "?"
+	}
+	return *p
 }
 
 // collectFaults fills the fault figures and the sessions the server ended.
@@ -237,8 +252,8 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "  integrity: %d lost, %d duplicated, %d out of order, %d foreign, %d bounced, %d echoed; %d sessions failed, %d stuck\n",
 		r.Lost, r.Duplicated, r.OutOfOrder, r.Foreign, r.Bounced, r.Echoed, r.SessionsFailed, r.SessionsStuck)
 	if r.Lost > 0 {
-		fmt.Fprintf(w, "  lost:      %d sent to a session that was gone, %d to one ended before they arrived, %d from one ended after, %d between live sessions\n",
-			r.LostToGone, r.LostToEnded, r.LostFromEnded, r.LostLive)
+		fmt.Fprintf(w, "  lost:      %d sent to a session that was gone, %d to one ended before they arrived, %d from one ended after, %d between live sessions; by node: %s\n",
+			r.LostToGone, r.LostToEnded, r.LostFromEnded, r.LostLive, countsOf(r.LostByRoute))
 	}
 	if len(r.Relogins) > 0 {
 		fmt.Fprintf(w, "  relogins:  %s\n", countsOf(r.Relogins))

@@ -31,6 +31,9 @@ type session struct {
 	// session is live (0 for the first, 2 after the first relogin, …),
 	// odd from the moment the server ended one until the next is live.
 	life atomic.Int32
+	// at is the owner node of the session while it is live (node), for
+	// the partner to read without the session's lock.
+	at atomic.Pointer[string]
 
 	// Set by login, then read-only.
 	sid      string
@@ -63,8 +66,11 @@ type session struct {
 }
 
 // lives are a session's and its partner's life counters (session.life)
-// when one of its messages went on the wire.
-type lives struct{ own, partner int32 }
+// and owner nodes when one of its messages went on the wire.
+type lives struct {
+	own, partner int32
+	from, to     *string
+}
 
 // arrival is a response that has arrived, waiting for its turn.
 type arrival struct {
@@ -84,6 +90,8 @@ func (s *session) start() {
 func (s *session) startLocked() {
 	s.live = true
 	s.node, _ = bosh.SIDPrefixOf(s.sid)
+	node := s.node
+	s.at.Store(&node)
 	s.l.loggedIn(s.node)
 	s.ctx, s.cancel = context.WithCancel(s.l.ctx)
 	s.next = s.rid
@@ -109,7 +117,7 @@ func (s *session) pumpLocked() {
 	case len(s.outq) > 0 && s.inflight < s.requests:
 		b := getBuf()
 		b.b = appendOpen(b.b, s.rid, s.sid, "")
-		lv := lives{own: s.life.Load(), partner: s.partner.life.Load()}
+		lv := lives{own: s.life.Load(), partner: s.partner.life.Load(), from: s.at.Load(), to: s.partner.at.Load()}
 		for _, m := range s.outq {
 			b.b = appendMessage(b.b, s.head, m.from, m.seq, m.nanos)
 			s.wire[m.seq] = lv
