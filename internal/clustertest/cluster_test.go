@@ -25,9 +25,10 @@ const nodes = 3
 
 // env is the running test cluster.
 type env struct {
-	t        *testing.T
-	bin      string // boshd
-	boshload string // internal/cmd/boshload, the client
+	t        *testing.T // the scenario's
+	root     *testing.T // TestCluster's: the nodes outlive a scenario
+	bin      string     // boshd
+	boshload string     // internal/cmd/boshload, the client
 	prosody  *prosodytest.Server
 	procs    [nodes + 1]*exec.Cmd // by node number, 1…nodes
 	lbURL    string
@@ -38,7 +39,7 @@ func TestCluster(t *testing.T) {
 		t.Skip("run as root with HTTPBIND_CLUSTER=1 (make cluster): it creates network namespaces")
 	}
 	dir := t.TempDir()
-	e := &env{t: t, bin: filepath.Join(dir, "boshd"), boshload: filepath.Join(dir, "boshload")}
+	e := &env{t: t, root: t, bin: filepath.Join(dir, "boshd"), boshload: filepath.Join(dir, "boshload")}
 	sh(t, "go", "build", "-o", e.bin, "../../examples/boshd")
 	sh(t, "go", "build", "-o", e.boshload, "../cmd/boshload")
 	setupNetwork(t, nodes)
@@ -112,7 +113,7 @@ func (e *env) start(i int, drain string) {
 		t.Fatal(err)
 	}
 	e.procs[i] = cmd
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	e.root.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for range 200 { // 10s
 		if res, err := http.Get("http://" + nodeIP(i) + ":5280/readyz"); err == nil {
 			res.Body.Close()
