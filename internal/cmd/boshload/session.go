@@ -35,7 +35,8 @@ type session struct {
 	// the partner to read without the session's lock.
 	at atomic.Pointer[string]
 
-	// Set by login, then read-only.
+	// Set by login, then read-only until a relogin. jid is written under
+	// mu, since the partner reads it (prepareMessages).
 	sid      string
 	jid      string
 	requests int        // the server's 'requests' (XEP-0124 §7.2)
@@ -58,7 +59,7 @@ type session struct {
 	sent     int                // messages queued so far
 	ending   bool               // the run is over: terminate, send nothing else
 	termRID  uint64             // rid of the terminate request, 0 before it is sent
-	ended    bool               // the terminate was answered, or the session failed
+	ended    bool               // the terminate was answered, the session failed, or the server ended it (until a relogin)
 	err      error              // why the session failed, nil if it did not
 	timer    *time.Timer        // paced mode
 	due      time.Duration      // paced mode: when the next message is due, since the start
