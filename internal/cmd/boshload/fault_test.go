@@ -188,22 +188,22 @@ func TestRunResendAfterNetworkError(t *testing.T) {
 	}
 }
 
-// TestRunEndedByServer: a server that answers a request with a terminal
-// condition (XEP-0124 §17.2) ends the session; the tool counts it by
-// condition.
-func TestRunEndedByServer(t *testing.T) {
-	back := newServer(t, 4)
+// endFirstMessage starts a proxy to back that answers the first request
+// carrying a message with a terminate body, item-not-found (XEP-0124
+// §17.2), and sets header on every response.
+func endFirstMessage(t *testing.T, back *xmpptest.Server, header http.Header) *httptest.Server {
 	var mu sync.Mutex
-	ended := 0
+	ended := false
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		mu.Lock()
-		end := bytes.Contains(body, []byte("<message")) && ended < 1
-		if end {
-			ended++
-		}
+		end := bytes.Contains(body, []byte("<message")) && !ended
+		ended = ended || end
 		mu.Unlock()
+		for k, v := range header {
+			w.Header()[k] = v
+		}
 		if end {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			io.WriteString(w, "<body type='terminate' condition='item-not-found' xmlns='http://jabber.org/protocol/httpbind'/>")
@@ -212,6 +212,14 @@ func TestRunEndedByServer(t *testing.T) {
 		back.Handler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
+	return ts
+}
+
+// TestRunEndedByServer: a server that answers a request with a terminal
+// condition (XEP-0124 §17.2) ends the session; the tool counts it by
+// condition.
+func TestRunEndedByServer(t *testing.T) {
+	ts := endFirstMessage(t, newServer(t, 4), nil)
 	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "5", "-mode", "paced",
 		"-interval", "20ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
 	require.NoError(t, err, report)
@@ -256,27 +264,7 @@ func TestLate(t *testing.T) {
 // response here carries cluster.HopHeader, as if a node had forwarded it:
 // every message counts as forwarded.
 func TestRunRelogin(t *testing.T) {
-	back := newServer(t, 4)
-	var mu sync.Mutex
-	ended := 0
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		mu.Lock()
-		end := bytes.Contains(body, []byte("<message")) && ended < 1
-		if end {
-			ended++
-		}
-		mu.Unlock()
-		w.Header().Set(cluster.HopHeader, "n9")
-		if end {
-			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			io.WriteString(w, "<body type='terminate' condition='item-not-found' xmlns='http://jabber.org/protocol/httpbind'/>")
-			return
-		}
-		back.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ts.Close)
+	ts := endFirstMessage(t, newServer(t, 4), http.Header{cluster.HopHeader: {"n9"}})
 	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "10", "-mode", "paced", "-relogin",
 		"-interval", "50ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
 	require.NoError(t, err, report)
