@@ -95,8 +95,9 @@ bigload:
 	sh internal/cmd/boshload/big.sh
 
 # cluster runs boshd as three nodes in network namespaces (internal/clustertest),
-# with Prosody behind and HAProxy in front: one node, round-robin, routing by
-# sid, partitions of 5 s and 90 s, kill -9 of a node, a drain, a rolling
-# restart. As root, about 2 minutes; not in make test.
+# with Prosody behind, HAProxy in front and boshload as the client: one node,
+# round-robin, routing by sid, partitions of 5 s and 90 s, a one-way partition
+# of 10 s, kill -9 of a node, a drain, a rolling restart. As root, about
+# 4 minutes; not in make test.
 cluster: deps
 	HTTPBIND_CLUSTER=1 $(GO) test -count=1 -timeout 20m -v -run TestCluster ./internal/clustertest

@@ -19,7 +19,11 @@ import (
 
 // HopHeader marks a request one node forwarded to another, with the
 // forwarding node's id: such a request is served where it arrives, never
-// forwarded again (the loop guard).
+// forwarded again (the loop guard). The forwarding node sets it on the
+// owner's response too, as it relays it to the client, so that a client
+// or a load tool can tell which responses took the forwarding hop. A
+// response the node answered itself, or a forward that failed (HTTP 503,
+// item-not-found), does not carry it.
 const HopHeader = "Httpbind-Forwarded-By"
 
 // Defaults.
@@ -115,10 +119,11 @@ func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 	}
 	c := &Handler{h: h, members: cfg.Membership, log: cfg.Logger}
 	c.proxy = &httputil.ReverseProxy{
-		Rewrite:      c.rewrite,
-		Transport:    &timeoutTransport{rt: cfg.Transport, d: cfg.ResponseTimeout},
-		ErrorHandler: c.forwardFailed,
-		ErrorLog:     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		Rewrite:        c.rewrite,
+		Transport:      &timeoutTransport{rt: cfg.Transport, d: cfg.ResponseTimeout},
+		ErrorHandler:   c.forwardFailed,
+		ModifyResponse: c.markResponse,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return c, nil
 }
@@ -216,6 +221,13 @@ func (c *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 	pr.Out.Header["Forwarded"] = append(priorHops(pr.In.Header), forwardedElement(pr.In.RemoteAddr, c.h.Secure(pr.In)))
 	pr.Out.Header.Set(HopHeader, c.members.Self())
+}
+
+// markResponse sets HopHeader on the owner's response to a forwarded
+// request, with this node's id.
+func (c *Handler) markResponse(res *http.Response) error {
+	res.Header.Set(HopHeader, c.members.Self())
+	return nil
 }
 
 // forwardFailed answers a forward that failed: item-not-found when the

@@ -27,7 +27,11 @@
 // address and proto=https when the client used TLS; the owner believes it
 // only when the forwarding node is among its bosh.Config.TrustedProxies,
 // so list the nodes' addresses there (a secure session must stay secure,
-// XEP-0124 §19.1). A forwarded request is never forwarded again.
+// XEP-0124 §19.1). A forwarded request carries HopHeader
+// (Httpbind-Forwarded-By) with the forwarding node's id and is never
+// forwarded again; the forwarding node sets the same header on the owner's
+// response as it relays it, so that a client can tell a response that took
+// the hop from one its node answered itself.
 //
 // Failures never end a live session on a guess. A node known to be gone
 // (connection refused, a name that no longer resolves, an id the

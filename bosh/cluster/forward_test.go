@@ -139,3 +139,25 @@ func TestForwardErrors(t *testing.T) {
 	rec := post(c, "<body rid='1' xmlns='"+ns+"'", false)
 	assert.Contains(t, rec.Body.String(), "bad-request", "a bad body: bosh's condition")
 }
+
+// The owner's response to a forwarded request comes back with HopHeader
+// naming the forwarding node; a response the owner gives directly, and a
+// forward that failed, carry none.
+func TestForwardedResponseMarked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn, nodes := newMemNet(t, 2, cluster.Config{})
+		sid := create(t, nodes[1].c, "1000", false)
+
+		rec := post(nodes[0].c, body(sid, "1001", "<message xmlns='jabber:client'/>"), false)
+		assert.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, "n0", rec.Header().Get(cluster.HopHeader), "relayed by n0")
+
+		rec = post(nodes[1].c, body(sid, "1002", "<message xmlns='jabber:client'/>"), false)
+		assert.Equal(t, http.StatusOK, rec.Code)
+		assert.Empty(t, rec.Header().Get(cluster.HopHeader), "answered by its owner")
+
+		delete(mn.nodes, "n1.test") // n1 gone: the forward fails
+		rec = post(nodes[0].c, body(sid, "1003", ""), false)
+		assert.Empty(t, rec.Header().Get(cluster.HopHeader), "a failed forward")
+	})
+}

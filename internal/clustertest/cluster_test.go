@@ -1,24 +1,21 @@
 package clustertest
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
-	"github.com/httpbind/httpbind/bosh/boshtest"
 	"github.com/httpbind/httpbind/bosh/cluster"
 	"github.com/httpbind/httpbind/internal/prosodytest"
 	"github.com/httpbind/httpbind/internal/proxytest"
@@ -28,19 +25,23 @@ const nodes = 3
 
 // env is the running test cluster.
 type env struct {
-	t       *testing.T
-	bin     string // boshd
-	prosody *prosodytest.Server
-	procs   [nodes + 1]*exec.Cmd // by node number, 1…nodes
-	lbURL   string
+	t        *testing.T // the scenario's
+	root     *testing.T // TestCluster's: the nodes outlive a scenario
+	bin      string     // boshd
+	boshload string     // internal/cmd/boshload, the client
+	prosody  *prosodytest.Server
+	procs    [nodes + 1]*exec.Cmd // by node number, 1…nodes
+	lbURL    string
 }
 
 func TestCluster(t *testing.T) {
 	if os.Getenv("HTTPBIND_CLUSTER") != "1" || os.Geteuid() != 0 {
 		t.Skip("run as root with HTTPBIND_CLUSTER=1 (make cluster): it creates network namespaces")
 	}
-	e := &env{t: t, bin: filepath.Join(t.TempDir(), "boshd")}
+	dir := t.TempDir()
+	e := &env{t: t, root: t, bin: filepath.Join(dir, "boshd"), boshload: filepath.Join(dir, "boshload")}
 	sh(t, "go", "build", "-o", e.bin, "../../examples/boshd")
+	sh(t, "go", "build", "-o", e.boshload, "../cmd/boshload")
 	setupNetwork(t, nodes)
 	e.prosody = prosodytest.Start(t, prosodytest.Config{Domain: "example.test"})
 	relay(t, hostIP+":5222", e.prosody.C2SAddr)
@@ -57,6 +58,7 @@ func TestCluster(t *testing.T) {
 		{"sid routing", "haproxy-cluster", (*env).exchange},
 		{"partition of 5s", "haproxy-cluster", (*env).partition5s},
 		{"partition of 90s", "haproxy-cluster", (*env).partition90s},
+		{"one-way partition of 10s", "haproxy-cluster", (*env).oneWay10s},
 		{"kill -9", "haproxy-cluster", (*env).kill},
 		{"drain", "haproxy-cluster", (*env).drain},
 		{"rolling restart", "haproxy-cluster", (*env).rolling},
@@ -111,7 +113,7 @@ func (e *env) start(i int, drain string) {
 		t.Fatal(err)
 	}
 	e.procs[i] = cmd
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	e.root.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for range 200 { // 10s
 		if res, err := http.Get("http://" + nodeIP(i) + ":5280/readyz"); err == nil {
 			res.Body.Close()
@@ -125,10 +127,11 @@ func (e *env) start(i int, drain string) {
 }
 
 // haproxy starts HAProxy with the README's configuration name, plain HTTP
-// on loopback, toward the nodes.
+// on the bridge's address (for the client's namespace), toward the nodes.
 func (e *env) haproxy(name string) {
+	_, port, _ := net.SplitHostPort(proxytest.FreeAddr(e.t))
+	addr := net.JoinHostPort(hostIP, port)
 	if name == "single" {
-		addr := proxytest.FreeAddr(e.t)
 		proxytest.HAProxy(e.t, addr, fmt.Sprintf("frontend bosh\n\tbind %s\n\ttimeout client 90s\n\tdefault_backend boshd\n\n"+
 			"backend boshd\n\ttimeout server 90s\n\tserver n1 %s:5280\n", addr, nodeIP(1)))
 		e.lbURL = "http://" + addr + "/http-bind"
@@ -143,7 +146,6 @@ func (e *env) haproxy(name string) {
 		e.t.Fatalf("README.md has no %s", name)
 	}
 	conf := string(m[1])
-	addr := proxytest.FreeAddr(e.t)
 	conf = strings.Replace(conf, "bind :443 ssl crt /etc/haproxy/certs/chat.example.com.pem alpn h2,http/1.1", "bind "+addr, 1)
 	for i := 1; i <= nodes; i++ {
 		conf = strings.Replace(conf, fmt.Sprintf("10.0.0.%d:5280 check", i), nodeIP(i)+":5280 check inter 500ms", 1)
@@ -152,145 +154,59 @@ func (e *env) haproxy(name string) {
 	e.lbURL = "http://" + addr + "/http-bind"
 }
 
-// login opens n sessions of fresh users through the load balancer.
-func (e *env) login(ctx context.Context, prefix string, n int) ([]*boshtest.Client, error) {
-	cs := make([]*boshtest.Client, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range cs {
-		user := fmt.Sprintf("%s%d", prefix, i)
-		e.prosody.Register(user, "pw")
-		cs[i] = boshtest.NewClient(e.lbURL, boshtest.ClientConfig{Wait: 20 * time.Second})
-		e.t.Cleanup(func() { cs[i].Close() })
-		wg.Go(func() {
-			if errs[i] = cs[i].Connect(ctx, "example.test"); errs[i] == nil {
-				_, errs[i] = cs[i].Login(ctx, user, "pw", "r")
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return cs, err
-		}
-	}
-	return cs, nil
-}
-
-// result is what one scenario measured.
-type result struct {
-	sent, received, lost, dup, ended int
-	latencies                        []time.Duration
-	conditions                       map[string]int
-}
-
-var idRE = regexp.MustCompile(`id='m(\d+)-(\d+)'`)
-
-// talk has each session of cs send count messages to its partner (0↔1,
-// 2↔3, …), each after the previous one arrived, and counts what arrives.
-func talk(ctx context.Context, cs []*boshtest.Client, count int, during func()) *result {
-	r := &result{conditions: map[string]int{}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i+1 < len(cs); i += 2 {
-		for _, dir := range [][2]int{{i, i + 1}, {i + 1, i}} {
-			from, to := cs[dir[0]], cs[dir[1]]
-			wg.Go(func() {
-				for n := range count {
-					msg := fmt.Sprintf("<message xmlns='jabber:client' to='%s' id='m%d-%d' type='chat'><body>%d</body></message>", to.JID(), dir[0], n, n)
-					start := time.Now()
-					err := from.Send(ctx, []byte(msg))
-					mu.Lock()
-					r.sent++
-					mu.Unlock()
-					if err != nil {
-						break
-					}
-					got, err := receiveMessage(ctx, to, dir[0])
-					mu.Lock()
-					switch {
-					case err != nil:
-						r.conditions[fmt.Sprint(bosh.ConditionOf(err), err)]++
-					case got < n:
-						r.dup++
-					case got > n:
-						r.lost += got - n
-					default:
-						r.received++
-						r.latencies = append(r.latencies, time.Since(start))
-					}
-					mu.Unlock()
-					if err != nil {
-						break
-					}
-					if n == count/2 && dir[0] == 0 && during != nil {
-						during()
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	return r
-}
-
-// receiveMessage waits for the next message from session from and returns
-// its number.
-func receiveMessage(ctx context.Context, c *boshtest.Client, from int) (int, error) {
-	for {
-		el, err := c.Receive(ctx)
-		if err != nil {
-			return -1, err
-		}
-		m := idRE.FindSubmatch(el)
-		if m == nil || string(m[1]) != fmt.Sprint(from) {
-			continue // presence and the like
-		}
-		var n int
-		fmt.Sscan(string(m[2]), &n)
-		return n, nil
-	}
-}
-
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
 // counts are the nodes' counters summed.
 type counts struct{ requests, forwarded, failed uint64 }
+
+// vars reads node i's /debug/vars; ok is false when it does not answer.
+func vars(i int) (all struct {
+	Bosh    bosh.Stats
+	Cluster cluster.Stats
+}, ok bool) {
+	res, err := http.Get("http://" + nodeIP(i) + ":5280/debug/vars")
+	if err != nil {
+		return all, false
+	}
+	defer res.Body.Close()
+	return all, json.NewDecoder(res.Body).Decode(&all) == nil
+}
 
 // counters sums the counters of the nodes that answer.
 func (e *env) counters() counts {
 	var c counts
 	for i := 1; i <= nodes; i++ {
-		res, err := http.Get("http://" + nodeIP(i) + ":5280/debug/vars")
-		if err != nil {
-			continue
+		if all, ok := vars(i); ok {
+			c.requests += all.Bosh.Requests
+			c.forwarded += all.Cluster.Forwarded
+			c.failed += all.Cluster.Failed
 		}
-		var all struct {
-			Bosh    bosh.Stats
-			Cluster cluster.Stats
-		}
-		json.NewDecoder(res.Body).Decode(&all)
-		res.Body.Close()
-		c.requests += all.Bosh.Requests
-		c.forwarded += all.Cluster.Forwarded
-		c.failed += all.Cluster.Failed
 	}
 	return c
 }
 
-func (e *env) report(name string, r *result, took time.Duration, before, after counts) {
+// sessions sums the sessions open on the nodes that answer.
+func (e *env) sessions() int64 {
+	var n int64
+	for i := 1; i <= nodes; i++ {
+		if all, ok := vars(i); ok {
+			n += all.Bosh.Sessions
+		}
+	}
+	return n
+}
+
+// ended returns node i's sessions ended so far, by reason.
+func (e *env) ended(i int) map[string]uint64 {
+	all, _ := vars(i)
+	return all.Bosh.Ended
+}
+
+func (e *env) report(name string, r *loadResult, took time.Duration, before, after counts) {
+	if after.requests < before.requests { // a node was killed: its counters are gone
+		before = counts{}
+	}
 	fwd, reqs := after.forwarded-before.forwarded, after.requests-before.requests
-	e.t.Logf("%s: %d messages sent, %d received, %d lost, %d duplicated, sessions ended %v; delivery p50 %v p99 %v; %d of %d requests forwarded (%.1f%%), %d forwards failed; %v",
-		name, r.sent, r.received, r.lost, r.dup, r.conditions, percentile(r.latencies, 0.5).Round(10*time.Microsecond),
-		percentile(r.latencies, 0.99).Round(10*time.Microsecond), fwd, reqs, 100*float64(fwd)/float64(max(reqs, 1)),
-		after.failed-before.failed, took.Round(time.Millisecond))
+	e.t.Logf("%s: %v; %d of %d requests forwarded (%.1f%%), %d forwards failed; %v",
+		name, r, fwd, reqs, 100*float64(fwd)/float64(max(reqs, 1)), after.failed-before.failed, took.Round(time.Millisecond))
 }
 
 const (
@@ -298,213 +214,167 @@ const (
 	messages = 20
 )
 
-// exchange: sessions × messages through the load balancer; nothing lost,
-// duplicated or ended.
+// paced are boshload's arguments for the scenarios that break something
+// while the pairs talk: every session sends a message every 500 ms, 20 in
+// all, and a session the server ends logs in again; messages held back by
+// the fault have 30 s to arrive.
+var paced = []string{"-mode", "paced", "-messages", "20", "-interval", "500ms", "-idle", "0s", "-drain", "30s", "-relogin", "-duration", "3m"}
+
+// exchange: sessions × messages through the load balancer, each message
+// sent when the previous one arrived; nothing lost, duplicated or ended.
 func (e *env) exchange(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	u0 := e.usage()
-	cs, err := e.login(ctx, strings.ReplaceAll(name, " ", ""), sessions)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	u1 := e.usage()
+	u0, base := e.usage(), e.sessions()
 	before, start := e.counters(), time.Now()
-	r := talk(ctx, cs, messages, nil)
+	run := e.load(strings.ReplaceAll(name, " ", ""), sessions, "-mode", "closed", "-messages", fmt.Sprint(messages), "-idle", "3s")
+	e.waitSessions(base, sessions, time.Second)
+	u1 := e.usage()
+	r := run.wait()
 	after := e.counters()
 	u2 := e.usage()
 	e.report(name, r, time.Since(start), before, after)
-	e.t.Logf("%s, summed over the nodes: %+d KiB resident for %d logged-in sessions (%.1f KiB a session); %v CPU for the logins, %v for the %d messages (%.0f µs a message)",
-		name, u1.rssKiB-u0.rssKiB, len(cs), float64(u1.rssKiB-u0.rssKiB)/float64(len(cs)), u1.cpu-u0.cpu, u2.cpu-u1.cpu, r.sent,
-		float64((u2.cpu-u1.cpu).Microseconds())/float64(max(r.sent, 1)))
-	if r.lost+r.dup+len(r.conditions) > 0 || after.failed > before.failed {
-		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
-	}
-	for _, c := range cs {
-		c.Terminate(ctx)
+	e.t.Logf("%s, summed over the nodes: %+d KiB resident with %d sessions logged in (%.1f KiB a session); %v CPU until then, %v after, for the %d messages and the terminates (%.0f µs a message)",
+		name, u1.rssKiB-u0.rssKiB, sessions, float64(u1.rssKiB-u0.rssKiB)/sessions, u1.cpu-u0.cpu, u2.cpu-u1.cpu, r.Sent,
+		float64((u2.cpu-u1.cpu).Microseconds())/float64(max(r.Sent, 1)))
+	if !r.clean() || r.LoggedIn != sessions || after.failed > before.failed {
+		e.t.Errorf("%s: not clean: %v; %d forwards failed", name, r, after.failed-before.failed)
 	}
 }
 
-// owner returns the node number that owns c's session.
-func owner(c *boshtest.Client) int {
-	id, _ := bosh.SIDPrefixOf(c.SID())
-	var n int
-	fmt.Sscanf(id, "n%d", &n)
-	return n
+// during runs boshload with the paced arguments and calls fault 3 s after
+// the sessions were created, while the pairs talk.
+func (e *env) during(name, user string, fault func()) *loadResult {
+	base := e.sessions()
+	before, start := e.counters(), time.Now()
+	run := e.load(user, sessions, paced...)
+	e.waitSessions(base, sessions, 3*time.Second)
+	fault()
+	r := run.wait()
+	e.report(name, r, time.Since(start), before, e.counters())
+	return r
 }
 
-// partition5s cuts node 2 off for 5 s in the middle of the exchange:
+// partition5s cuts node 2 off (link down) for 5 s while the pairs talk:
 // every session survives, nothing is lost.
 func (e *env) partition5s(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cs, err := e.login(ctx, "part", sessions)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	before, start := e.counters(), time.Now()
-	r := talk(ctx, cs, messages, func() {
+	r := e.during(name, "part", func() {
 		partition(e.t, 2, true)
 		time.Sleep(5 * time.Second) // the scenario's partition, not a wait for goroutines
 		partition(e.t, 2, false)
 	})
-	e.report(name, r, time.Since(start), before, e.counters())
-	if r.lost+r.dup+len(r.conditions) > 0 {
-		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	if !r.clean() {
+		e.t.Errorf("%s: not clean: %v", name, r)
 	}
-	for _, c := range cs {
-		c.Terminate(ctx)
+}
+
+// oneWay10s drops every packet node 2 sends, to the load balancer,
+// Prosody's relay, the other nodes and the client, for 10 s while the
+// pairs talk; packets toward it still arrive. Its TCP connections stall
+// (its answers and acknowledgements go nowhere) and resume when the
+// routes go. What holds: the sessions of nodes 1 and 3 all survive and
+// lose nothing between them; node 2's sessions survive, or end with
+// item-not-found (a request of theirs that reached node 2 only after its
+// rid gap was given up, GapTimeout, XEP-0124 §14.2) and log in again,
+// never with another condition; nothing is duplicated, and every message
+// lost went to or from such an ended session (none between sessions that
+// lived on).
+func (e *env) oneWay10s(name string) {
+	r := e.during(name, "oneway", func() {
+		oneWay(e.t, 2, true)
+		time.Sleep(10 * time.Second) // the scenario's partition
+		oneWay(e.t, 2, false)
+	})
+	cut, ended := r.logins(2), r.ended(2)["item-not-found"]
+	e.t.Logf("%s: %d of node 2's %d sessions (relogins on it included) survived, %d ended with item-not-found and logged in again; %d messages lost with them",
+		name, cut-ended, cut, ended, r.Lost)
+	switch {
+	case cut == 0 || r.LoginFailures+r.SessionsFailed > 0:
+		e.t.Errorf("%s: no session on node 2, or a login failed: %v", name, r)
+	case len(r.ended(1))+len(r.ended(3)) > 0 || r.lostAvoiding(2) > 0:
+		e.t.Errorf("%s: sessions of nodes 1 and 3 ended (%v, %v), or lost %d between them", name, r.ended(1), r.ended(3), r.lostAvoiding(2))
+	case !maps.Equal(r.SessionsEnded, r.Relogins) || len(r.SessionsEnded) > 1 || len(r.ended(2)) > 1 || r.ended(2)["item-not-found"] != ended:
+		e.t.Errorf("%s: want node 2's sessions to survive or end with item-not-found and log in again: %v", name, r)
+	case r.Duplicated+r.OutOfOrder+r.LostLive > 0 || (ended == 0 && r.Lost > 0):
+		e.t.Errorf("%s: duplicated %d, out of order %d, lost %d (%d between sessions that lived on)", name, r.Duplicated, r.OutOfOrder, r.Lost, r.LostLive)
 	}
 }
 
 // partition90s cuts node 2 off for 90 s, longer than a session's
-// inactivity (60 s): node 2 ends its sessions with inactivity (XEP-0124
-// §10), not before; the pairs on nodes 1 and 3 talk meanwhile and lose
-// nothing.
+// inactivity (60 s), right after the logins: node 2 ends its sessions
+// with inactivity (XEP-0124 §10), not before; the pairs on nodes 1 and 3
+// talk meanwhile and lose nothing, and no session of theirs ends.
 func (e *env) partition90s(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cs, err := e.login(ctx, "long", sessions)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var live []*boshtest.Client
-	cut := 0
-	for i := 0; i+1 < len(cs); i += 2 {
-		if owner(cs[i]) != 2 && owner(cs[i+1]) != 2 {
-			live = append(live, cs[i], cs[i+1])
-		}
-		for _, c := range cs[i : i+2] {
-			if owner(c) == 2 {
-				cut++
-			}
-		}
-	}
+	base := e.sessions()
 	endedBefore := e.ended(2)["inactivity"]
+	run := e.load("long", sessions, "-mode", "paced", "-messages", "20", "-interval", "500ms", "-idle", "3s", "-drain", "10s", "-duration", "60s")
+	e.waitSessions(base, sessions, 1500*time.Millisecond)
 	partition(e.t, 2, true)
 	start := time.Now()
-	r := talk(ctx, live, messages, nil)
-	e.report(name+": pairs on nodes 1 and 3 during the cut", r, time.Since(start), counts{}, counts{})
-	if r.lost+r.dup+len(r.conditions) > 0 {
-		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	r := run.wait()
+	e.report(name, r, time.Since(start), counts{}, counts{})
+	if lost := r.lostAvoiding(2); lost+int(r.Duplicated) > 0 || len(r.ended(1))+len(r.ended(3)) > 0 || r.LoginFailures > 0 {
+		e.t.Errorf("%s: between nodes 1 and 3: lost %d, duplicated %d; ended on node 1 %v, on node 3 %v", name, lost, r.Duplicated, r.ended(1), r.ended(3))
 	}
 	time.Sleep(90*time.Second - time.Since(start)) // the scenario's partition
 	partition(e.t, 2, false)
+	cut := r.logins(2)
 	var byInactivity uint64
 	for range 100 { // node 2 answers again within 10 s
-		if byInactivity = e.ended(2)["inactivity"] - endedBefore; byInactivity > 0 {
+		if byInactivity = e.ended(2)["inactivity"] - endedBefore; byInactivity >= uint64(cut) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.t.Logf("%s: node 2 ended %d of its %d sessions by inactivity during the cut", name, byInactivity, cut)
-	if byInactivity != uint64(cut) {
+	if cut == 0 || byInactivity != uint64(cut) {
 		e.t.Errorf("%s: node 2 ended %d of its %d sessions by inactivity", name, byInactivity, cut)
 	}
-	for _, c := range cs {
-		c.Close()
-	}
 }
 
-// ended returns node i's sessions ended so far, by reason.
-func (e *env) ended(i int) map[string]uint64 {
-	res, err := http.Get("http://" + nodeIP(i) + ":5280/debug/vars")
-	if err != nil {
-		return nil
-	}
-	defer res.Body.Close()
-	var all struct{ Bosh bosh.Stats }
-	json.NewDecoder(res.Body).Decode(&all)
-	return all.Bosh.Ended
-}
-
-// kill kills node 3 with SIGKILL between two exchanges: the sessions of
-// nodes 1 and 2 go on untouched; node 3's end with item-not-found.
+// kill kills node 3 with SIGKILL while the pairs talk: the sessions of
+// nodes 1 and 2 go on untouched, with nothing lost between them; node 3's
+// all end with item-not-found, and nothing else; they log in again on the
+// other nodes and carry on, and every message lost went to or from one of
+// them.
 func (e *env) kill(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cs, err := e.login(ctx, "kill", sessions)
-	if err != nil {
-		e.t.Fatal(err)
+	var killed time.Time
+	r := e.during(name, "kill", func() {
+		e.procs[3].Process.Kill()
+		e.procs[3].Wait()
+		killed = time.Now()
+	})
+	dead := r.logins(3)
+	e.t.Logf("%s: node 3's %d sessions ended with %v and logged in again (%v); %d messages lost with them; boshload ended %v after the kill",
+		name, dead, r.ended(3), r.Relogins, r.Lost, time.Since(killed).Round(time.Millisecond))
+	want := map[string]int{"item-not-found": dead}
+	if dead == 0 || !maps.Equal(r.ended(3), want) || !maps.Equal(r.Relogins, want) || len(r.ended(1))+len(r.ended(2)) > 0 {
+		e.t.Errorf("%s: want node 3's %d sessions, and only they, ended with item-not-found and logged in again: %v", name, dead, r)
 	}
-	talk(ctx, cs, 2, nil)
-	var live, dead []*boshtest.Client
-	for i := 0; i+1 < len(cs); i += 2 { // whole pairs
-		if owner(cs[i]) == 3 || owner(cs[i+1]) == 3 {
-			dead = append(dead, cs[i], cs[i+1])
-		} else {
-			live = append(live, cs[i], cs[i+1])
-		}
-	}
-	e.procs[3].Process.Kill()
-	e.procs[3].Wait()
-	killed := time.Now()
-	ended, owned := 0, 0
-	var took []time.Duration
-	for _, c := range dead {
-		if owner(c) != 3 {
-			continue
-		}
-		owned++
-		start := time.Now()
-		err := c.Send(ctx, []byte("<presence xmlns='jabber:client'/>"))
-		for err == nil {
-			_, err = c.Receive(ctx)
-		}
-		if errors.Is(err, bosh.ItemNotFound) {
-			ended++
-			took = append(took, time.Since(start))
-		}
-	}
-	e.t.Logf("%s: %d of node 3's %d sessions ended with item-not-found, p50 %v and max %v after their next request", name, ended, owned,
-		percentile(took, 0.5).Round(time.Millisecond), percentile(took, 1).Round(time.Millisecond))
-	if ended != owned {
-		e.t.Errorf("%s: %d of node 3's %d sessions did not end with item-not-found", name, owned-ended, owned)
-	}
-	before := e.counters()
-	r := talk(ctx, live, messages, nil)
-	e.report(name+": pairs on nodes 1 and 2", r, time.Since(killed), before, e.counters())
-	if r.lost+r.dup+len(r.conditions) > 0 {
-		e.t.Errorf("%s: sessions of live nodes: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	if r.lostAvoiding(3)+int(r.LostLive+r.Duplicated)+r.SessionsFailed > 0 {
+		e.t.Errorf("%s: lost %d between nodes 1 and 2 (%d between live sessions), duplicated %d, %d sessions failed", name, r.lostAvoiding(3), r.LostLive, r.Duplicated, r.SessionsFailed)
 	}
 	e.start(3, "5m") // for the scenarios after
 }
 
 // drain sends SIGTERM to node 1 (drain for up to 20 s) while new sessions
-// are created through the load balancer: none fails; the pairs that end
-// before the deadline lose nothing.
+// are created through the load balancer: none fails, none on node 1; the
+// sessions older than the drain talk meanwhile and lose nothing.
 func (e *env) drain(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	e.restart(1, "20s")
-	cs, err := e.login(ctx, "drainold", sessions)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	base := e.sessions()
+	before, start := e.counters(), time.Now()
+	old := e.load("drainold", sessions, "-mode", "closed", "-messages", fmt.Sprint(messages), "-idle", "6s")
+	e.waitSessions(base, sessions, time.Second)
 	e.procs[1].Process.Signal(syscall.SIGTERM)
 	e.waitDraining(1)
-	fresh, err := e.login(ctx, "drainnew", sessions)
-	if err != nil {
-		e.t.Errorf("%s: a creation failed while node 1 drained: %v", name, err)
-	}
-	onDraining := 0
-	for _, c := range fresh {
-		if owner(c) == 1 {
-			onDraining++
-		}
-	}
-	before, start := e.counters(), time.Now()
-	r := talk(ctx, cs, messages, nil)
+	fresh := e.load("drainnew", sessions, "-messages", "0", "-idle", "0s").wait()
+	r := old.wait()
 	e.report(name+": sessions older than the drain", r, time.Since(start), before, e.counters())
-	if r.lost+r.dup+len(r.conditions) > 0 {
-		e.t.Errorf("%s: lost %d, duplicated %d, ended %v", name, r.lost, r.dup, r.conditions)
+	if !r.clean() || r.logins(1) == 0 {
+		e.t.Errorf("%s: not clean, or none on node 1: %v", name, r)
 	}
-	for _, c := range append(cs, fresh...) {
-		c.Terminate(ctx)
-	}
-	e.t.Logf("%s: %d sessions created during the drain, %d of them on the draining node", name, len(fresh), onDraining)
-	if onDraining > 0 {
-		e.t.Errorf("%s: %d sessions created on the draining node", name, onDraining)
+	e.t.Logf("%s: %d sessions created during the drain (%d failed), %d of them on the draining node", name, fresh.LoggedIn, fresh.LoginFailures, fresh.logins(1))
+	if fresh.LoginFailures > 0 || fresh.logins(1) > 0 {
+		e.t.Errorf("%s: creations during the drain: %v", name, fresh)
 	}
 	e.procs[1].Wait()
 }
@@ -515,52 +385,31 @@ func (e *env) drain(name string) {
 // deadline is lost; the sessions still on a node at its deadline end with
 // system-shutdown.
 func (e *env) rolling(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	for i := 1; i <= nodes; i++ {
 		e.restart(i, "3s")
 	}
-	old, err := e.login(ctx, "rollold", 12)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	shutdown := 0
+	base := e.sessions()
+	old := e.load("rollold", 12, "-messages", "0", "-idle", "2m", "-duration", "3m")
+	e.waitSessions(base, 12, 1500*time.Millisecond)
 	for i := 1; i <= nodes; i++ {
 		e.procs[i].Process.Signal(syscall.SIGTERM)
 		e.waitDraining(i)
-		fresh, err := e.login(ctx, fmt.Sprintf("roll%d-", i), 10)
-		if err != nil {
-			e.t.Errorf("%s: a creation failed while node %d drained: %v", name, i, err)
-		}
-		r := talk(ctx, fresh, 5, nil)
-		if r.lost+r.dup+len(r.conditions) > 0 {
-			e.t.Errorf("%s: node %d draining: lost %d, duplicated %d, ended %v", name, i, r.lost, r.dup, r.conditions)
-		}
-		for _, c := range fresh {
-			if owner(c) == i {
-				e.t.Errorf("%s: a session created on draining node %d", name, i)
-			}
-			c.Terminate(ctx)
+		r := e.load(fmt.Sprintf("roll%d-", i), 10, "-mode", "closed", "-messages", "5", "-idle", "0s").wait()
+		if !r.clean() || r.logins(i) > 0 {
+			e.t.Errorf("%s: node %d draining: not clean, or sessions created on it: %v", name, i, r)
 		}
 		e.procs[i].Wait() // the drain deadline, then shutdown
-		for _, c := range old {
-			if owner(c) != i {
-				continue
-			}
-			_, err := c.Receive(ctx)
-			for err == nil {
-				_, err = c.Receive(ctx)
-			}
-			if errors.Is(err, bosh.SystemShutdown) {
-				shutdown++
-			}
-		}
 		e.start(i, "3s")
 	}
-	e.t.Logf("%s: 3 nodes restarted, 30 sessions created meanwhile with none failed; %d of %d older sessions ended with system-shutdown at their node's deadline",
-		name, shutdown, len(old))
-	if shutdown != len(old) {
-		e.t.Errorf("%s: %d older sessions did not end with system-shutdown", name, len(old)-shutdown)
+	r := old.interrupt()
+	e.t.Logf("%s: 3 nodes restarted, 30 sessions created meanwhile with none failed; the 12 older sessions ended with %v", name, r.SessionsEnded)
+	for i := 1; i <= nodes; i++ {
+		if n := r.logins(i); n > 0 && !maps.Equal(r.ended(i), map[string]int{"system-shutdown": n}) {
+			e.t.Errorf("%s: node %d's %d older sessions ended with %v, not system-shutdown", name, i, n, r.ended(i))
+		}
+	}
+	if !maps.Equal(r.SessionsEnded, map[string]int{"system-shutdown": 12}) {
+		e.t.Errorf("%s: the 12 older sessions ended with %v", name, r.SessionsEnded)
 	}
 }
 

@@ -82,6 +82,7 @@
 //	-sessions-per-conn N    with -h2c or -h2: N sessions share one connection (default 1)
 //	-cut F                  cut the connections of this fraction of the requests after login (default 0)
 //	-cut-seed N             seed of the cuts' random choices (default 1)
+//	-relogin                a session the server ends logs in again and carries on (see below)
 //
 // # Network errors and cuts
 //
@@ -92,6 +93,10 @@
 // from its buffer and treats one it has not yet answered as the request.
 // The pause before a resend is 50 ms times the attempts so far, none after
 // a cut; after 8 attempts the request is given up and its session fails.
+// A request answered with HTTP 503 (a cluster node that cannot reach the
+// session's owner for now, bosh/cluster; a server over its limits), or
+// with 502 or 504 (a proxy that lost it), is sent again as it is after its
+// Retry-After (1 s without one, at most 30 s), up to 60 times.
 // A creation is never resent (XEP-0124 §7.1: if the server made the
 // session, the client never learnt its sid); it fails the login.
 // Responses are still handled in rid order, and at most the server's
@@ -109,6 +114,37 @@
 // yet, may be forwarding its payloads, may be holding it, or may have
 // answered it. The same request is cut at most 5 times in a row. -cut
 // needs HTTP/1.1 to an http URL.
+//
+// # Several nodes and relogins
+//
+// Against several connection manager nodes (bosh/cluster), every session
+// is counted under its owner node, the prefix of its sid before the first
+// '.' (bosh.SIDPrefixOf): logins, and the sessions the server ended by
+// condition. A node relays the owner's response to a request it forwarded
+// with the Httpbind-Forwarded-By header (cluster.HopHeader): a message
+// that arrives in such a response counts as forwarded, and the delivery
+// latency is given for forwarded and direct messages apart.
+//
+// With -relogin, a session that the server ends with a terminate body
+// (XEP-0124 §17.2: item-not-found when its node died, system-shutdown
+// after a drain, remote-connection-failed, …) logs in again as the same
+// account, once its old requests have returned, and carries on where it
+// was: its message numbers go on, in closed mode it sends its window of
+// messages again (the pair would stall on a lost one), in paced mode its
+// timer starts again. Relogins are counted by condition. A relogin never
+// hides a loss: every message put on the wire that its addressee never
+// received is lost, and the report says which of four causes explains
+// it, from each session's count of ends and relogins when the message
+// went on the wire and at the end: sent while the addressee had no
+// session (the server had ended it, the next was not live yet); addressed
+// to a live session that the server ended before it arrived; sent by a
+// session that the server ended afterwards (it may never have left that
+// session); or between two sessions that both lived on, which no end
+// explains. Without -relogin the same split applies to sessions that end.
+// Lost messages are also counted by route, the owner nodes of the sender's
+// and of the addressee's sessions when the message went on the wire
+// ("n1>n3"), so that a run can tell the losses of a failed node from the
+// others'.
 //
 // # HTTP/2
 //
@@ -155,7 +191,10 @@
 //   - sessions failed (a request failed or the server terminated the
 //     session) and stuck (did not send and receive all its messages).
 //   - sessions ended by the server, by terminal condition (XEP-0124
-//     §17.2) or HTTP status: the run's own terminates are not counted.
+//     §17.2) or HTTP status: the run's own terminates are not counted;
+//     relogins, by condition; logins and ends by owner node.
+//   - forwarded: messages delivered in a response that a cluster node
+//     forwarded; latency p50/p90/p99/max of those and of the others.
 //   - requests cut and cut after the response had begun to arrive;
 //     requests sent again after a network error, and given up.
 //   - the tool's own CPU time, since it shares the machine with the server.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/bosh/cluster"
 	"github.com/httpbind/httpbind/xmppstream/xmpptest"
 )
 
@@ -187,22 +188,22 @@ func TestRunResendAfterNetworkError(t *testing.T) {
 	}
 }
 
-// TestRunEndedByServer: a server that answers a request with a terminal
-// condition (XEP-0124 §17.2) ends the session; the tool counts it by
-// condition.
-func TestRunEndedByServer(t *testing.T) {
-	back := newServer(t, 4)
+// endFirstMessage starts a proxy to back that answers the first request
+// carrying a message with a terminate body, item-not-found (XEP-0124
+// §17.2), and sets header on every response.
+func endFirstMessage(t *testing.T, back *xmpptest.Server, header http.Header) *httptest.Server {
 	var mu sync.Mutex
-	ended := 0
+	ended := false
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		mu.Lock()
-		end := bytes.Contains(body, []byte("<message")) && ended < 1
-		if end {
-			ended++
-		}
+		end := bytes.Contains(body, []byte("<message")) && !ended
+		ended = ended || end
 		mu.Unlock()
+		for k, v := range header {
+			w.Header()[k] = v
+		}
 		if end {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			io.WriteString(w, "<body type='terminate' condition='item-not-found' xmlns='http://jabber.org/protocol/httpbind'/>")
@@ -211,6 +212,14 @@ func TestRunEndedByServer(t *testing.T) {
 		back.Handler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
+	return ts
+}
+
+// TestRunEndedByServer: a server that answers a request with a terminal
+// condition (XEP-0124 §17.2) ends the session; the tool counts it by
+// condition.
+func TestRunEndedByServer(t *testing.T) {
+	ts := endFirstMessage(t, newServer(t, 4), nil)
 	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "5", "-mode", "paced",
 		"-interval", "20ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
 	require.NoError(t, err, report)
@@ -231,10 +240,10 @@ func TestReceiveBounced(t *testing.T) {
 	s := l.sessions[0]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10)
-	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10)
-	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10)
-	s.receiveLocked([]byte(`<message to='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>0 2 5</body></message>`), 10)
+	s.receiveLocked([]byte(`<message from="user2@localhost/boshload" type="error" xmlns="jabber:client"><body>0 1 5</body><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>`), 10, false)
+	s.receiveLocked([]byte(`<message from='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>1 0 5</body></message>`), 10, false)
+	s.receiveLocked([]byte(`<message from='user3@localhost/boshload' type='chat' xmlns='jabber:client'><body>7 0 5</body></message>`), 10, false)
+	s.receiveLocked([]byte(`<message to='user2@localhost/boshload' type='chat' xmlns='jabber:client'><body>0 2 5</body></message>`), 10, false)
 	assert.Equal(t, 1, s.recv.bounced)
 	assert.Equal(t, 1, s.recv.echoed, "its own message, handed back")
 	assert.Equal(t, 1, s.recv.count)
@@ -246,4 +255,66 @@ func TestLate(t *testing.T) {
 	assert.Zero(t, late(nil))
 	assert.Zero(t, late([]int64{1, s, 5 * s}), "5 s is not late")
 	assert.Equal(t, int64(2), late([]int64{1, 5 * s, 5*s + 1, 30 * s}))
+}
+
+// TestRunRelogin: with -relogin, a session the server ends (XEP-0124
+// §17.2) logs in again as the same account and carries on; the relogin
+// is counted by condition and the message its ended request carried is
+// lost, and said to be lost with the ended session, never hidden. Every
+// response here carries cluster.HopHeader, as if a node had forwarded it:
+// every message counts as forwarded.
+func TestRunRelogin(t *testing.T) {
+	ts := endFirstMessage(t, newServer(t, 4), http.Header{cluster.HopHeader: {"n9"}})
+	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "10", "-mode", "paced", "-relogin",
+		"-interval", "50ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
+	require.NoError(t, err, report)
+	assert.Equal(t, map[string]int{"item-not-found": 1}, res.Relogins, report)
+	assert.Equal(t, map[string]int{"item-not-found": 1}, res.SessionsEnded, report)
+	assert.Equal(t, map[string]nodeFigures{"": {Logins: 5, Ended: map[string]int{"item-not-found": 1}}}, res.Nodes, "no node prefix: 4 logins and a relogin")
+	assert.Zero(t, res.SessionsFailed, "the session lives on")
+	assert.Equal(t, int64(40), res.Sent, "the relogged session sent all its messages")
+	assert.Equal(t, int64(1), res.Lost, report)
+	assert.Equal(t, int64(1), res.LostFromEnded, "in the request the server ended")
+	assert.Equal(t, map[string]int{">": 1}, res.LostByRoute, "no node prefix")
+	assert.Zero(t, res.LostLive+res.LostToEnded+res.LostToGone, report)
+	assert.Equal(t, int64(39), res.Delivered, report)
+	assert.Equal(t, res.Delivered, res.Forwarded, "every response came with the hop header")
+	assert.Zero(t, res.LatencyDirect.LatencyMaxMs)
+	assert.Positive(t, res.LatencyForwarded.LatencyMaxMs)
+	assert.Contains(t, report, "relogins:  1× item-not-found")
+	assert.Contains(t, report, "1 from one ended after")
+}
+
+// TestRunResendAfter503: a request answered with HTTP 503 (a cluster node
+// that cannot reach the session's owner for now) is sent again as it is
+// after its Retry-After: nothing is lost and the session lives on.
+func TestRunResendAfter503(t *testing.T) {
+	back := newServer(t, 2)
+	var mu sync.Mutex
+	refused := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		refuse := bytes.Contains(body, []byte("<message")) && refused < 2
+		if refuse {
+			refused++
+		}
+		mu.Unlock()
+		if refuse {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		back.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "2", "-messages", "5", "-mode", "paced",
+		"-interval", "20ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "3s")
+	require.NoError(t, err, report)
+	assert.Equal(t, int64(2), res.Faults.ResentBusy, report)
+	assert.Zero(t, res.Lost, report)
+	assert.Equal(t, int64(10), res.Delivered, report)
+	assert.Empty(t, res.SessionsEnded, report)
+	assert.Contains(t, report, "2 sent again after HTTP 502, 503 or 504")
 }

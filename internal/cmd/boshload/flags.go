@@ -52,6 +52,7 @@ type options struct {
 	perConn        int            // -sessions-per-conn: sessions sharing one HTTP/2 connection
 	cut            float64        // -cut: probability that a steady-state request's connection is cut
 	cutSeed        uint64         // -cut-seed
+	relogin        bool           // -relogin: a session the server ended logs in again
 }
 
 // perSession reports whether every session has a transport, and so a
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.insecure, "insecure", false, "https: do not verify the server's certificate")
 	fs.Float64Var(&o.cut, "cut", 0, "cut the connection of this `fraction` of the requests after login, client side, and resend them (XEP-0124 §14.3; see the package doc); 0: none")
 	fs.Uint64Var(&o.cutSeed, "cut-seed", 1, "`seed` of the cuts' random choices")
+	fs.BoolVar(&o.relogin, "relogin", false, "a session the server ends with a terminate (item-not-found, system-shutdown, …) logs in again as the same account and carries on")
 	ca := fs.String("ca", "", "https: PEM `file` of CA certificates trusted for the server; default: the system's")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -60,4 +60,8 @@ func TestParseFlags(t *testing.T) {
 	o, err = parseFlags([]string{"-password", "x", "-sessions", "20000", "-h2c", "-sessions-per-conn", "3"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 6667, o.conns(), "HTTP/2: one connection per three sessions")
+	assert.False(t, o.relogin, "no relogin unless asked")
+	o, err = parseFlags([]string{"-password", "x", "-relogin", "-cut", "0.1"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, o.relogin, "relogin goes with cuts")
 }

@@ -25,6 +25,7 @@ type load struct {
 	resent        atomic.Int64 // requests sent again after a network error (§14.3)
 	resentAfter   atomic.Int64 // of those, after an error that was not one of -cut's cuts
 	gaveUp        atomic.Int64 // requests given up after maxAttempts network errors
+	resentBusy    atomic.Int64 // requests sent again after HTTP 502, 503 or 504
 	nDelivered    atomic.Int64
 	lastDelivery  atomic.Int64 // ns since start
 	expected      atomic.Int64 // messages the active pairs exchange
@@ -32,9 +33,11 @@ type load struct {
 	open          atomic.Int64 // started sessions not ended, plus one until the run lets go
 	allEnded      chan struct{}
 
-	mu      sync.Mutex
-	errs    map[string]int // failures by kind, at most maxKinds kinds
-	endedBy map[string]int // sessions the server ended, by terminal condition or HTTP status
+	mu       sync.Mutex
+	errs     map[string]int          // failures by kind, at most maxKinds kinds
+	endedBy  map[string]int          // sessions the server ended, by terminal condition or HTTP status
+	relogins map[string]int          // -relogin: logins again, by the condition that ended the session
+	nodes    map[string]*nodeFigures // by owner node (the sid's prefix; "" without one), at most maxKinds
 }
 
 // maxKinds bounds the distinct failure kinds kept.
@@ -44,7 +47,7 @@ func newLoad(ctx context.Context, o *options, start time.Time) *load {
 	l := &load{
 		o: o, t: newTransport(o, sharedDial(o)), start: start, ctx: ctx,
 		allIn: make(chan struct{}), allEnded: make(chan struct{}), errs: map[string]int{},
-		endedBy: map[string]int{},
+		endedBy: map[string]int{}, relogins: map[string]int{}, nodes: map[string]*nodeFigures{},
 	}
 	if o.cut > 0 {
 		l.t.withCuts(o.cut, o.cutSeed)
@@ -64,7 +67,7 @@ func newLoad(ctx context.Context, o *options, start time.Time) *load {
 			}
 			t = l.h2[len(l.h2)-1]
 		}
-		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, t: t, recv: newReceiveStats(o.messages)}
+		l.sessions[i] = &session{l: l, idx: i, acct: o.first + i, t: t, recv: newReceiveStats(o.messages), wire: make([]lives, o.messages)}
 	}
 	for i, s := range l.sessions {
 		s.partner = l.sessions[i^1]
@@ -115,16 +118,55 @@ func (l *load) fail(stage string, err error) {
 	}
 }
 
-// endedByServer counts a session ended by the server with why: its
-// terminal condition (XEP-0124 §17.2) or its HTTP status (§17.1).
+// endedByServer counts a session of node ended by the server with why:
+// its terminal condition (XEP-0124 §17.2) or its HTTP status (§17.1).
 // Conditions come from the server: at most maxKinds distinct ones are kept.
-func (l *load) endedByServer(why string) {
+func (l *load) endedByServer(node, why string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.endedBy[why]; !ok && len(l.endedBy) >= maxKinds {
-		why = "other"
+	count(l.endedBy, why)
+	n := l.nodeLocked(node)
+	if n.Ended == nil {
+		n.Ended = map[string]int{}
 	}
-	l.endedBy[why]++
+	count(n.Ended, why)
+}
+
+// relogin counts a session that logs in again after the server ended it
+// with condition.
+func (l *load) relogin(condition string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	count(l.relogins, condition)
+}
+
+// loggedIn counts a session of node that logged in.
+func (l *load) loggedIn(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.nodeLocked(node).Logins++
+}
+
+// nodeLocked returns the figures of node, made on first use; past
+// maxKinds nodes (they come from the server), those of "other".
+func (l *load) nodeLocked(node string) *nodeFigures {
+	if _, ok := l.nodes[node]; !ok && len(l.nodes) >= maxKinds {
+		node = "other"
+	}
+	n := l.nodes[node]
+	if n == nil {
+		n = &nodeFigures{}
+		l.nodes[node] = n
+	}
+	return n
+}
+
+// count adds one to m[k], or to m["other"] once m holds maxKinds keys.
+func count(m map[string]int, k string) {
+	if _, ok := m[k]; !ok && len(m) >= maxKinds {
+		k = "other"
+	}
+	m[k]++
 }
 
 // loginAll logs every session in, -login-concurrency at a time, session

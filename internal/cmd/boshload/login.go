@@ -159,7 +159,9 @@ func (s *session) iq(ctx context.Context, id, child string) error {
 		return fmt.Errorf("iq %s not answered with a result: %.200s", id, el.raw)
 	}
 	if id == "bind_1" {
+		s.mu.Lock() // the partner reads it (prepareMessages)
 		s.jid = textOf(el.raw, "jid")
+		s.mu.Unlock()
 	}
 	return nil
 }

@@ -5,25 +5,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/httpbind/httpbind/bosh"
 	"github.com/httpbind/httpbind/internal/faulttest"
 )
 
-// session is one BOSH session of the load. login fills the first group
-// alone; afterwards every field below mu is guarded by it, and the
-// session's requests run in goroutines of their own.
+// session is one BOSH session of the load, and with -relogin the sessions
+// that follow it for the same account. login fills the second group alone
+// (before the session starts, or while it is ended and none of its
+// requests is in flight); afterwards every field below mu is guarded by
+// it, and the session's requests run in goroutines of their own.
 type session struct {
 	l       *load
 	idx     int // session number; the partner is idx^1
 	acct    int // account number
 	partner *session
 	t       *transport // l.t, or over HTTP/2 the session's own (from l.h2)
+	// life counts the session's ends and relogins: even while a
+	// session is live (0 for the first, 2 after the first relogin, …),
+	// odd from the moment the server ended one until the next is live.
+	life atomic.Int32
+	// at is the owner node of the session while it is live (node), for
+	// the partner to read without the session's lock.
+	at atomic.Pointer[string]
 
-	// Set by login, then read-only.
+	// Set by login, then read-only until a relogin. jid is written under
+	// mu, since the partner reads it (prepareMessages).
 	sid      string
 	jid      string
 	requests int        // the server's 'requests' (XEP-0124 §7.2)
@@ -31,21 +44,33 @@ type session struct {
 	rep      reply      // login, then guarded by mu
 
 	mu       sync.Mutex
-	live     bool          // the steady state began
-	rid      uint64        // next rid to send
-	next     uint64        // next rid to process: responses are handled in rid order
-	inflight int           // requests sent whose response has not arrived
-	arrived  []arrival     // responses that arrived before an earlier one
-	head     []byte        // start of a message to the partner
-	outq     []stamp       // messages waiting for a request
-	sent     int           // messages queued so far
-	ending   bool          // the run is over: terminate, send nothing else
-	termRID  uint64        // rid of the terminate request, 0 before it is sent
-	ended    bool          // the terminate was answered, or the session failed
-	err      error         // why the session failed, nil if it did not
-	timer    *time.Timer   // paced mode
-	due      time.Duration // paced mode: when the next message is due, since the start
-	recv     receiveStats  // what arrived from the partner
+	node     string             // the owner node of the session, its sid's prefix (bosh.SIDPrefixOf)
+	ctx      context.Context    // the session's requests; canceled when it ends
+	cancel   context.CancelFunc // cancels ctx
+	live     bool               // the steady state began
+	talking  bool               // the message phase began for the session
+	wire     []lives            // by seq: lives of the session and its partner when the message went on the wire
+	rid      uint64             // next rid to send
+	next     uint64             // next rid to process: responses are handled in rid order
+	inflight int                // requests sent whose response has not arrived
+	arrived  []arrival          // responses that arrived before an earlier one
+	head     []byte             // start of a message to the partner
+	outq     []stamp            // messages waiting for a request
+	sent     int                // messages queued so far
+	ending   bool               // the run is over: terminate, send nothing else
+	termRID  uint64             // rid of the terminate request, 0 before it is sent
+	ended    bool               // the terminate was answered, the session failed, or the server ended it (until a relogin)
+	err      error              // why the session failed, nil if it did not
+	timer    *time.Timer        // paced mode
+	due      time.Duration      // paced mode: when the next message is due, since the start
+	recv     receiveStats       // what arrived from the partner
+}
+
+// lives are a session's and its partner's life counters (session.life)
+// and owner nodes when one of its messages went on the wire.
+type lives struct {
+	own, partner int32
+	from, to     *string
 }
 
 // arrival is a response that has arrived, waiting for its turn.
@@ -58,10 +83,20 @@ type arrival struct {
 // start begins the steady state after login: one request held at all times.
 func (s *session) start() {
 	s.mu.Lock()
+	s.startLocked()
+	s.mu.Unlock()
+}
+
+// startLocked begins the steady state of a session that has just logged in.
+func (s *session) startLocked() {
 	s.live = true
+	s.node, _ = bosh.SIDPrefixOf(s.sid)
+	node := s.node
+	s.at.Store(&node)
+	s.l.loggedIn(s.node)
+	s.ctx, s.cancel = context.WithCancel(s.l.ctx)
 	s.next = s.rid
 	s.pumpLocked()
-	s.mu.Unlock()
 }
 
 // pumpLocked sends what the state asks for (XEP-0124 §8, §11): queued
@@ -83,8 +118,10 @@ func (s *session) pumpLocked() {
 	case len(s.outq) > 0 && s.inflight < s.requests:
 		b := getBuf()
 		b.b = appendOpen(b.b, s.rid, s.sid, "")
+		lv := lives{own: s.life.Load(), partner: s.partner.life.Load(), from: s.at.Load(), to: s.partner.at.Load()}
 		for _, m := range s.outq {
 			b.b = appendMessage(b.b, s.head, m.from, m.seq, m.nanos)
+			s.wire[m.seq] = lv
 		}
 		s.outq = s.outq[:0]
 		b.b = append(b.b, closeBody...)
@@ -103,7 +140,7 @@ func (s *session) launchLocked(body *buffer, cut bool) {
 	s.rid++
 	s.inflight++
 	s.l.wg.Add(1)
-	go s.do(rid, body, cut)
+	go s.do(s.ctx, rid, body, cut)
 }
 
 // maxAttempts bounds the attempts at one request: the first and the
@@ -111,16 +148,40 @@ func (s *session) launchLocked(body *buffer, cut bool) {
 // in a row, so every cut request gets through within it.
 const maxAttempts = 8
 
+// maxBusy bounds the resends of one request answered with HTTP 502, 503
+// or 504: at a Retry-After of 1 s, about a minute, a session's usual
+// inactivity (XEP-0124 §7.1).
+const maxBusy = 60
+
 // post sends body and, after a network error, sends the identical bytes
 // (the same rid) again on another connection, as XEP-0124 §14.3 allows:
 // the connection manager answers a rid it has answered from its buffer,
 // and one it has not yet answered as a new request. A resend may fail
 // again; after maxAttempts attempts the error is returned. With cut set,
-// -cut may cut each attempt.
+// -cut may cut each attempt. A request answered with HTTP 503 (a node of
+// a cluster that cannot reach the session's owner for now, a server
+// over its limits) or 502 or 504 (a proxy that lost the request) is sent
+// again as it is after its Retry-After (1 s without one), up to maxBusy
+// times.
 func (s *session) post(ctx context.Context, body []byte, cut bool) (*buffer, error) {
-	for attempt := 1; ; attempt++ {
+	for attempt, busy := 1, 0; ; attempt++ {
 		resp, err := s.t.post(ctx, body, cut)
 		var ne *netError
+		var he *httpError
+		if errors.As(err, &he) && busy < maxBusy && ctx.Err() == nil &&
+			(he.status == http.StatusServiceUnavailable || he.status == http.StatusBadGateway || he.status == http.StatusGatewayTimeout) {
+			busy++
+			attempt--
+			s.l.resentBusy.Add(1)
+			wait := he.retryAfter
+			if wait <= 0 {
+				wait = time.Second
+			}
+			if !sleepUntil(ctx, time.Now().Add(min(wait, maxRetryAfter))) {
+				return nil, err
+			}
+			continue
+		}
 		if err == nil || !errors.As(err, &ne) || ctx.Err() != nil {
 			return resp, err
 		}
@@ -144,10 +205,11 @@ func (s *session) post(ctx context.Context, body []byte, cut bool) (*buffer, err
 	}
 }
 
-// do posts one request and hands its response over in rid order.
-func (s *session) do(rid uint64, body *buffer, cut bool) {
+// do posts one request in ctx, its session's, and hands its response over
+// in rid order.
+func (s *session) do(ctx context.Context, rid uint64, body *buffer, cut bool) {
 	defer s.l.wg.Done()
-	resp, err := s.post(s.l.ctx, body.b, cut)
+	resp, err := s.post(ctx, body.b, cut)
 	putBuf(body)
 	now := s.l.now()
 	s.mu.Lock()
@@ -190,36 +252,106 @@ func (s *session) handleLocked(a arrival, now int64) {
 	}
 	for i, c := range s.rep.doc.Children {
 		if string(c.Local) == "message" {
-			s.receiveLocked(s.rep.child(i), now)
+			s.receiveLocked(s.rep.child(i), now, a.resp.fwd)
 		}
 	}
 }
 
 // endLocked marks the session over, failed when err is not nil; a
 // terminate body or an HTTP error status is counted as the server's end
-// of the session.
+// of the session. With -relogin, a session the server ended with a
+// terminate body (XEP-0124 §17.2) logs in again, unless the run is
+// ending.
 func (s *session) endLocked(err error) {
 	s.ended = true
-	if err != nil && s.err == nil {
-		s.err = err
-		s.l.fail("session", err)
-		var term *terminated
-		var he *httpError
-		switch {
-		case errors.As(err, &term):
-			s.l.endedByServer(term.condition)
-		case errors.As(err, &he):
-			s.l.endedByServer(he.Error())
+	s.cancel()
+	s.stopTimerLocked()
+	if err == nil || s.err != nil {
+		s.l.ended()
+		return
+	}
+	var term *terminated
+	var he *httpError
+	switch {
+	case errors.As(err, &term):
+		s.l.endedByServer(s.node, term.condition)
+	case errors.As(err, &he):
+		s.l.endedByServer(s.node, he.Error())
+	}
+	s.life.Add(1) // gone
+	if term != nil && s.l.o.relogin && !s.ending {
+		s.l.relogin(term.condition)
+		s.l.wg.Add(1)
+		go s.relogin()
+		return
+	}
+	s.err = err
+	s.l.fail("session", err)
+	s.l.ended()
+}
+
+// relogin logs the session's account in again once the ended session's
+// requests have returned (endLocked canceled them), and carries on: the
+// message sequence goes on where it was, so that the partner finds every
+// message lost with the old session (XEP-0124 §17.2: the client may log
+// in again after a terminal condition).
+func (s *session) relogin() {
+	defer s.l.wg.Done()
+	for {
+		s.mu.Lock()
+		n := s.inflight
+		s.mu.Unlock()
+		if n == 0 || !sleepUntil(s.l.ctx, time.Now().Add(10*time.Millisecond)) {
+			break
 		}
 	}
-	s.stopTimerLocked()
-	s.l.ended()
+	s.mu.Lock()
+	s.sid, s.jid, s.pending = "", "", nil
+	s.mu.Unlock()
+	err := s.login(s.l.ctx)
+	s.mu.Lock()
+	if err != nil {
+		s.err = err
+		s.l.fail("relogin", err)
+		s.l.ended()
+		s.mu.Unlock()
+		return
+	}
+	s.life.Add(1) // live again
+	s.ended, s.arrived = false, s.arrived[:0]
+	s.startLocked()
+	s.resumeLocked()
+	jid := s.jid
+	s.mu.Unlock()
+	s.partner.setHead(jid) // the server may have bound another resource
+}
+
+// resumeLocked restarts the message phase of a session that logged in
+// again during it: in closed mode its window of messages (those lost
+// with the old session would otherwise stall the pair), in paced mode its
+// timer.
+func (s *session) resumeLocked() {
+	o := s.l.o
+	if !s.talking || s.ending || s.sent >= o.messages {
+		return
+	}
+	if o.mode == modeClosed {
+		now := s.l.now()
+		for range min(o.window, o.messages-s.sent) {
+			s.queueLocked(now)
+		}
+		s.pumpLocked()
+		return
+	}
+	s.due = time.Duration(s.l.now()) + o.interval
+	s.l.wg.Add(1)
+	s.timer = time.AfterFunc(o.interval, s.tick)
 }
 
 // receiveLocked accounts for one message element. A message of type
 // 'error' is the server returning one of the session's own messages
 // (RFC 6120 §8.3): counted as bounced, never as delivered.
-func (s *session) receiveLocked(el []byte, now int64) {
+func (s *session) receiveLocked(el []byte, now int64, fwd bool) {
 	if tag := startTag(el); bytes.Contains(tag, []byte(" type='error'")) || bytes.Contains(tag, []byte(` type="error"`)) {
 		s.recv.bounced++
 		return
@@ -236,7 +368,7 @@ func (s *session) receiveLocked(el []byte, now int64) {
 		s.recv.foreign++
 		return
 	}
-	switch s.recv.add(st.seq, now-st.nanos) {
+	switch s.recv.add(st.seq, now-st.nanos, fwd) {
 	case addNew:
 		s.l.delivered(now)
 		if s.l.o.mode == modeClosed && s.sent < s.l.o.messages && !s.ending {
@@ -255,9 +387,22 @@ func (s *session) queueLocked(now int64) {
 
 // prepareMessages makes the start of the messages to the partner.
 func (s *session) prepareMessages() {
+	s.partner.mu.Lock()
+	jid := s.partner.jid
+	s.partner.mu.Unlock()
 	s.mu.Lock()
-	s.head = messageHead(s.partner.jid)
+	s.head = messageHead(jid)
 	s.mu.Unlock()
+}
+
+// setHead makes the start of the messages to the partner again, once the
+// message phase began, after the partner logged in as jid.
+func (s *session) setHead(jid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head != nil {
+		s.head = messageHead(jid)
+	}
 }
 
 // startMessages begins the message phase: in closed mode, the first
@@ -270,6 +415,7 @@ func (s *session) startMessages(phase time.Duration) {
 		return
 	}
 	o := s.l.o
+	s.talking = true
 	if o.mode == modeClosed {
 		now := s.l.now()
 		for s.sent < min(o.window, o.messages) {
@@ -331,13 +477,6 @@ func (s *session) started() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.live
-}
-
-// onWire returns how many of its messages the session put in requests.
-func (s *session) onWire() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sent - len(s.outq)
 }
 
 // finished reports whether the session sent and received every message.

@@ -13,7 +13,9 @@ type receiveStats struct {
 	bounced int      // the session's own messages returned as errors (type='error')
 	echoed  int      // the session's own messages handed back as they were sent
 	maxSeq  int      // highest seq received, -1 before the first
-	lat     []int64  // delivery latency of each distinct message, ns
+	fwd     int      // distinct messages that came in a response a cluster node forwarded
+	lat     []int64  // delivery latency of each distinct message that came directly, ns
+	latFwd  []int64  // likewise, of those that came in a forwarded response
 }
 
 func newReceiveStats(n int) receiveStats {
@@ -27,8 +29,9 @@ const (
 	addInvalid
 )
 
-// add records message seq, delivered with latency lat.
-func (r *receiveStats) add(seq int, lat int64) int {
+// add records message seq, delivered with latency lat in a response that
+// a cluster node forwarded (fwd) or not.
+func (r *receiveStats) add(seq int, lat int64, fwd bool) int {
 	if seq < 0 || seq >= r.n {
 		return addInvalid
 	}
@@ -43,6 +46,11 @@ func (r *receiveStats) add(seq int, lat int64) int {
 		r.ooo++
 	}
 	r.maxSeq = max(r.maxSeq, seq)
+	if fwd {
+		r.fwd++
+		r.latFwd = append(r.latFwd, lat)
+		return addNew
+	}
 	if r.lat == nil {
 		r.lat = make([]int64, 0, r.n)
 	}
@@ -50,14 +58,19 @@ func (r *receiveStats) add(seq int, lat int64) int {
 	return addNew
 }
 
-// latencies merges and sorts the sessions' latency samples.
-func latencies(ss []*session) []int64 {
-	var all []int64
+// latencies merges and sorts the sessions' latency samples: all of them,
+// those of messages that came directly, and those that came in a
+// forwarded response.
+func latencies(ss []*session) (all, direct, fwd []int64) {
 	for _, s := range ss {
 		s.mu.Lock()
-		all = append(all, s.recv.lat...)
+		direct = append(direct, s.recv.lat...)
+		fwd = append(fwd, s.recv.latFwd...)
 		s.mu.Unlock()
 	}
-	slices.Sort(all)
-	return all
+	all = slices.Concat(direct, fwd)
+	for _, l := range [][]int64{all, direct, fwd} {
+		slices.Sort(l)
+	}
+	return all, direct, fwd
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/httpbind/httpbind/bosh/cluster"
 	"github.com/httpbind/httpbind/internal/faulttest"
 )
 
@@ -160,10 +161,15 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // bufPool holds request and response buffers.
 var bufPool = sync.Pool{New: func() any { return &buffer{b: make([]byte, 0, 1024)} }}
 
-// buffer is a pooled byte slice.
-type buffer struct{ b []byte }
+// buffer is a pooled byte slice. A response's buffer also says whether a
+// cluster node forwarded the request to its session's owner and relayed
+// the response (the cluster.HopHeader on it).
+type buffer struct {
+	b   []byte
+	fwd bool
+}
 
-func getBuf() *buffer { b := bufPool.Get().(*buffer); b.b = b.b[:0]; return b }
+func getBuf() *buffer { b := bufPool.Get().(*buffer); b.b, b.fwd = b.b[:0], false; return b }
 
 func putBuf(b *buffer) {
 	if b != nil && cap(b.b) <= 64<<10 {
@@ -196,6 +202,7 @@ func (t *transport) post(ctx context.Context, body []byte, cut bool) (*buffer, e
 		return nil, &httpError{status: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	buf := getBuf()
+	buf.fwd = resp.Header.Get(cluster.HopHeader) != ""
 	if n := resp.ContentLength; n > maxResponse {
 		putBuf(buf)
 		return nil, fmt.Errorf("response of %d bytes", n)

@@ -77,12 +77,14 @@ func TestRequestBodies(t *testing.T) {
 func TestReceiveStats(t *testing.T) {
 	r := newReceiveStats(70)
 	for _, seq := range []int{0, 1, 65, 2, 2, 69, 70, -1} {
-		r.add(seq, 5)
+		r.add(seq, 5, seq == 65)
 	}
 	assert.Equal(t, 5, r.count)
 	assert.Equal(t, 1, r.dups)
 	assert.Equal(t, 1, r.ooo, "2 after 65")
-	assert.Len(t, r.lat, 5)
+	assert.Len(t, r.lat, 4, "direct")
+	assert.Len(t, r.latFwd, 1, "forwarded")
+	assert.Equal(t, 1, r.fwd)
 }
 
 // TestParseRetryAfter: delay-seconds and HTTP-dates (RFC 9110 §10.2.3).
@@ -101,5 +103,38 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Mon, 23 Nov 2026 11:59:00 GMT", 0},
 	} {
 		assert.Equal(t, tc.want, parseRetryAfter(tc.in, now), "%q", tc.in)
+	}
+}
+
+// TestCountLost: a message its addressee never received is lost, and
+// explained by the lives of the two sessions (session.life: even while
+// live, odd while gone) when it went on the wire and at the end.
+func TestCountLost(t *testing.T) {
+	n1, n2 := "n1", "n2"
+	for _, tc := range []struct {
+		name          string
+		lv            lives
+		own, partner  int32 // at the end
+		gone, ended   int64
+		from, unknown int64
+		route         string
+	}{
+		{name: "sent while the addressee had no session", lv: lives{own: 0, partner: 1, from: &n1, to: &n2}, own: 0, partner: 2, gone: 1, route: "n1>n2"},
+		{name: "addressee ended before it arrived (§17.2)", lv: lives{own: 0, partner: 0, from: &n1, to: &n2}, own: 0, partner: 2, ended: 1, route: "n1>n2"},
+		{name: "sender ended after sending it", lv: lives{own: 2, partner: 0, from: &n2, to: &n1}, own: 3, partner: 0, from: 1, route: "n2>n1"},
+		{name: "both lived on", lv: lives{own: 0, partner: 0, from: &n1, to: &n1}, own: 0, partner: 0, unknown: 1, route: "n1>n1"},
+		{name: "no node known yet", lv: lives{}, unknown: 1, route: "?>?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r result
+			seen := []uint64{1} // message 0 arrived, message 1 did not
+			r.countLost([]lives{{}, tc.lv}, tc.own, tc.partner, seen)
+			assert.Equal(t, int64(1), r.Lost)
+			assert.Equal(t, tc.gone, r.LostToGone, "to a gone session")
+			assert.Equal(t, tc.ended, r.LostToEnded, "to an ended session")
+			assert.Equal(t, tc.from, r.LostFromEnded, "from an ended session")
+			assert.Equal(t, tc.unknown, r.LostLive, "between live sessions")
+			assert.Equal(t, map[string]int{tc.route: 1}, r.LostByRoute)
+		})
 	}
 }
