@@ -1,8 +1,9 @@
 #!/bin/sh
 # compare.sh runs the same boshload load against Prosody's mod_bosh,
-# ejabberd's mod_bosh, boshd with its in-memory core, and boshd relaying to
-# the Prosody (-upstream tcp://), one after another, and prints a markdown
-# table with each figure's ratio to the best of the two peers.
+# ejabberd's mod_bosh, boshd with its in-memory core (as it starts, held
+# requests parked, and with -park=false: boshd-nopark), and boshd relaying
+# to the Prosody (-upstream tcp://), one after another, and prints a
+# markdown table with each figure's ratio to the best of the two peers.
 #
 #   make compare                          # or: sh internal/cmd/boshload/compare.sh
 #   SESSIONS=5000 MESSAGES=20 CLOSED_MESSAGES=20 RUNS=1 make compare
@@ -37,7 +38,7 @@ MESSAGES=${MESSAGES:-20}
 CLOSED_MESSAGES=${CLOSED_MESSAGES:-20}
 INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
-TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-prosody"}
+TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-nopark boshd-prosody"}
 RUNS=${RUNS:-3}
 PERF=${PERF:-1}
 FAULTS=${FAULTS:-1}
@@ -309,6 +310,7 @@ one() {
 	prosody) start_prosody; $_fn "$_t" "$@"; stop "$PROSODY_PID" ;;
 	ejabberd) start_ejabberd; $_fn "$_t" "$@"; stop_ejabberd ;;
 	boshd) start_boshd -users "$WORK/users" $LIMITS; $_fn "$_t" "$@"; stop "$SERVER_PID" ;;
+	boshd-nopark) start_boshd -users "$WORK/users" -park=false $LIMITS; $_fn "$_t" "$@"; stop "$SERVER_PID" ;;
 	boshd-prosody)
 		start_prosody; p=$PROSODY_PID
 		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt" $LIMITS

@@ -180,5 +180,6 @@ if floor["paced"]:
             print("- %s: paced p50 is ×%.2f the floor's" % (t, v / f50))
 print()
 print("Medians of %d runs, each on a freshly started server." % nruns)
-print("Ratios (×) are to the best of %s in this run. boshd-prosody: boshd relaying to the same"
+print("Ratios (×) are to the best of %s in this run. boshd-nopark: boshd -park=false (held requests"
+      " wait on their goroutines). boshd-prosody: boshd relaying to the same"
       " Prosody over c2s; its server figures are boshd's process only." % ", ".join(p for p in PEERS if p in targets))
