@@ -21,8 +21,8 @@ import (
 // request. What a held request then costs is its socket and its
 // session's state: no goroutine stack, no bufio buffers, no
 // *http.Request. Parking costs CPU (a hijack, two epoll changes, the
-// connection's return through the listener): about a third more per
-// request held (see the README's Performance).
+// connection's return through the listener): a quarter to a half more per
+// held request in the README's Performance figures.
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
