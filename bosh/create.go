@@ -186,7 +186,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, b *body) {
 	if reply.Terminal() && inf.legacy {
 		status = LegacyStatus(reply.Condition)
 	}
-	h.write(w, r, inf.content, status, reply.Body)
+	h.write(w, r.Header.Get("Accept-Encoding"), inf.content, status, reply.Body)
 	h.stats.created.Add(1)
 	h.stats.creation.Observe(h.cfg.clock.Now().Sub(began))
 }

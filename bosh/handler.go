@@ -154,7 +154,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*bsession, *ses
 		// Script Syntax (GET with the <body/> as the query; in XEP-0124
 		// until v1.7, now XEP-0252) is not served.
 		w.Header().Set("Allow", "GET, HEAD, POST, OPTIONS")
-		h.write(w, r, "", http.StatusMethodNotAllowed, terminateBody(BadRequest, nil))
+		h.write(w, r.Header.Get("Accept-Encoding"), "", http.StatusMethodNotAllowed, terminateBody(BadRequest, nil))
 		return nil, nil
 	}
 	h.stats.requests.Add(1)
@@ -234,18 +234,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req
 	}
 	h.stats.held.Add(-1)
 	if reply != nil { // nil: the client went away
-		h.reply(w, r, &s.info, reply)
+		h.reply(w, r.Header.Get("Accept-Encoding"), &s.info, reply)
 	}
 	return false
 }
 
-// reply writes a session's reply.
-func (h *Handler) reply(w http.ResponseWriter, r *http.Request, inf *info, reply *session.Reply) {
+// reply writes a session's reply; accept is the request's Accept-Encoding.
+func (h *Handler) reply(w http.ResponseWriter, accept string, inf *info, reply *session.Reply) {
 	status := http.StatusOK
 	if reply.Terminal() && inf.legacy && reply.Stream == "" {
 		status = LegacyStatus(reply.Condition)
 	}
-	h.write(w, r, inf.content, status, reply.Body)
+	h.write(w, accept, inf.content, status, reply.Body)
 }
 
 // request turns a decoded body into a session request.

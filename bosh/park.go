@@ -59,11 +59,11 @@ func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, 
 	if brw.Reader.Buffered() > 0 {
 		// The client sent more (pipelining) before the reply: answer on
 		// this goroutine and close, so that nothing read is lost.
-		go k.answerAndClose(r)
+		go k.answerAndClose()
 		return true
 	}
 	if k.watch, err = l.poller.Park(conn, k.hangup); err != nil {
-		go k.answerAndClose(r)
+		go k.answerAndClose()
 		return true
 	}
 	if !p.Park(k.ready) {
@@ -81,12 +81,9 @@ func (k *parked) answer() {
 	if !k.watch.Unpark() {
 		return // hangup answered it
 	}
-	k.h.stats.held.Add(-1)
-	k.h.stats.parked.Add(-1)
+	k.unhold()
 	defer k.h.stats.inflight.Add(-1)
-	resp := k.response(k.p.Reply())
-	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	if _, err := k.conn.Write(resp); err != nil {
+	if err := k.write(k.p.Reply()); err != nil {
 		k.conn.Close()
 		return
 	}
@@ -96,12 +93,11 @@ func (k *parked) answer() {
 
 // answerAndClose answers a request that could not be parked from a
 // goroutine of its own, then closes the connection.
-func (k *parked) answerAndClose(r *http.Request) {
+func (k *parked) answerAndClose() {
 	defer k.h.stats.inflight.Add(-1)
 	defer k.conn.Close()
-	reply := k.p.Wait(context.Background()) // r.Context() ends when the handler returns
-	k.h.stats.held.Add(-1)
-	k.h.stats.parked.Add(-1)
+	reply := k.p.Wait(context.Background()) // the request's context ended with its handler
+	k.unhold()
 	if reply == nil {
 		return
 	}
@@ -109,32 +105,34 @@ func (k *parked) answerAndClose(r *http.Request) {
 		k.hdr = http.Header{}
 	}
 	k.hdr.Set("Connection", "close")
-	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	k.conn.Write(k.response(reply))
+	k.write(reply)
 }
 
 // hangup is called by the Poller when the client went away.
 func (k *parked) hangup() {
 	k.p.Abandon()
 	k.conn.Close()
-	k.h.stats.held.Add(-1)
-	k.h.stats.parked.Add(-1)
+	k.unhold()
 	k.h.stats.inflight.Add(-1)
 }
 
-// response returns the HTTP/1.1 response carrying reply, as reply writes
-// it through a ResponseWriter.
-func (k *parked) response(reply *session.Reply) []byte {
+// unhold ends what park counted as held and parked.
+func (k *parked) unhold() {
+	k.h.stats.held.Add(-1)
+	k.h.stats.parked.Add(-1)
+}
+
+// write writes the HTTP/1.1 response carrying reply, as Handler.reply
+// writes it through a ResponseWriter, within parkWriteTimeout.
+func (k *parked) write(reply *session.Reply) error {
 	rw := &bufferedResponse{hdr: k.hdr}
 	if rw.hdr == nil {
 		rw.hdr = make(http.Header, 4)
 	}
-	r := &http.Request{Header: http.Header{}}
-	if k.accept != "" {
-		r.Header.Set("Accept-Encoding", k.accept)
-	}
-	k.h.reply(rw, r, &k.s.info, reply)
-	return rw.bytes()
+	k.h.reply(rw, k.accept, &k.s.info, reply)
+	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
+	_, err := k.conn.Write(rw.bytes())
+	return err
 }
 
 // A bufferedResponse is an http.ResponseWriter that keeps the response

@@ -49,7 +49,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, inf *info, err er
 	if errors.Is(err, errOrigin) {
 		status = http.StatusForbidden
 	}
-	h.write(w, r, content, status, terminateBody(c, session.ChildrenOf(err)))
+	h.write(w, r.Header.Get("Accept-Encoding"), content, status, terminateBody(c, session.ChildrenOf(err)))
 }
 
 // overloaded answers a request the server is too busy to take: HTTP 503
@@ -71,8 +71,9 @@ func (h *Handler) overloaded(w http.ResponseWriter, r *http.Request, e *Overload
 }
 
 // write sends one response body with a Content-Length, never chunked (§5),
-// compressed when the client accepts it and it is worth it (§5).
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, content string, status int, body []byte) {
+// compressed when the client accepts it (accept is the request's
+// Accept-Encoding) and it is worth it (§5).
+func (h *Handler) write(w http.ResponseWriter, accept, content string, status int, body []byte) {
 	if content == "" {
 		content = contentDefault
 	}
@@ -81,7 +82,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, content string, 
 	hdr.Set("Cache-Control", "no-store")
 	h.stats.outPlain.Add(uint64(len(body)))
 	if len(body) >= h.cfg.CompressMin {
-		if enc := acceptEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+		if enc := acceptEncoding(accept); enc != "" {
 			body = compress(enc, body)
 			hdr.Set("Content-Encoding", enc)
 			hdr.Add("Vary", "Accept-Encoding")
