@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/httprec"
 	"github.com/httpbind/httpbind/internal/netpark"
 	"github.com/httpbind/httpbind/session"
 )
@@ -125,55 +126,32 @@ func (k *parked) unhold() {
 // write writes the HTTP/1.1 response carrying reply, as Handler.reply
 // writes it through a ResponseWriter, within parkWriteTimeout.
 func (k *parked) write(reply *session.Reply) error {
-	rw := &bufferedResponse{hdr: k.hdr}
-	if rw.hdr == nil {
-		rw.hdr = make(http.Header, 4)
-	}
-	k.h.reply(rw, k.accept, &k.s.info, reply)
+	rec := httprec.New(k.hdr)
+	k.h.reply(rec, k.accept, &k.s.info, reply)
 	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	_, err := k.conn.Write(rw.bytes())
+	_, err := k.conn.Write(http1(rec))
 	return err
 }
 
-// A bufferedResponse is an http.ResponseWriter that keeps the response
-// for bytes, which formats it as HTTP/1.1 (RFC 9112 §4, §6).
-type bufferedResponse struct {
-	hdr    http.Header
-	status int
-	body   []byte
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.hdr }
-
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
+// http1 formats rec as an HTTP/1.1 response (RFC 9112 §4, §6), with Date
+// and Content-Length, for one write to the connection.
+func http1(rec *httprec.Recorder) []byte {
+	status, hdr := rec.Code(), rec.Header()
+	if hdr.Get("Date") == "" {
+		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	b.WriteHeader(http.StatusOK)
-	b.body = append(b.body, p...)
-	return len(p), nil
-}
-
-func (b *bufferedResponse) bytes() []byte {
-	b.WriteHeader(http.StatusOK)
-	if b.hdr.Get("Date") == "" {
-		b.hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	}
-	if b.hdr.Get("Content-Length") == "" {
-		b.hdr.Set("Content-Length", strconv.Itoa(len(b.body)))
+	if hdr.Get("Content-Length") == "" {
+		hdr.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
 	}
 	var out bytes.Buffer
-	out.Grow(256 + len(b.body))
+	out.Grow(256 + rec.Body.Len())
 	out.WriteString("HTTP/1.1 ")
-	out.WriteString(strconv.Itoa(b.status))
+	out.WriteString(strconv.Itoa(status))
 	out.WriteByte(' ')
-	out.WriteString(http.StatusText(b.status))
+	out.WriteString(http.StatusText(status))
 	out.WriteString("\r\n")
-	b.hdr.Write(&out)
+	hdr.Write(&out)
 	out.WriteString("\r\n")
-	out.Write(b.body)
+	out.Write(rec.Body.Bytes())
 	return out.Bytes()
 }

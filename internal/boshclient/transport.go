@@ -1,7 +1,6 @@
 package boshclient
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+
+	"github.com/httpbind/httpbind/internal/httprec"
 )
 
 // HandlerTransport is an http.RoundTripper that serves each request in
@@ -54,27 +55,24 @@ func (t *HandlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if tr := httptrace.ContextClientTrace(r.Context()); tr != nil && tr.WroteRequest != nil {
 		tr.WroteRequest(httptrace.WroteRequestInfo{})
 	}
-	w := &recorder{header: make(http.Header)}
+	w := httprec.New(nil)
 	if err := serve(t.Handler, w, sr); err != nil {
 		return nil, err
 	}
 	if err := r.Context().Err(); err != nil {
 		return nil, err
 	}
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	w.header.Set("Content-Length", strconv.Itoa(w.body.Len()))
+	status := w.Code()
+	w.Head.Set("Content-Length", strconv.Itoa(w.Body.Len()))
 	return &http.Response{
 		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
 		StatusCode:    status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        w.header,
-		Body:          io.NopCloser(&w.body),
-		ContentLength: int64(w.body.Len()),
+		Header:        w.Head,
+		Body:          io.NopCloser(&w.Body),
+		ContentLength: int64(w.Body.Len()),
 		Request:       r,
 	}, nil
 }
@@ -91,24 +89,4 @@ func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
 	}()
 	h.ServeHTTP(w, r)
 	return nil
-}
-
-// recorder is the http.ResponseWriter of in-process requests.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *recorder) Header() http.Header { return w.header }
-
-func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-
-func (w *recorder) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
 }
