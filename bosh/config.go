@@ -59,8 +59,11 @@ type Config struct {
 	// requests it has. A browser client that reloads its page can lose a
 	// request it had numbered but not yet sent (Strophe.js 'keepalive',
 	// converse.js session restore); without this the session would wait
-	// for it for ever. A given-up rid that arrives later finds no response
-	// to resend and gets item-not-found (§14.3). Likewise, a rid above
+	// for it for ever. A given-up rid that arrives later was delayed, not
+	// lost: it is processed late (its payloads go upstream after those of
+	// the requests that overtook it) and answered at once with an empty
+	// body; with keys (§15), or for a terminate, pause, restart or stream
+	// request, it gets item-not-found instead (§14.3). Likewise, a rid above
 	// the window that arrives while requests wait above a gap gives the
 	// missing rids up at once when that puts it inside the window (the
 	// client counts them as done: it never has more than 'requests'

@@ -12,7 +12,11 @@ import (
 // Config.GapTimeout: requests above a rid gap (§14.2) wait GapTimeout for
 // the missing rid, then the session gives it up and goes on — the case of
 // a browser page reloaded after Strophe.js numbered a request it never
-// sent. A given-up rid arriving later gets item-not-found (§14.3).
+// sent. A given-up rid arriving later was only delayed in the network (a
+// load balancer redispatched it to a node whose forward stalled): it is
+// processed late, its stanzas after those of the requests that overtook
+// it, and answered at once; with keys its key cannot be checked (§15), and
+// it gets item-not-found (§14.3) without forwarding anything.
 func TestGapGivenUpAfterGapTimeout(t *testing.T) {
 	cases := []struct {
 		name string
@@ -54,8 +58,21 @@ func TestGapGivenUpAfterGapTimeout(t *testing.T) {
 				assert.Equal(t, []string{ridMsgA, ridMsgB}, st.payloads())
 
 				r1 := s.send(1, key(1), ridMsgC)
-				assert.True(t, r1.IsTerm("item-not-found"), "a given-up rid has no response to resend (§14.3): %s", r1.Raw)
-				assert.Equal(t, []string{ridMsgA, ridMsgB}, st.payloads(), "its payloads are not forwarded")
+				if tc.keys {
+					assert.True(t, r1.IsTerm("item-not-found"), "a given-up rid with a key no longer checkable has no response to resend (§14.3): %s", r1.Raw)
+					assert.Equal(t, []string{ridMsgA, ridMsgB}, st.payloads(), "its payloads are not forwarded")
+					return
+				}
+				assert.True(t, r1.IsEmpty(), "the late rid is answered at once: %s", r1.Raw)
+				assert.Equal(t, "1003", r1.Attr("ack"), "§9.1: the highest rid taken in order (REQ 3)")
+				assert.Equal(t, []string{ridMsgA, ridMsgB, ridMsgC}, st.payloads(), "its payloads go upstream late, not lost")
+				assert.False(t, c3.Done(), "the session goes on; REQ 3 is still held")
+				again := s.send(1, key(1), ridMsgC)
+				assert.Equal(t, r1.Raw, again.Raw, "a copy of the late rid gets the same reply (§14.3)")
+				assert.Equal(t, []string{ridMsgA, ridMsgB, ridMsgC}, st.payloads(), "and forwards nothing again")
+				assert.Equal(t, uint64(1), x.h.Stats().Late)
+				holdDeliver(t, x, holdMsg("still on"))
+				assert.Equal(t, []string{holdMsg("still on")}, holdAnswered(t, c3).Children)
 			})
 		})
 	}
@@ -98,5 +115,36 @@ func TestGapGivenUpByRidAboveWindow(t *testing.T) {
 		assert.False(t, c3.Done())
 		r6 := s.send(6, "", "")
 		assert.True(t, r6.IsTerm("item-not-found"), "a rid above the window with no gap still ends the session (§14.2): %s", r6.Raw)
+	})
+}
+
+// A copy of a late rid (TestGapGivenUpAfterGapTimeout) that arrives while
+// the late request is being forwarded waits for its reply (§14.3); it is
+// neither forwarded again nor answered item-not-found.
+func TestGapLateRidCopyWhileForwarded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		x := newTester(t, Config{GapTimeout: 3 * time.Second})
+		s := x.create(1000, "wait='30'")
+		c2 := s.post(2, "", ridMsgA)
+		synctest.Wait()
+		time.Sleep(3 * time.Second) // REQ 1 given up, REQ 2 held
+		synctest.Wait()
+		st := x.up.stream(t, 0)
+		require.Equal(t, []string{ridMsgA}, st.payloads())
+		x.up.gate = make(chan struct{})
+		late := s.post(1, "", ridMsgB)
+		synctest.Wait() // blocked in Send
+		again := s.post(1, "", ridMsgB)
+		time.Sleep(time.Second) // longer than a stale rid waits for its client
+		synctest.Wait()
+		assert.False(t, again.Done(), "the copy waits for the late request's reply")
+		close(x.up.gate)
+		synctest.Wait()
+		r := holdAnswered(t, late)
+		assert.True(t, r.IsEmpty(), r.Raw)
+		assert.Equal(t, r.Raw, holdAnswered(t, again).Raw)
+		assert.Equal(t, []string{ridMsgA, ridMsgB}, st.payloads(), "forwarded once")
+		assert.False(t, c2.Done(), "REQ 2 is still held")
+		assert.Equal(t, int64(1), x.h.Stats().Sessions, "the session lives")
 	})
 }

@@ -45,6 +45,9 @@ type Stats struct {
 	// them, Attached those that waited for the reply of a request still
 	// in the session (§14.3).
 	Replayed, Attached uint64
+	// Late counts requests for a rid the session had given up
+	// (Config.GapTimeout) that arrived after all and were processed late.
+	Late uint64
 	// Ended counts the sessions that ended, by reason: "terminate" for a
 	// client's terminate request (§13), "inactivity" (§10), or the
 	// terminal condition (§17.2).
@@ -129,6 +132,7 @@ func (h *Handler) Stats() Stats {
 		},
 		Replayed: c.session.Replayed.Load(),
 		Attached: c.session.Attached.Load(),
+		Late:     c.session.Late.Load(),
 		Ended:    make(map[string]uint64),
 		HeldFor:  histogramOf(&c.session.HeldFor),
 		Delivery: histogramOf(&c.session.Delivery),

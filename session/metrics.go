@@ -16,6 +16,9 @@ type Metrics struct {
 	// Attached counts retransmissions that waited for the reply of a
 	// request still buffered, being forwarded or held (§14.3).
 	Attached atomic.Uint64
+	// Late counts given-up rids (Config.GapTimeout) that arrived after
+	// all and were processed late.
+	Late atomic.Uint64
 	// HeldFor is how long requests waited in the session, from arrival
 	// to reply (§8).
 	HeldFor histogram.Histogram

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,7 +67,13 @@ func (s *Session) replyLocked(w *waiter, r *Reply) {
 // What is kept is what a retransmission is answered with: the encoded
 // body, not the payloads and attributes it was made of.
 func (s *Session) cacheLocked(r *Reply) {
-	s.cache = append(s.cache, keptReply{RID: r.RID, body: r.Body, key: r.key, sent: r.sent})
+	k := keptReply{RID: r.RID, body: r.Body, key: r.key, sent: r.sent}
+	// In rid order: a late rid (gap.go) goes before the newer ones.
+	i := len(s.cache)
+	for i > 0 && s.cache[i-1].RID > r.RID {
+		i--
+	}
+	s.cache = slices.Insert(s.cache, i, k)
 	s.trimCacheLocked(r.sent)
 }
 

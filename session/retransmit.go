@@ -22,6 +22,9 @@ func (s *Session) repeatLocked(ctx context.Context, r *Request) (*waiter, *Reply
 			return s.attachLocked(ctx, h, r)
 		}
 	}
+	if s.takeLateLocked(r) {
+		return nil, late, nil
+	}
 	s.trimCacheLocked(s.clk.Now())
 	for i := range s.cache {
 		if c := &s.cache[i]; c.RID == r.RID {

@@ -43,6 +43,7 @@ type Session struct {
 	pending    map[uint64]*waiter // requests above a gap, by rid
 	forwarding *waiter            // the request being forwarded upstream, if any (set by drain)
 	skipped    uint64             // rids given up since the last request taken (GapTimeout); the key chain skips them too
+	givenUp    []uint64           // given-up rids that have not arrived, oldest first, at most maxGivenUp (gap.go)
 	held       []*waiter          // processed requests awaiting a reply, in rid order
 	// replies kept for retransmission, in rid order (§14.3)
 	cache     []keptReply
@@ -201,8 +202,11 @@ func (s *Session) Submit(ctx context.Context, r *Request) (Pending, *Reply) {
 	if fin != nil {
 		fin()
 	}
-	if reply == notBuffered {
+	switch reply {
+	case notBuffered:
 		return Pending{}, s.notBuffered(ctx, r.RID)
+	case late:
+		return Pending{}, s.late(ctx, r)
 	}
 	if w == nil {
 		return Pending{}, reply // nil: a retransmission whose client is already gone
@@ -387,6 +391,13 @@ func (s *Session) takeLocked(w *waiter) ([]stream, func()) {
 	if s.pause != 0 {
 		s.pause = 0 // §10: normal inactivity again after a pause
 	}
+	return s.targetsLocked(w)
+}
+
+// targetsLocked returns the streams w's request addresses (§16.4), or ends
+// the session when it names an unknown one.
+func (s *Session) targetsLocked(w *waiter) ([]stream, func()) {
+	r := w.req
 	if r.Stream == "" || r.AddStream {
 		return s.streams, nil
 	}
@@ -417,13 +428,7 @@ func (s *Session) forward(ctx context.Context, w *waiter, targets []stream) {
 		s.addStream(ctx, w)
 		return
 	}
-	if len(r.Payloads) > 0 || r.Notify || r.Terminate {
-		for _, t := range targets {
-			if err := t.st.Send(context.WithoutCancel(ctx), &r.Payload); err != nil {
-				s.EndStream(t.name, ConditionOf(err), ChildrenOf(err))
-			}
-		}
-	}
+	s.sendTo(ctx, r, targets)
 	if r.Terminate {
 		s.terminate(w, targets)
 		return
@@ -433,5 +438,18 @@ func (s *Session) forward(ctx context.Context, w *waiter, targets []stream) {
 	s.mu.Unlock()
 	if fin != nil {
 		fin()
+	}
+}
+
+// sendTo sends r's payloads to its target streams, unless it has nothing
+// for them; a stream that fails ends.
+func (s *Session) sendTo(ctx context.Context, r *Request, targets []stream) {
+	if len(r.Payloads) == 0 && !r.Notify && !r.Terminate {
+		return
+	}
+	for _, t := range targets {
+		if err := t.st.Send(context.WithoutCancel(ctx), &r.Payload); err != nil {
+			s.EndStream(t.name, ConditionOf(err), ChildrenOf(err))
+		}
 	}
 }

@@ -63,6 +63,8 @@ var (
 		"Retransmitted requests answered with the reply kept for them (XEP-0124 §14.3).", nil, nil)
 	descAttached = prometheus.NewDesc("bosh_retransmissions_attached_total",
 		"Retransmitted requests that waited for the reply of the request still in the session (XEP-0124 §14.3).", nil, nil)
+	descLate = prometheus.NewDesc("bosh_requests_late_total",
+		"Requests for a rid given up after GapTimeout (XEP-0124 §14.2) that arrived after all and were processed late.", nil, nil)
 	descHeldFor = prometheus.NewDesc("bosh_request_held_seconds",
 		"Time requests waited in their session for a reply.", nil, nil)
 	descDelivery = prometheus.NewDesc("bosh_delivery_latency_seconds",
@@ -76,7 +78,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descSessions, descStates, descHeld, descParked, descBuffered, descQueued, descAddresses,
 		descRequests, descBytesIn, descBytesInDecoded, descBytesOut, descBytesOutPlain,
-		descCreated, descEnded, descRefused, descReplayed, descAttached,
+		descCreated, descEnded, descRefused, descReplayed, descAttached, descLate,
 		descHeldFor, descDelivery, descCreation,
 	} {
 		ch <- d
@@ -115,6 +117,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descReplayed, s.Replayed)
 	counter(descAttached, s.Attached)
+	counter(descLate, s.Late)
 	ch <- histogram(descHeldFor, s.HeldFor)
 	ch <- histogram(descDelivery, s.Delivery)
 	ch <- histogram(descCreation, s.Creation)

@@ -214,6 +214,7 @@ func metricsRun(t *testing.T, d *boshd, domain string, names, passwords [2]strin
 		{"bosh_creations_refused_total", []string{"limit", "rate"}, 0},
 		{"bosh_retransmissions_replayed_total", nil, 1},
 		{"bosh_retransmissions_attached_total", nil, 0},
+		{"bosh_requests_late_total", nil, 0},
 		{"bosh_requests_total", nil, s.requests},
 		{"bosh_request_bytes_total", nil, s.in},
 		{"bosh_request_decoded_bytes_total", nil, s.in},
