@@ -96,8 +96,8 @@ bigload:
 
 # cluster runs boshd as three nodes in network namespaces (internal/clustertest),
 # with Prosody behind, HAProxy in front and boshload as the client: one node,
-# round-robin, routing by sid, partitions of 5 s and 90 s, a one-way partition
-# of 10 s, kill -9 of a node, a drain, a rolling restart. As root, about
-# 4 minutes; not in make test.
+# round-robin, routing by sid, 600 idle sessions on one node and on three,
+# partitions of 5 s and 90 s, a one-way partition of 10 s, kill -9 of a node,
+# a drain, a rolling restart. As root, about 5 minutes; not in make test.
 cluster: deps
 	HTTPBIND_CLUSTER=1 $(GO) test -count=1 -timeout 20m -v -run TestCluster ./internal/clustertest

@@ -34,6 +34,9 @@ const (
 	// DefaultResponseTimeout exceeds bosh.DefaultMaxWait and the 10s
 	// clients such as boshtest allow on top of it.
 	DefaultResponseTimeout = bosh.DefaultMaxWait + 15*time.Second
+	// DefaultPingTimeout finds a stalled connection to another node within
+	// about two seconds.
+	DefaultPingTimeout = time.Second
 )
 
 // retryAfter is the Retry-After of a forward that failed in a way that may
@@ -55,10 +58,21 @@ type Config struct {
 	// client gets HTTP 503 with Retry-After and sends the same rid again;
 	// the session lives on. Default DefaultResponseTimeout.
 	ResponseTimeout time.Duration
+	// PingTimeout checks a connection to another node that has received
+	// nothing for that long with an HTTP/2 ping (RFC 9113 §6.7), and
+	// closes it when the ping is not answered within as long again: the
+	// forwards on it get HTTP 503 with Retry-After, and the clients'
+	// resends go over a new connection. A partition can leave a connection
+	// stalled for minutes after it heals (TCP retransmits ever more
+	// rarely), and without the check new forwards would queue on it.
+	// Default DefaultPingTimeout; negative turns the check off. Unused
+	// with Transport set.
+	PingTimeout time.Duration
 	// Transport carries forwarded requests; nil means an http.Transport
 	// speaking HTTP/2 without TLS (h2c) to http:// nodes and HTTP/2 over
-	// TLS to https:// ones, with DialTimeout. The nodes' servers must
-	// accept h2c (http.Server.Protocols with SetUnencryptedHTTP2).
+	// TLS to https:// ones, with DialTimeout and PingTimeout. The nodes'
+	// servers must accept h2c (http.Server.Protocols with
+	// SetUnencryptedHTTP2).
 	Transport http.RoundTripper
 	// Logger receives the handler's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -102,6 +116,9 @@ func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 	if cfg.ResponseTimeout == 0 {
 		cfg.ResponseTimeout = DefaultResponseTimeout
 	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
 	bc := h.Config()
 	switch self := cfg.Membership.Self(); {
 	case bc.SIDPrefix != self:
@@ -115,7 +132,7 @@ func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = newTransport(cfg.DialTimeout)
+		cfg.Transport = newTransport(cfg.DialTimeout, cfg.PingTimeout)
 	}
 	c := &Handler{h: h, members: cfg.Membership, log: cfg.Logger}
 	c.proxy = &httputil.ReverseProxy{
@@ -129,12 +146,15 @@ func New(h *bosh.Handler, cfg Config) (*Handler, error) {
 }
 
 // newTransport returns the h2c transport to the other nodes.
-func newTransport(dial time.Duration) *http.Transport {
+func newTransport(dial, ping time.Duration) *http.Transport {
 	t := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: dial}).DialContext,
 		TLSHandshakeTimeout: dial,
 		ForceAttemptHTTP2:   true,
 		Protocols:           new(http.Protocols),
+	}
+	if ping > 0 {
+		t.HTTP2 = &http.HTTP2Config{SendPingTimeout: ping, PingTimeout: ping}
 	}
 	t.Protocols.SetUnencryptedHTTP2(true)
 	t.Protocols.SetHTTP2(true)

@@ -40,8 +40,9 @@ type loadResult struct {
 	SessionsEnded    map[string]int   `json:"sessions_ended"`
 	Relogins         map[string]int   `json:"relogins"`
 	Nodes            map[string]struct {
-		Logins int            `json:"logins"`
-		Ended  map[string]int `json:"ended"`
+		Logins     int            `json:"logins"`
+		Ended      map[string]int `json:"ended"`
+		FirstEnded time.Time      `json:"first_ended"`
 	} `json:"nodes"`
 	Faults struct {
 		Resent     int64 `json:"resent"`

@@ -2,11 +2,8 @@ package clustertest
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -104,44 +101,4 @@ func peerIPs(i int) []string {
 		}
 	}
 	return ips
-}
-
-// relay forwards TCP connections from listen (on the bridge) to target
-// (Prosody on loopback) until the test ends.
-func relay(t *testing.T, listen, target string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			wg.Go(func() { io.Copy(up, c); up.Close() })
-			wg.Go(func() { io.Copy(c, up); c.Close() })
-		}
-	})
 }

@@ -10,8 +10,9 @@
 // fails when the environment variable CI is true: `make deps` installs
 // both there.
 //
-// Start at Nginx and HAProxy. Counter counts the TCP connections a proxy
-// opens to the server behind it (HTTP keep-alive), and Cert makes a TLS
+// Start at Nginx and HAProxy. Relay relays TCP connections: it counts the
+// connections a proxy opens to the server behind it (HTTP keep-alive), and
+// can drop one direction, as a one-way partition does. Cert makes a TLS
 // certificate for the proxy's front.
 //
 // Layer: internal test support; it imports only the standard library and

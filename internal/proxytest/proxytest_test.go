@@ -12,7 +12,7 @@ import (
 )
 
 // TestProxies: each proxy starts with its own configuration, relays a
-// request to the server behind it, and the Counter sees its connections.
+// request to the server behind it, and the Relay sees its connections.
 func TestProxies(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", r.URL.Path)

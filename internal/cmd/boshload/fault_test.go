@@ -265,12 +265,15 @@ func TestLate(t *testing.T) {
 // every message counts as forwarded.
 func TestRunRelogin(t *testing.T) {
 	ts := endFirstMessage(t, newServer(t, 4), http.Header{cluster.HopHeader: {"n9"}})
+	start := time.Now()
 	res, report, err := runJSON(t, "-url", ts.URL, "-sessions", "4", "-messages", "10", "-mode", "paced", "-relogin",
 		"-interval", "50ms", "-password-format", "pw-%d", "-idle", "0s", "-wait", "5s", "-duration", "30s", "-drain", "2s")
 	require.NoError(t, err, report)
 	assert.Equal(t, map[string]int{"item-not-found": 1}, res.Relogins, report)
 	assert.Equal(t, map[string]int{"item-not-found": 1}, res.SessionsEnded, report)
-	assert.Equal(t, map[string]nodeFigures{"": {Logins: 5, Ended: map[string]int{"item-not-found": 1}}}, res.Nodes, "no node prefix: 4 logins and a relogin")
+	first := res.Nodes[""].FirstEnded
+	assert.True(t, first.After(start) && first.Before(time.Now()), "when the server first ended a session: %v", first)
+	assert.Equal(t, map[string]nodeFigures{"": {Logins: 5, Ended: map[string]int{"item-not-found": 1}, FirstEnded: first}}, res.Nodes, "no node prefix: 4 logins and a relogin")
 	assert.Zero(t, res.SessionsFailed, "the session lives on")
 	assert.Equal(t, int64(40), res.Sent, "the relogged session sent all its messages")
 	assert.Equal(t, int64(1), res.Lost, report)

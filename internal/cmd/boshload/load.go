@@ -128,6 +128,7 @@ func (l *load) endedByServer(node, why string) {
 	n := l.nodeLocked(node)
 	if n.Ended == nil {
 		n.Ended = map[string]int{}
+		n.FirstEnded = time.Now()
 	}
 	count(n.Ended, why)
 }

@@ -104,6 +104,9 @@ type faultFigures struct {
 type nodeFigures struct {
 	Logins int            `json:"logins"`          // sessions created on it that logged in, relogins included
 	Ended  map[string]int `json:"ended,omitempty"` // of those, ended by the server, by condition or HTTP status
+	// FirstEnded is when the server first ended one of them (the client's
+	// clock), for detection times.
+	FirstEnded time.Time `json:"first_ended,omitzero"`
 }
 
 // serverFigures are read from /proc for -pid.
@@ -230,7 +233,7 @@ func (r *result) collectFaults(l *load) {
 	if len(l.nodes) > 0 {
 		r.Nodes = map[string]nodeFigures{}
 		for id, n := range l.nodes {
-			r.Nodes[id] = nodeFigures{Logins: n.Logins, Ended: maps.Clone(n.Ended)}
+			r.Nodes[id] = nodeFigures{Logins: n.Logins, Ended: maps.Clone(n.Ended), FirstEnded: n.FirstEnded}
 		}
 	}
 	l.mu.Unlock()
