@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/netpark"
 )
 
 // Defaults of TCPConfig.
@@ -117,13 +118,17 @@ type TCPConfig struct {
 //     the request's payloads and relays the new features.
 //     A restart before SASL success on the current stream sends nothing
 //     and gives the client the current features again, as Server does.
-//   - One goroutine per session reads the server's stream and delivers
+//   - Each session's reader reads the server's stream and delivers
 //     each top-level element, checked by internal/xmlscan and made
 //     self-contained (xmlns='jabber:client' on stanzas, xmlns:stream on
 //     stream elements). Entities are never expanded. The elements that
 //     arrive together (one read from the connection) are delivered
 //     together, so the client gets them in one response, as from the
-//     server's own BOSH.
+//     server's own BOSH. While the server says nothing, the reader is
+//     parked on Linux (internal/netpark): no goroutine, no read buffer,
+//     no parser scratch; bytes or a hangup from the server start it
+//     again, so nothing is delayed and a lost server is still seen at
+//     once.
 //
 // How a session ends, as the client sees it: a server <stream:error/> is
 // remote-stream-error carrying it (XEP-0206 §6); the server's
@@ -142,11 +147,19 @@ type TCPUpstream struct {
 	log     *slog.Logger
 
 	counts  tcpCounters    // Stats
-	readers sync.WaitGroup // the streams' reader goroutines (Shutdown)
+	readers sync.WaitGroup // the streams' readers, running or parked (Shutdown)
+	// poller parks the readers of idle streams; nil where netpark is
+	// unsupported, and every reader keeps its goroutine.
+	poller *netpark.Poller
 }
 
-// Shutdown waits until the reader goroutine of every stream has returned,
-// or ctx ends. Each returns once its stream is closed:
+// tcpPoller is the netpark.Poller of every TCPUpstream of the program,
+// started with the first: one goroutine and one epoll instance for all
+// the idle streams.
+var tcpPoller = sync.OnceValues(netpark.New)
+
+// Shutdown waits until the reader of every stream has stopped, or ctx
+// ends. Each stops once its stream is closed:
 // bosh.Handler.Shutdown ends every session, closing their streams, then
 // calls it.
 func (u *TCPUpstream) Shutdown(ctx context.Context) error {
@@ -166,6 +179,7 @@ func NewTCPUpstream(cfg TCPConfig) (*TCPUpstream, error) {
 		return nil, errors.New("xmppstream: TCPConfig.RequireTLS and InsecurePlaintext contradict each other")
 	}
 	u := &TCPUpstream{cfg: cfg, domains: make(map[string]bool), log: cfg.Logger}
+	u.poller, _ = tcpPoller() // nil without epoll: a goroutine per stream
 	for _, d := range cfg.Domains {
 		p, ok := prepareDomain(d)
 		if !ok {
@@ -254,7 +268,8 @@ func (u *TCPUpstream) Open(ctx context.Context, req *bosh.OpenRequest, sink bosh
 	)
 	s.features.Store(&n.features)
 	sink.Deliver(n.features)
-	u.readers.Go(s.read)
+	u.readers.Add(1) // Done when the reader stops for good (stopped)
+	go s.read()
 	return s, nil
 }
 
@@ -340,7 +355,7 @@ func (s *tcpStream) open() (negotiated, bool, error) {
 	if err != nil {
 		return negotiated{}, false, err
 	}
-	if s.hdr, err = parseHeader(ev.raw, s.rd.qname, &s.doc); err != nil {
+	if s.hdr, err = parseHeader(ev.raw, s.rd.qname, s.scratch()); err != nil {
 		return negotiated{}, false, err
 	}
 	el, err := s.nextElement()
@@ -353,7 +368,7 @@ func (s *tcpStream) open() (negotiated, bool, error) {
 	case el.space != nsStream || el.local != "features":
 		return negotiated{}, false, fmt.Errorf("%w: {%s}%s before the stream features", errServerXML, el.space, el.local)
 	}
-	features, tlsOffered := stripFeatures(el.raw, &s.doc)
+	features, tlsOffered := stripFeatures(el.raw, s.scratch())
 	return negotiated{header: s.hdr, features: features}, tlsOffered, nil
 }
 
@@ -366,7 +381,7 @@ func (s *tcpStream) nextElement() (checked, error) {
 	if ev.kind != evElement {
 		return checked{}, fmt.Errorf("%w: stream closed or restarted during negotiation", errServerXML)
 	}
-	return s.hdr.element(ev, &s.doc)
+	return s.hdr.element(ev, s.scratch())
 }
 
 // watchContext makes I/O on conn fail once ctx is done; stop undoes it.

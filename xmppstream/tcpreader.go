@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -27,6 +28,10 @@ const readerMaxDepth = 1024
 
 // readChunk is how much the reader asks the connection for at a time.
 const readChunk = 4096
+
+// readBufs holds the readChunk buffers of streamReaders that are idle
+// (release): a stream waiting for the server costs no buffer.
+var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
 
 // eventKind says what streamReader.next found.
 type eventKind int
@@ -108,13 +113,38 @@ type streamReader struct {
 	err         error  // sticky
 }
 
+// newStreamReader returns a streamReader of r; its buffer comes with the
+// first read.
 func newStreamReader(r io.Reader, max int, restarts *atomic.Int32) *streamReader {
-	return &streamReader{r: r, max: max, restarts: restarts, buf: make([]byte, 0, min(readChunk, max+readChunk))}
+	return &streamReader{r: r, max: max, restarts: restarts}
 }
 
 // buffered reports whether bytes were read past the last item returned;
 // after a TLS <proceed/> there must be none (RFC 6120 §5.4.3.3).
 func (sr *streamReader) buffered() bool { return len(sr.buf) > sr.start }
+
+// idle reports whether every byte read so far belongs to an item already
+// returned (or a keep-alive dropped): the reader is between top-level
+// items and waits for nothing but new bytes.
+func (sr *streamReader) idle() bool { return sr.err == nil && sr.start == len(sr.buf) }
+
+// release gives the buffer of an idle reader back; the next read takes
+// one again.
+func (sr *streamReader) release() {
+	if sr.buf == nil || !sr.idle() {
+		return
+	}
+	putReadBuf(sr.buf)
+	sr.shift(sr.start)
+	sr.buf = nil
+}
+
+// putReadBuf gives b back to readBufs when it came from there.
+func putReadBuf(b []byte) {
+	if cap(b) == readChunk {
+		readBufs.Put((*[readChunk]byte)(b[:readChunk]))
+	}
+}
 
 // next returns the next item of the stream. Once it has returned an error
 // it returns it again.
@@ -162,6 +192,9 @@ func (sr *streamReader) nextBuffered() (ev event, ok bool, err error) {
 
 // fill drops what was returned and reads more bytes.
 func (sr *streamReader) fill() error {
+	if sr.buf == nil {
+		sr.buf = readBufs.Get().(*[readChunk]byte)[:0]
+	}
 	if sr.start > 0 {
 		n := copy(sr.buf, sr.buf[sr.start:])
 		sr.shift(sr.start)
@@ -172,6 +205,7 @@ func (sr *streamReader) fill() error {
 		// buffer never grows past max + readChunk.
 		nb := make([]byte, len(sr.buf), min(2*cap(sr.buf), sr.max+readChunk))
 		copy(nb, sr.buf)
+		putReadBuf(sr.buf)
 		sr.buf = nb
 	}
 	n, err := sr.r.Read(sr.buf[len(sr.buf):cap(sr.buf)])

@@ -6,30 +6,42 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/netpark"
 	"github.com/httpbind/httpbind/internal/xmlscan"
 )
 
 // tcpStream is the XMPP stream to the server of one BOSH session. Its
 // bosh.Stream methods are called as package bosh documents; its reader
-// goroutine (read) is the only other goroutine.
+// (read) is the only other goroutine. While the server says nothing, the
+// reader is parked: no goroutine, no read buffer, no parser scratch, and
+// TCPUpstream's netpark.Poller starts a reader goroutine again when bytes
+// arrive or the server hangs up.
 type tcpStream struct {
 	// Set in Open, then read-only.
 	up     *TCPUpstream
 	sink   bosh.Sink
 	domain string
-	done   chan struct{} // closed when read returns
+	done   chan struct{} // closed when the reader stops for good
 
-	// Owned by Open, then by read: the reader and what it needs.
+	// Owned by Open, then by the reader: the reader and what it needs.
 	conn     net.Conn // the TLS connection once TLS is on
 	rd       *streamReader
 	hdr      *streamHeader
-	doc      xmlscan.Doc
+	doc      *xmlscan.Doc  // parser scratch, from xmlscan.GetDoc; nil while parked
 	restarts *atomic.Int32 // stream headers sent whose answer read has not seen; shared with Send
+
+	// parked is the reader's netpark watch while it is parked, and
+	// closing is set once end closes the connection, after which the
+	// reader never parks. Both guarded by parkMu.
+	parkMu  sync.Mutex
+	parked  *netpark.Parked
+	closing bool
 
 	// Set in Open; then owned by Send (never concurrent for one session).
 	header  []byte // the stream header a restart sends again
@@ -185,25 +197,52 @@ func (s *tcpStream) CloseSend(ctx context.Context) {
 	}
 }
 
-// end closes the connection, once.
+// end closes the connection, once. A parked reader is unparked first,
+// before its descriptor can be another connection's, and then stops here:
+// the session is ending on the BOSH side (Close or a failed Send), so
+// there is nothing to tell the sink.
 func (s *tcpStream) end() {
 	s.closed.Do(func() {
+		s.parkMu.Lock()
+		k := s.parked
+		s.parked, s.closing = nil, true
+		s.parkMu.Unlock()
+		stopped := k != nil && k.Unpark()
 		s.conn.Close()
 		s.up.counts.streams.Add(-1)
+		if stopped {
+			s.ended.Store(true)
+			s.stopped()
+		}
 	})
 }
 
-// read is the stream's reader goroutine: it relays what the server sends
-// until the stream or the connection ends, then ends the session unless
-// the session ended first.
-func (s *tcpStream) read() {
-	defer close(s.done)
-	defer s.end()
+// tcpWakeRead bounds the first read of a reader that the Poller woke:
+// bytes that are only a TLS record for crypto/tls itself (a session
+// ticket, a key update; RFC 8446 §4.6) wake it without anything for the
+// client, and it parks again after this long.
+const tcpWakeRead = time.Second
+
+// read is the stream's reader: it relays what the server sends until the
+// stream or the connection ends, then ends the session unless the session
+// ended first. It returns early when it parks; wake runs it again.
+// Open starts it; from then on, until stopped, the stream counts in
+// TCPUpstream's readers whether the reader runs or is parked.
+func (s *tcpStream) read() { s.readFrom(false) }
+
+// readFrom is read; woken says the Poller saw bytes (or a hangup) for it.
+func (s *tcpStream) readFrom(woken bool) {
 	for {
+		if s.rd.idle() && s.park(woken) {
+			return
+		}
+		woken = false
 		err := s.relay()
 		if err == nil {
 			continue
 		}
+		defer s.stopped()
+		defer s.end()
 		if s.halfClosed.Load() || s.ended.Swap(true) {
 			return // Close, a Send error or CloseSend came first
 		}
@@ -218,6 +257,84 @@ func (s *tcpStream) read() {
 		})
 		return
 	}
+}
+
+// stopped is the end of the reader, running or parked: once.
+func (s *tcpStream) stopped() {
+	if s.doc != nil {
+		xmlscan.PutDoc(s.doc)
+		s.doc = nil
+	}
+	s.rd.release()
+	close(s.done)
+	s.up.readers.Done()
+}
+
+// park parks the idle reader unless bytes are there to read: those that
+// crypto/tls has already taken from the kernel, or, when woken, those
+// that arrive within tcpWakeRead. It reports whether the reader parked;
+// if not, the bytes (or the read's error) wait in s.rd for relay.
+//
+// A read whose deadline has passed returns what a tls.Conn buffered, or
+// a timeout without reading from the kernel; crypto/tls keeps no timeout
+// as the connection's error (a net.Error that is Temporary), and a
+// partial record stays buffered for the read after the wake, which the
+// record's remaining bytes cause.
+func (s *tcpStream) park(woken bool) bool {
+	if s.up.poller == nil {
+		return false
+	}
+	deadline := time.Unix(1, 0)
+	if woken {
+		deadline = time.Now().Add(tcpWakeRead)
+	}
+	s.conn.SetReadDeadline(deadline)
+	err := s.rd.fill()
+	s.conn.SetReadDeadline(time.Time{})
+	switch {
+	case err == nil:
+		return false
+	case !errors.Is(err, os.ErrDeadlineExceeded):
+		s.rd.err = err
+		return false
+	}
+	// Nothing for the client: drop the buffers, wait in the Poller.
+	s.rd.release()
+	if s.doc != nil {
+		xmlscan.PutDoc(s.doc)
+		s.doc = nil
+	}
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	if s.closing {
+		return false // the next read fails at once
+	}
+	k, err := s.up.poller.Watch(s.conn, s.wake)
+	if err != nil {
+		return false // no descriptor (a custom Dial): read as before
+	}
+	s.parked = k
+	return true
+}
+
+// wake is the parked reader's netpark.Poller callback: bytes or a hangup
+// arrived. It must not block, so the reader goes on in a goroutine.
+func (s *tcpStream) wake() {
+	go func() {
+		s.parkMu.Lock()
+		s.parked = nil
+		s.parkMu.Unlock()
+		s.readFrom(true)
+	}()
+}
+
+// scratch returns the parser's Doc, taken from xmlscan's pool when the
+// reader has none.
+func (s *tcpStream) scratch() *xmlscan.Doc {
+	if s.doc == nil {
+		s.doc = xmlscan.GetDoc()
+	}
+	return s.doc
 }
 
 // errStreamEnd is how relay reports the server's </stream:stream>.
@@ -265,19 +382,19 @@ func (s *tcpStream) relay() error {
 func (s *tcpStream) item(ev event) (el checked, keep bool, err error) {
 	switch ev.kind {
 	case evHeader:
-		s.hdr, err = parseHeader(ev.raw, s.rd.qname, &s.doc)
+		s.hdr, err = parseHeader(ev.raw, s.rd.qname, s.scratch())
 		return checked{}, false, err
 	case evEnd:
 		return checked{}, false, errStreamEnd
 	}
-	if el, err = s.hdr.element(ev, &s.doc); err != nil {
+	if el, err = s.hdr.element(ev, s.scratch()); err != nil {
 		return checked{}, false, err
 	}
 	switch {
 	case el.space == nsStream && el.local == "error":
 		return checked{}, false, &streamErrorReceived{raw: el.raw}
 	case el.space == nsStream && el.local == "features":
-		el.raw, _ = stripFeatures(el.raw, &s.doc)
+		el.raw, _ = stripFeatures(el.raw, s.scratch())
 		features := el.raw
 		s.features.Store(&features)
 	case el.space == nsSASL && el.local == "success":

@@ -10,9 +10,18 @@
 // closes or resets it. Data the peer sends meanwhile stays unread in the
 // kernel for whoever reads the connection after Unpark.
 //
+// Poller.Watch parks a connection that waits for its peer to speak (the
+// XMPP stream xmppstream.TCPUpstream relays, idle between stanzas): the
+// function is called when bytes arrive or the peer hangs up, and the
+// caller reads them on a goroutine of its own. A crypto/tls connection
+// may hold bytes already read from the kernel, which the kernel no longer
+// reports: before Watch, the caller drains it with a Read whose deadline
+// has passed (crypto/tls returns its buffered bytes then, or a timeout,
+// which it does not keep as the connection's error).
+//
 // Where epoll is missing, New returns an error that wraps
 // errors.ErrUnsupported, and callers keep a goroutine per connection.
 //
 // Start with New, Poller.Park and Parked.Unpark; package bosh's Serve is
-// the user.
+// the user of Park, package xmppstream's TCPUpstream of Watch.
 package netpark

@@ -20,13 +20,13 @@ type Parked struct {
 	p      *Poller
 	fd     int32
 	id     uint32 // tells this parking from an earlier one of the same fd
-	hangup func()
+	hangup func() // or Watch's ready
 	state  atomic.Int32
 }
 
 // Unpark stops watching the connection and reports true, unless its peer
-// has hung up first: then it reports false and the hangup function was
-// or is being called. Exactly one of the two happens; Unpark is safe to
+// has hung up first (or, for Watch, sent bytes): then it reports false and
+// the hangup (ready) function was or is being called. Exactly one of the two happens; Unpark is safe to
 // call more than once (later calls report false).
 func (k *Parked) Unpark() bool {
 	if !k.state.CompareAndSwap(parked, unparked) {

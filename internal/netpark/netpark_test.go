@@ -179,3 +179,38 @@ func TestNoDescriptor(t *testing.T) {
 	_, err := p.Park(a, func() {})
 	assert.Error(t, err)
 }
+
+// Watch reports data as well as a hangup, once; the data stays for the
+// reader. Unpark before either reports true, and nothing is reported.
+func TestWatch(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t)
+	ready, got := hangups()
+	k, err := p.Watch(server, ready)
+	require.NoError(t, err)
+	_, err = client.Write([]byte("<message/>"))
+	require.NoError(t, err)
+	waitHangup(t, got)
+	assert.False(t, k.Unpark(), "ready came first")
+	buf := make([]byte, 10)
+	_, err = io.ReadFull(server, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "<message/>", string(buf))
+
+	k, err = p.Watch(server, ready)
+	require.NoError(t, err)
+	client.Close()
+	waitHangup(t, got)
+	assert.False(t, k.Unpark())
+	assert.Empty(t, got, "once")
+
+	server2, client2 := pair(t)
+	ready2, got2 := hangups()
+	k2, err := p.Watch(server2, ready2)
+	require.NoError(t, err)
+	assert.True(t, k2.Unpark())
+	_, err = client2.Write([]byte("x"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	assert.Empty(t, got2, "unparked")
+}

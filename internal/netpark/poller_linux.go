@@ -50,6 +50,24 @@ func New() (*Poller, error) {
 // not be read while parked. A TLS connection is watched through the
 // connection below it.
 func (p *Poller) Park(c net.Conn, hangup func()) (*Parked, error) {
+	// EPOLLRDHUP: the peer closed its side; EPOLLHUP and EPOLLERR (a
+	// reset) come without asking. Data is not an event.
+	return p.park(c, hangup, syscall.EPOLLRDHUP)
+}
+
+// Watch is Park for a connection that waits for its peer to say
+// something: ready is called once, on the Poller's goroutine, when c has
+// bytes to read in the kernel or its peer closes or resets it, whichever
+// comes first, unless Unpark comes first. Bytes a TLS connection has
+// already read and buffered are not seen: drain it before (see the
+// package documentation). ready must not block; Unpark reports false once
+// it was or is being called. c must not be read while watched.
+func (p *Poller) Watch(c net.Conn, ready func()) (*Parked, error) {
+	return p.park(c, ready, syscall.EPOLLIN|syscall.EPOLLRDHUP)
+}
+
+// park watches c for events (EPOLLHUP and EPOLLERR always), once.
+func (p *Poller) park(c net.Conn, hangup func(), events uint32) (*Parked, error) {
 	rc, err := rawConn(c)
 	if err != nil {
 		return nil, err
@@ -65,9 +83,7 @@ func (p *Poller) Park(c net.Conn, hangup func()) (*Parked, error) {
 		}
 		p.nextID++
 		k.fd, k.id = int32(fd), p.nextID
-		// EPOLLRDHUP: the peer closed its side; EPOLLHUP and EPOLLERR
-		// (a reset) come without asking. Data is not an event.
-		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: k.fd, Pad: int32(k.id)}
+		ev := syscall.EpollEvent{Events: events | syscall.EPOLLONESHOT, Fd: k.fd, Pad: int32(k.id)}
 		if cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); cerr == nil {
 			p.conns[k.fd] = k
 		}

@@ -23,6 +23,11 @@ func (p *Poller) Park(c net.Conn, hangup func()) (*Parked, error) {
 	return nil, errors.ErrUnsupported
 }
 
+// Watch is never reached: New returns no Poller here.
+func (p *Poller) Watch(c net.Conn, ready func()) (*Parked, error) {
+	return nil, errors.ErrUnsupported
+}
+
 func (p *Poller) remove(*Parked) {}
 
 // Close does nothing.

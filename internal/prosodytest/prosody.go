@@ -30,6 +30,10 @@ type Config struct {
 	// Lua holds lines added to the global section of the configuration,
 	// for example `c2s_require_encryption = false`. Later lines win.
 	Lua []string
+	// TLSTickets lets clients resume their TLS sessions with tickets
+	// (RFC 8446 §2.2), which Prosody's default TLS options refuse, as
+	// internal/cmd/boshload/compare.sh configures it.
+	TLSTickets bool
 }
 
 // Server is a running Prosody. Its fields are set by Start and then
@@ -141,8 +145,12 @@ func (s *Server) configText(certDir string, ports []int, cfg Config) string {
 	fmt.Fprintf(&b, "c2s_require_encryption = true\n")
 	// Loopback HTTP: let Prosody's own BOSH offer PLAIN like its TLS port.
 	fmt.Fprintf(&b, "consider_bosh_secure = true\n")
-	fmt.Fprintf(&b, "ssl = { key = %s, certificate = %s }\n",
-		q(filepath.Join(certDir, "server.key")), q(filepath.Join(certDir, "server.crt")))
+	tickets := ""
+	if cfg.TLSTickets {
+		tickets = ", options = { no_ticket = false }"
+	}
+	fmt.Fprintf(&b, "ssl = { key = %s, certificate = %s%s }\n",
+		q(filepath.Join(certDir, "server.key")), q(filepath.Join(certDir, "server.crt")), tickets)
 	for _, l := range cfg.Lua {
 		b.WriteString(l + "\n")
 	}
