@@ -211,6 +211,14 @@ func TestWatch(t *testing.T) {
 	assert.True(t, k2.Unpark())
 	_, err = client2.Write([]byte("x"))
 	require.NoError(t, err)
-	time.Sleep(50 * time.Millisecond)
+	// A connection watched after it: once its data is reported, the
+	// Poller has had the unparked one's too, had it been watched still.
+	server3, client3 := pair(t)
+	ready3, got3 := hangups()
+	_, err = p.Watch(server3, ready3)
+	require.NoError(t, err)
+	_, err = client3.Write([]byte("y"))
+	require.NoError(t, err)
+	waitHangup(t, got3)
 	assert.Empty(t, got2, "unparked")
 }
