@@ -95,7 +95,11 @@ func idleTCPStreams(b *testing.B, up *xmppstream.TCPUpstream, domain string, n i
 	for err := range errs {
 		b.Fatal(err)
 	}
-	time.Sleep(time.Second) // let every stream go idle
+	// Every reader parks after a second of silence (on Linux); wait for
+	// them, 10 s at most.
+	for i := 0; i < 200 && runtime.NumGoroutine() > gBefore+5; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
 	hAfter, sAfter := heapAndStack()
 	gAfter := runtime.NumGoroutine()
 	b.ReportMetric(float64(hAfter-hBefore)/float64(n), "heapB/stream")

@@ -39,5 +39,8 @@
 // lost: the client gets item-not-found (§17.2). A failure that may pass (a
 // timeout, a reset connection, a Suspect node) gets HTTP 503 with
 // Retry-After; the client sends the same rid again, and the owner's rid
-// window (§14.3) makes that safe.
+// window (§14.3) makes that safe. A connection between nodes that stops
+// answering (a partition, or a node whose packets out are lost) is found
+// by an HTTP/2 ping (Config.PingTimeout) and closed, so that forwards do
+// not queue on it.
 package cluster
