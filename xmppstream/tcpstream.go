@@ -217,24 +217,26 @@ func (s *tcpStream) end() {
 	})
 }
 
-// tcpParkAfter is how long a reader waits on its goroutine for the server
-// to say more before it parks: a busy stream (a login, a chat) keeps its
-// goroutine instead of an epoll change and a new goroutine per stanza,
-// and an idle one gives it up. It also bounds a wake for bytes that are
-// only a TLS record for crypto/tls itself (a session ticket, a key update;
-// RFC 8446 §4.6).
-const tcpParkAfter = time.Second
+// tcpWakeRead bounds the first read of a reader that the Poller woke:
+// bytes that are only a TLS record for crypto/tls itself (a session
+// ticket, a key update; RFC 8446 §4.6) wake it without anything for the
+// client, and it parks again after this long.
+const tcpWakeRead = time.Second
 
 // read is the stream's reader: it relays what the server sends until the
 // stream or the connection ends, then ends the session unless the session
 // ended first. It returns early when it parks; wake runs it again.
 // Open starts it; from then on, until stopped, the stream counts in
 // TCPUpstream's readers whether the reader runs or is parked.
-func (s *tcpStream) read() {
+func (s *tcpStream) read() { s.readFrom(false) }
+
+// readFrom is read; woken says the Poller saw bytes (or a hangup) for it.
+func (s *tcpStream) readFrom(woken bool) {
 	for {
-		if s.rd.idle() && s.park() {
+		if s.rd.idle() && s.park(woken) {
 			return
 		}
+		woken = false
 		err := s.relay()
 		if err == nil {
 			continue
@@ -268,20 +270,25 @@ func (s *tcpStream) stopped() {
 	s.up.readers.Done()
 }
 
-// park parks the idle reader unless bytes come within tcpParkAfter:
-// those that crypto/tls has already taken from the kernel come at once.
-// It reports whether the reader parked; if not, the bytes (or the read's
-// error) wait in s.rd for relay.
+// park parks the idle reader unless bytes are there to read: those that
+// crypto/tls has already taken from the kernel, or, when woken, those
+// that arrive within tcpWakeRead. It reports whether the reader parked;
+// if not, the bytes (or the read's error) wait in s.rd for relay.
 //
-// A read that times out leaves nothing behind: crypto/tls keeps no timeout
+// A read whose deadline has passed returns what a tls.Conn buffered, or
+// a timeout without reading from the kernel; crypto/tls keeps no timeout
 // as the connection's error (a net.Error that is Temporary), and a
 // partial record stays buffered for the read after the wake, which the
 // record's remaining bytes cause.
-func (s *tcpStream) park() bool {
+func (s *tcpStream) park(woken bool) bool {
 	if s.up.poller == nil {
 		return false
 	}
-	s.conn.SetReadDeadline(time.Now().Add(tcpParkAfter))
+	deadline := time.Unix(1, 0)
+	if woken {
+		deadline = time.Now().Add(tcpWakeRead)
+	}
+	s.conn.SetReadDeadline(deadline)
 	err := s.rd.fill()
 	s.conn.SetReadDeadline(time.Time{})
 	switch {
@@ -317,7 +324,7 @@ func (s *tcpStream) wake() {
 		s.parkMu.Lock()
 		s.parked = nil
 		s.parkMu.Unlock()
-		s.read()
+		s.readFrom(true)
 	}()
 }
 
