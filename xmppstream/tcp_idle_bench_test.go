@@ -95,8 +95,8 @@ func idleTCPStreams(b *testing.B, up *xmppstream.TCPUpstream, domain string, n i
 	for err := range errs {
 		b.Fatal(err)
 	}
-	// Every reader parks after a second of silence (on Linux); wait for
-	// them, 10 s at most.
+	// Every reader parks once the server has nothing more to say (on
+	// Linux); wait for them, 10 s at most.
 	for i := 0; i < 200 && runtime.NumGoroutine() > gBefore+5; i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
