@@ -148,22 +148,43 @@ type TCPUpstream struct {
 
 	counts  tcpCounters    // Stats
 	readers sync.WaitGroup // the streams' readers, running or parked (Shutdown)
-	// poller parks the readers of idle streams; nil where netpark is
-	// unsupported, and every reader keeps its goroutine.
-	poller *netpark.Poller
+	// poller parks the readers of idle streams: one goroutine and one
+	// epoll instance for all of them, started by the first reader that
+	// parks and closed by Shutdown. noPoller: none (netpark unsupported,
+	// or after Shutdown), and every reader keeps its goroutine.
+	pollMu   sync.Mutex
+	poller   *netpark.Poller
+	noPoller bool
 }
 
-// tcpPoller is the netpark.Poller of every TCPUpstream of the program,
-// started with the first: one goroutine and one epoll instance for all
-// the idle streams.
-var tcpPoller = sync.OnceValues(netpark.New)
+// parker returns the Poller that parks idle readers, started on first
+// use, or nil when there is none.
+func (u *TCPUpstream) parker() *netpark.Poller {
+	u.pollMu.Lock()
+	defer u.pollMu.Unlock()
+	if u.poller == nil && !u.noPoller {
+		p, err := netpark.New()
+		u.poller, u.noPoller = p, err != nil
+	}
+	return u.poller
+}
 
 // Shutdown waits until the reader of every stream has stopped, or ctx
 // ends. Each stops once its stream is closed:
 // bosh.Handler.Shutdown ends every session, closing their streams, then
-// calls it.
+// calls it. Once they have, it stops the Poller of parked readers.
 func (u *TCPUpstream) Shutdown(ctx context.Context) error {
-	return waitGroup(ctx, &u.readers)
+	if err := waitGroup(ctx, &u.readers); err != nil {
+		return err
+	}
+	u.pollMu.Lock()
+	p := u.poller
+	u.poller, u.noPoller = nil, true
+	u.pollMu.Unlock()
+	if p != nil {
+		p.Close()
+	}
+	return nil
 }
 
 // NewTCPUpstream returns a TCPUpstream for cfg, or an error for an invalid
@@ -179,7 +200,6 @@ func NewTCPUpstream(cfg TCPConfig) (*TCPUpstream, error) {
 		return nil, errors.New("xmppstream: TCPConfig.RequireTLS and InsecurePlaintext contradict each other")
 	}
 	u := &TCPUpstream{cfg: cfg, domains: make(map[string]bool), log: cfg.Logger}
-	u.poller, _ = tcpPoller() // nil without epoll: a goroutine per stream
 	for _, d := range cfg.Domains {
 		p, ok := prepareDomain(d)
 		if !ok {

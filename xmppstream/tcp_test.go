@@ -172,6 +172,11 @@ func newUpstream(t *testing.T, cfg xmppstream.TCPConfig) *xmppstream.TCPUpstream
 	t.Helper()
 	up, err := xmppstream.NewTCPUpstream(cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { // after the streams' Close (cleanups run last first)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		up.Shutdown(ctx)
+	})
 	return up
 }
 

@@ -115,9 +115,10 @@ func parkUpstream(t *testing.T, addr string, direct *tls.Config) *TCPUpstream {
 	up, err := NewTCPUpstream(TCPConfig{Addr: addr, Domains: []string{"example.com"}, DirectTLS: direct != nil,
 		TLSConfig: direct, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	if up.poller == nil {
+	if up.parker() == nil {
 		t.Skip("netpark needs epoll (Linux)")
 	}
+	t.Cleanup(func() { up.Shutdown(context.Background()) })
 	return up
 }
 

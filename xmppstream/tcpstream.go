@@ -281,7 +281,8 @@ func (s *tcpStream) stopped() {
 // partial record stays buffered for the read after the wake, which the
 // record's remaining bytes cause.
 func (s *tcpStream) park(woken bool) bool {
-	if s.up.poller == nil {
+	p := s.up.parker()
+	if p == nil {
 		return false
 	}
 	deadline := time.Unix(1, 0)
@@ -309,7 +310,7 @@ func (s *tcpStream) park(woken bool) bool {
 	if s.closing {
 		return false // the next read fails at once
 	}
-	k, err := s.up.poller.Watch(s.conn, s.wake)
+	k, err := p.Watch(s.conn, s.wake)
 	if err != nil {
 		return false // no descriptor (a custom Dial): read as before
 	}
