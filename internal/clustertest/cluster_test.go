@@ -240,7 +240,7 @@ func (e *env) exchange(name string) {
 	u0, base := e.usage(), e.sessions()
 	before, start := e.counters(), time.Now()
 	run := e.load(strings.ReplaceAll(name, " ", ""), sessions, "-mode", "closed", "-messages", fmt.Sprint(messages), "-idle", "3s")
-	e.waitSessions(base, sessions, time.Second)
+	run.waitSessions(base, sessions, time.Second)
 	u1 := e.usage()
 	r := run.wait()
 	after := e.counters()
@@ -268,7 +268,7 @@ func (e *env) idle(name string) {
 	}
 	u0, base := e.usage(), e.sessions()
 	run := e.load(strings.ReplaceAll(name, " ", ""), idleSessions, "-messages", "0", "-idle", "10s", "-sources", "1")
-	e.waitSessions(base, idleSessions, 3*time.Second)
+	run.waitSessions(base, idleSessions, 3*time.Second)
 	u1 := e.usage()
 	r := run.wait()
 	e.t.Logf("%s, summed over the nodes: %+d KiB resident with %d idle sessions (%.1f KiB a session); %v CPU for their logins (%.0f µs a login)",
@@ -285,7 +285,7 @@ func (e *env) during(name, user string, fault func()) *loadResult {
 	base := e.sessions()
 	before, start := e.counters(), time.Now()
 	run := e.load(user, sessions, paced...)
-	e.waitSessions(base, sessions, 3*time.Second)
+	run.waitSessions(base, sessions, 3*time.Second)
 	fault()
 	r := run.wait()
 	e.report(name, r, time.Since(start), before, e.counters())
@@ -343,7 +343,7 @@ func (e *env) partition90s(name string) {
 	base := e.sessions()
 	endedBefore := e.ended(2)["inactivity"]
 	run := e.load("long", sessions, "-mode", "paced", "-messages", "20", "-interval", "500ms", "-idle", "3s", "-drain", "10s", "-duration", "60s")
-	e.waitSessions(base, sessions, 1500*time.Millisecond)
+	run.waitSessions(base, sessions, 1500*time.Millisecond)
 	partition(e.t, 2, true)
 	start := time.Now()
 	r := run.wait()
@@ -400,7 +400,7 @@ func (e *env) drain(name string) {
 	base := e.sessions()
 	before, start := e.counters(), time.Now()
 	old := e.load("drainold", sessions, "-mode", "closed", "-messages", fmt.Sprint(messages), "-idle", "6s")
-	e.waitSessions(base, sessions, time.Second)
+	old.waitSessions(base, sessions, time.Second)
 	e.procs[1].Process.Signal(syscall.SIGTERM)
 	e.waitDraining(1)
 	fresh := e.load("drainnew", sessions, "-messages", "0", "-idle", "0s").wait()
@@ -427,7 +427,7 @@ func (e *env) rolling(name string) {
 	}
 	base := e.sessions()
 	old := e.load("rollold", 12, "-messages", "0", "-idle", "2m", "-duration", "3m")
-	e.waitSessions(base, 12, 1500*time.Millisecond)
+	old.waitSessions(base, 12, 1500*time.Millisecond)
 	for i := 1; i <= nodes; i++ {
 		e.procs[i].Process.Signal(syscall.SIGTERM)
 		e.waitDraining(i)

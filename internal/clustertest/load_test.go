@@ -98,6 +98,8 @@ type loadRun struct {
 	e           *env
 	cmd         *exec.Cmd
 	out, report bytes.Buffer
+	done        chan struct{} // closed when boshload has exited, err set
+	err         error
 }
 
 // load registers the accounts user1…userN with Prosody (password "pw")
@@ -110,12 +112,13 @@ func (e *env) load(user string, n int, args ...string) *loadRun {
 	}
 	args = append([]string{"netns", "exec", clientNS, e.boshload, "-url", e.lbURL, "-domain", "example.test",
 		"-user-format", user + "%d", "-password", "pw", "-sessions", strconv.Itoa(n), "-wait", "20s", "-json"}, args...)
-	r := &loadRun{e: e, cmd: exec.Command("ip", args...)}
+	r := &loadRun{e: e, cmd: exec.Command("ip", args...), done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.report
 	if err := r.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	e.t.Cleanup(func() { r.cmd.Process.Kill(); <-r.done })
 	return r
 }
 
@@ -123,7 +126,8 @@ func (e *env) load(user string, n int, args ...string) *loadRun {
 func (r *loadRun) wait() *loadResult {
 	t := r.e.t
 	t.Helper()
-	err := r.cmd.Wait()
+	<-r.done
+	err := r.err
 	t.Logf("boshload:\n%s", r.report.String())
 	var res loadResult
 	if jerr := json.Unmarshal(r.out.Bytes(), &res); jerr != nil {
@@ -144,9 +148,16 @@ func (r *loadRun) interrupt() *loadResult {
 
 // waitSessions waits, 30 s at most, until the nodes hold n more sessions
 // than base, and then for settle: boshload creates the sessions, then
-// logs them in.
-func (e *env) waitSessions(base int64, n int, settle time.Duration) {
+// logs them in. A boshload that exits before fails the test with its
+// report.
+func (r *loadRun) waitSessions(base int64, n int, settle time.Duration) {
+	e := r.e
 	for range 300 {
+		select {
+		case <-r.done:
+			e.t.Fatalf("boshload exited (%v) before its %d sessions were created:\n%s", r.err, n, r.report.String())
+		default:
+		}
 		if e.sessions()-base >= int64(n) {
 			time.Sleep(settle) // the logins' last steps, not goroutines
 			return
