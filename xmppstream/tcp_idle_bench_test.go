@@ -8,15 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/memstat"
 	"github.com/httpbind/httpbind/internal/prosodytest"
 	"github.com/httpbind/httpbind/xmppstream"
 )
@@ -54,11 +53,9 @@ func BenchmarkIdleTCPStreams(b *testing.B) {
 
 func idleTCPStreams(b *testing.B, up *xmppstream.TCPUpstream, domain string, n int) {
 	if *tcpIdleProfile != "" {
-		runtime.MemProfileRate = 512
-		defer func() { runtime.MemProfileRate = 512 * 1024 }()
+		defer memstat.Profile(512)()
 	}
-	hBefore, sBefore := heapAndStack()
-	gBefore := runtime.NumGoroutine()
+	before := memstat.Take()
 	streams := make([]bosh.Stream, n)
 	defer func() {
 		var wg sync.WaitGroup
@@ -97,34 +94,18 @@ func idleTCPStreams(b *testing.B, up *xmppstream.TCPUpstream, domain string, n i
 	}
 	// Every reader parks once the server has nothing more to say (on
 	// Linux); wait for them, 10 s at most.
-	for i := 0; i < 200 && runtime.NumGoroutine() > gBefore+5; i++ {
+	for i := 0; i < 200 && runtime.NumGoroutine() > before.Goroutines+5; i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
-	hAfter, sAfter := heapAndStack()
-	gAfter := runtime.NumGoroutine()
-	b.ReportMetric(float64(hAfter-hBefore)/float64(n), "heapB/stream")
-	b.ReportMetric(float64(sAfter-sBefore)/float64(n), "stackB/stream")
-	b.ReportMetric(float64(gAfter-gBefore)/float64(n), "goroutines/stream")
+	after := memstat.Take()
+	b.ReportMetric(memstat.Per(after.HeapInuse, before.HeapInuse, n), "heapB/stream")
+	b.ReportMetric(memstat.Per(after.StackInuse, before.StackInuse, n), "stackB/stream")
+	b.ReportMetric(float64(after.Goroutines-before.Goroutines)/float64(n), "goroutines/stream")
 	if *tcpIdleProfile != "" {
-		f, err := os.Create(*tcpIdleProfile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		if err := memstat.WriteHeapProfile(*tcpIdleProfile); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// heapAndStack returns the bytes of heap spans and of goroutine stacks
-// in use after a GC.
-func heapAndStack() (heap, stack int64) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapInuse), int64(ms.StackInuse)
 }
 
 // chanSink is a bosh.Sink that passes each delivered payload on a channel.

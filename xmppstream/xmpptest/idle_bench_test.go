@@ -10,15 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/httpbind/httpbind/bosh"
+	"github.com/httpbind/httpbind/internal/memstat"
 	"github.com/httpbind/httpbind/internal/xmppwire"
 )
 
@@ -56,8 +54,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 
 func idleSessions(b *testing.B, n int, park bool) {
 	if *idleProfile != "" {
-		runtime.MemProfileRate = 4096
-		defer func() { runtime.MemProfileRate = 512 * 1024 }()
+		defer memstat.Profile(4096)()
 	}
 	srv, err := NewServer(Config{Handler: bosh.Config{MaxSessionsPerAddress: n + 1, SessionsPerSecond: 1e6, SessionBurst: n + 1}})
 	if err != nil {
@@ -82,7 +79,7 @@ func idleSessions(b *testing.B, n int, park bool) {
 	}
 	defer hs.Close()
 	addr := ln.Addr().String()
-	before := memSnapshot()
+	before := memstat.Take()
 
 	conns := make([]net.Conn, n)
 	defer func() {
@@ -128,39 +125,20 @@ func idleSessions(b *testing.B, n int, park bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	after := memSnapshot()
+	after := memstat.Take()
 	if *idleProfile != "" {
-		f, err := os.Create(*idleProfile)
-		if err != nil {
+		if err := memstat.WriteHeapProfile(*idleProfile); err != nil {
 			b.Fatal(err)
 		}
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
 	}
-	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+	per := func(a, b uint64) float64 { return memstat.Per(a, b, n) }
 	b.ReportMetric(per(after.HeapInuse, before.HeapInuse), "heapinuse-B/session")
 	b.ReportMetric(per(after.HeapAlloc, before.HeapAlloc), "heapalloc-B/session")
 	b.ReportMetric(per(after.StackInuse, before.StackInuse), "stack-B/session")
 	b.ReportMetric(per(after.Sys-after.HeapReleased, before.Sys-before.HeapReleased), "sys-B/session")
-	b.ReportMetric(float64(after.goroutines-before.goroutines)/float64(n), "goroutines/session")
+	b.ReportMetric(float64(after.Goroutines-before.Goroutines)/float64(n), "goroutines/session")
 	b.ReportMetric(per(after.TotalAlloc, before.TotalAlloc), "alloc-B/login")
 	b.ReportMetric(0, "ns/op")
-}
-
-type snapshot struct {
-	runtime.MemStats
-	goroutines int
-}
-
-func memSnapshot() snapshot {
-	runtime.GC()
-	runtime.GC()
-	var s snapshot
-	runtime.ReadMemStats(&s.MemStats)
-	s.goroutines = runtime.NumGoroutine()
-	return s
 }
 
 // idleLogin logs user in over a new connection and leaves one request
