@@ -117,7 +117,7 @@ func (s *Session) late(ctx context.Context, r *Request) *Reply {
 	if m := s.cfg.Metrics; m != nil {
 		m.Late.Add(1)
 	}
-	w := &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now(), live: 1}
+	w := s.newWaiter(r)
 	s.send.Lock()
 	defer s.send.Unlock()
 	s.mu.Lock()

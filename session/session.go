@@ -112,6 +112,11 @@ type waiter struct {
 	ready func()
 }
 
+// newWaiter returns the waiter of a request that has just arrived.
+func (s *Session) newWaiter(r *Request) *waiter {
+	return &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now(), live: 1}
+}
+
 // gone reports whether every client connection waiting for w went away.
 func (w *waiter) gone() bool { return w.live == 0 }
 
@@ -318,7 +323,7 @@ func (s *Session) admit(ctx context.Context, r *Request) (*waiter, *Reply, func(
 		// §14.2: a rid above the window ends the session.
 		return s.failLocked(r.RID, ItemNotFound)
 	}
-	w := &waiter{req: r, done: make(chan struct{}), arrived: s.clk.Now(), live: 1}
+	w := s.newWaiter(r)
 	s.pending[r.RID] = w
 	if r.RID > s.last+1 && !r.Terminate && r.Pause == 0 && s.liveHeldLocked()+len(s.pending) > s.p.Requests {
 		// §11: more simultaneous requests than allowed, none answered.

@@ -261,11 +261,7 @@ func (s *tcpStream) readFrom(woken bool) {
 
 // stopped is the end of the reader, running or parked: once.
 func (s *tcpStream) stopped() {
-	if s.doc != nil {
-		xmlscan.PutDoc(s.doc)
-		s.doc = nil
-	}
-	s.rd.release()
+	s.dropBuffers()
 	close(s.done)
 	s.up.readers.Done()
 }
@@ -300,11 +296,7 @@ func (s *tcpStream) park(woken bool) bool {
 		return false
 	}
 	// Nothing for the client: drop the buffers, wait in the Poller.
-	s.rd.release()
-	if s.doc != nil {
-		xmlscan.PutDoc(s.doc)
-		s.doc = nil
-	}
+	s.dropBuffers()
 	s.parkMu.Lock()
 	defer s.parkMu.Unlock()
 	if s.closing {
@@ -327,6 +319,16 @@ func (s *tcpStream) wake() {
 		s.parkMu.Unlock()
 		s.readFrom(true)
 	}()
+}
+
+// dropBuffers gives the read buffer and the parser scratch back to their
+// pools; the next read takes them again.
+func (s *tcpStream) dropBuffers() {
+	s.rd.release()
+	if s.doc != nil {
+		xmlscan.PutDoc(s.doc)
+		s.doc = nil
+	}
 }
 
 // scratch returns the parser's Doc, taken from xmlscan's pool when the

@@ -72,6 +72,21 @@ func postBody(t *testing.T, url, body string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
+const ns = "http://jabber.org/protocol/httpbind"
+
+// assertForwarded creates a session on n1 and terminates it through n2,
+// which forwards the request to n1, the owner named in the sid.
+func assertForwarded(t *testing.T, n1, n2 *boshd) {
+	t.Helper()
+	_, created := postBody(t, n1.url, "<body rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xmlns='"+ns+"'/>")
+	m := regexp.MustCompile(`sid='(n1\.[^']+)'`).FindStringSubmatch(created)
+	require.NotNil(t, m, created)
+	status, got := postBody(t, n2.url, "<body rid='1001' sid='"+m[1]+"' type='terminate' xmlns='"+ns+"'/>")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, got, "type='terminate'")
+	assert.NotContains(t, got, "item-not-found", "served by n1")
+}
+
 // Two boshd nodes with -peers: a request of n1's session sent to n2 is
 // forwarded to n1 and served there.
 func TestRunTwoNodes(t *testing.T) {
@@ -81,15 +96,8 @@ func TestRunTwoNodes(t *testing.T) {
 	n1 := start(t, append([]string{"-node-id", "n1", "-listen", a1}, common...)...)
 	n2 := start(t, append([]string{"-node-id", "n2", "-listen", a2}, common...)...)
 
-	const ns = "http://jabber.org/protocol/httpbind"
-	_, created := postBody(t, n1.url, "<body rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xmlns='"+ns+"'/>")
-	m := regexp.MustCompile(`sid='(n1\.[^']+)'`).FindStringSubmatch(created)
-	require.NotNil(t, m, created)
-	status, got := postBody(t, n2.url, "<body rid='1001' sid='"+m[1]+"' type='terminate' xmlns='"+ns+"'/>")
-	assert.Equal(t, http.StatusOK, status)
-	assert.Contains(t, got, "type='terminate'")
-	assert.NotContains(t, got, "item-not-found", "served by n1")
-	status, got = postBody(t, n2.url, "<body rid='1' sid='n7.AAAA' xmlns='"+ns+"'/>")
+	assertForwarded(t, n1, n2)
+	status, got := postBody(t, n2.url, "<body rid='1' sid='n7.AAAA' xmlns='"+ns+"'/>")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, got, "item-not-found", "no node n7 (XEP-0124 §17.2)")
 }
@@ -102,14 +110,7 @@ func TestRunGossip(t *testing.T) {
 	n1 := start(t, append([]string{"-node-id", "n1", "-gossip", g1}, common...)...)
 	n2 := start(t, append([]string{"-node-id", "n2", "-gossip", proxytest.FreeAddr(t), "-join", g1}, common...)...)
 
-	const ns = "http://jabber.org/protocol/httpbind"
-	_, created := postBody(t, n1.url, "<body rid='1000' to='localhost' wait='5' hold='1' ver='1.11' xmlns='"+ns+"'/>")
-	m := regexp.MustCompile(`sid='(n1\.[^']+)'`).FindStringSubmatch(created)
-	require.NotNil(t, m, created)
-	status, got := postBody(t, n2.url, "<body rid='1001' sid='"+m[1]+"' type='terminate' xmlns='"+ns+"'/>")
-	assert.Equal(t, http.StatusOK, status)
-	assert.Contains(t, got, "type='terminate'")
-	assert.NotContains(t, got, "item-not-found", "served by n1")
+	assertForwarded(t, n1, n2)
 }
 
 // Gossip needs an address the other nodes reach: -listen's, or -gossip's.
