@@ -227,7 +227,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, s *bsession, req
 	h.stats.held.Add(1)
 	p, reply := s.Submit(r.Context(), req)
 	if p.Held() {
-		if l := h.parkListener(r, p); l != nil && h.park(l, w, r, s, p) {
+		if h.park(w, r, s, p) {
 			return true // served by Serve: parked (§8)
 		}
 		reply = p.Wait(r.Context())

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/h2serve"
 	"github.com/httpbind/httpbind/internal/httprec"
 	"github.com/httpbind/httpbind/internal/netpark"
 	"github.com/httpbind/httpbind/session"
@@ -18,56 +19,80 @@ const parkWriteTimeout = 10 * time.Second
 
 // A parked is a held request (§8) taken off its connection by Serve: no
 // goroutine waits for it. Its session calls ready when the reply is
-// there; the Poller calls hangup when the client goes away first. One of
-// the two answers it.
+// there; the client going away first calls hangup. One of the two
+// answers it.
 type parked struct {
 	h      *Handler
-	l      *parkListener
-	conn   net.Conn
 	s      *bsession
 	p      session.Pending
-	watch  *netpark.Parked
+	wire   parkedWire
 	hdr    http.Header // set before the request was parked (CORS); nil when empty
 	accept string      // the request's Accept-Encoding
 }
 
-// parkListener returns the listener of Serve that r came through, when
-// its held request p may be parked: over HTTP/1.1 with keep-alive, and
-// not a retransmission waiting for another request's reply; or nil.
-func (h *Handler) parkListener(r *http.Request, p session.Pending) *parkListener {
-	l, ok := r.Context().Value(parkKey{}).(*parkListener)
-	if !ok || r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close || !p.CanPark() {
-		return nil
-	}
-	return l
+// A parkedWire is where a parked request's reply goes: its HTTP/1.1
+// connection or its HTTP/2 stream.
+type parkedWire interface {
+	// claim takes the request for its reply; false when hangup took it.
+	claim() bool
+	// send writes the reply that rec recorded.
+	send(rec *httprec.Recorder)
 }
 
-// park takes a held request off its connection and reports whether it
-// did (not when the connection cannot be hijacked). The request then
-// counts as held (and parked) until its reply is there, and as in flight
-// until that is written.
-func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
-	hdr := w.Header()
-	conn, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return false // HTTP/2, or a wrapper that cannot hijack
+// park takes a held request off its connection (HTTP/1.1) or its stream
+// (HTTP/2), when it was served by Serve and may be parked (not a
+// retransmission waiting for another request's reply), and reports
+// whether it did. The request then counts as held (and parked) until its
+// reply is there, and as in flight until that is written.
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
+	l, ok := r.Context().Value(parkKey{}).(*parkListener)
+	if !ok || !p.CanPark() {
+		return false
 	}
-	h.stats.parked.Add(1)
-	k := &parked{h: h, l: l, conn: conn, s: s, p: p, accept: r.Header.Get("Accept-Encoding")}
-	if len(hdr) > 0 {
+	k := &parked{h: h, s: s, p: p, accept: r.Header.Get("Accept-Encoding")}
+	if hdr := w.Header(); len(hdr) > 0 {
 		k.hdr = hdr
 	}
+	switch {
+	case r.ProtoMajor == 2:
+		h.stats.parked.Add(1) // before hangup may run
+		st := h2serve.Detach(w, k.hangup)
+		if st == nil {
+			h.stats.parked.Add(-1)
+			return false
+		}
+		k.wire = h2Wire{st}
+		if !p.Park(k.ready) {
+			k.ready() // answered meanwhile
+		}
+		return true
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1 && !r.Close:
+		return k.parkConn(l, w)
+	}
+	return false
+}
+
+// parkConn takes a held HTTP/1.1 request off its connection (not when the
+// connection cannot be hijacked).
+func (k *parked) parkConn(l *parkListener, w http.ResponseWriter) bool {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false // a wrapper that cannot hijack
+	}
+	k.h.stats.parked.Add(1)
+	hw := &h1Wire{l: l, conn: conn}
+	k.wire = hw
 	if brw.Reader.Buffered() > 0 {
 		// The client sent more (pipelining) before the reply: answer on
 		// this goroutine and close, so that nothing read is lost.
-		go k.answerAndClose()
+		go k.answerAndClose(conn)
 		return true
 	}
-	if k.watch, err = l.poller.Park(conn, k.hangup); err != nil {
-		go k.answerAndClose()
+	if hw.watch, err = l.poller.Park(conn, func() { conn.Close(); k.hangup() }); err != nil {
+		go k.answerAndClose(conn)
 		return true
 	}
-	if !p.Park(k.ready) {
+	if !k.p.Park(k.ready) {
 		k.ready() // answered meanwhile
 	}
 	return true
@@ -76,27 +101,23 @@ func (h *Handler) park(l *parkListener, w http.ResponseWriter, r *http.Request, 
 // ready is called by the session, locked, when the reply is there.
 func (k *parked) ready() { go k.answer() }
 
-// answer writes the reply and hands the connection back to the server
-// for its next request, unless the client went away first.
+// answer writes the reply, unless the client went away first.
 func (k *parked) answer() {
-	if !k.watch.Unpark() {
+	if !k.wire.claim() {
 		return // hangup answered it
 	}
 	k.unhold()
 	defer k.h.stats.inflight.Add(-1)
-	if err := k.write(k.p.Reply()); err != nil {
-		k.conn.Close()
-		return
-	}
-	k.conn.SetDeadline(time.Time{})
-	k.l.resume(k.conn)
+	rec := httprec.New(k.hdr)
+	k.h.reply(rec, k.accept, &k.s.info, k.p.Reply())
+	k.wire.send(rec)
 }
 
 // answerAndClose answers a request that could not be parked from a
-// goroutine of its own, then closes the connection.
-func (k *parked) answerAndClose() {
+// goroutine of its own, then closes its connection.
+func (k *parked) answerAndClose(conn net.Conn) {
 	defer k.h.stats.inflight.Add(-1)
-	defer k.conn.Close()
+	defer conn.Close()
 	reply := k.p.Wait(context.Background()) // the request's context ended with its handler
 	k.unhold()
 	if reply == nil {
@@ -106,13 +127,15 @@ func (k *parked) answerAndClose() {
 		k.hdr = http.Header{}
 	}
 	k.hdr.Set("Connection", "close")
-	k.write(reply)
+	rec := httprec.New(k.hdr)
+	k.h.reply(rec, k.accept, &k.s.info, reply)
+	writeHTTP1(conn, rec)
 }
 
-// hangup is called by the Poller when the client went away.
+// hangup is called when the client went away (its connection is closed,
+// its stream reset).
 func (k *parked) hangup() {
 	k.p.Abandon()
-	k.conn.Close()
 	k.unhold()
 	k.h.stats.inflight.Add(-1)
 }
@@ -123,14 +146,45 @@ func (k *parked) unhold() {
 	k.h.stats.parked.Add(-1)
 }
 
-// write writes the HTTP/1.1 response carrying reply, as Handler.reply
-// writes it through a ResponseWriter, within parkWriteTimeout.
-func (k *parked) write(reply *session.Reply) error {
-	rec := httprec.New(k.hdr)
-	k.h.reply(rec, k.accept, &k.s.info, reply)
-	k.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	_, err := k.conn.Write(http1(rec))
+// An h1Wire is a parked request's HTTP/1.1 connection, watched by the
+// Poller meanwhile and handed back to the server after the reply.
+type h1Wire struct {
+	l     *parkListener
+	conn  net.Conn
+	watch *netpark.Parked
+}
+
+func (w *h1Wire) claim() bool { return w.watch.Unpark() }
+
+func (w *h1Wire) send(rec *httprec.Recorder) {
+	if writeHTTP1(w.conn, rec) != nil {
+		w.conn.Close()
+		return
+	}
+	w.conn.SetDeadline(time.Time{})
+	w.l.resume(w.conn)
+}
+
+// writeHTTP1 writes the HTTP/1.1 response rec recorded to conn, within
+// parkWriteTimeout.
+func writeHTTP1(conn net.Conn, rec *httprec.Recorder) error {
+	conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
+	_, err := conn.Write(http1(rec))
 	return err
+}
+
+// An h2Wire is a parked request's HTTP/2 stream, detached from its
+// handler (internal/h2serve).
+type h2Wire struct{ st *h2serve.Stream }
+
+func (w h2Wire) claim() bool { return w.st.Claim() }
+
+func (w h2Wire) send(rec *httprec.Recorder) {
+	hdr := rec.Header()
+	if hdr.Get("Content-Length") == "" {
+		hdr.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+	}
+	w.st.Respond(rec.Code(), hdr, rec.Body.Bytes())
 }
 
 // http1 formats rec as an HTTP/1.1 response (RFC 9112 §4, §6), with Date

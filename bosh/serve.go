@@ -7,28 +7,37 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/httpbind/httpbind/internal/h2serve"
 	"github.com/httpbind/httpbind/internal/netpark"
 )
 
 // Serve serves HTTP on l with srv, as srv.Serve(l) does, and lets a held
-// request of an HTTP/1.1 connection wait without a goroutine or buffers:
-// a Handler that srv's Handler reaches (directly, through a ServeMux, or
-// through any wrapper whose ResponseWriter http.ResponseController can
-// hijack) takes a request its session holds (§8) off the connection,
-// watches the connection for its client going away (the end of
-// r.Context() for a request that is not parked), writes the reply when
-// there is one, and hands the connection back to srv for its next
-// request. What a held request then costs is its socket and its
-// session's state: no goroutine stack, no bufio buffers, no
-// *http.Request. Parking costs CPU (a hijack, two epoll changes, the
-// connection's return through the listener): a quarter to a half more per
-// held request in the README's Performance figures.
+// request wait without a goroutine or buffers: a Handler that srv's
+// Handler reaches (directly, through a ServeMux, or through any wrapper
+// whose ResponseWriter http.ResponseController can unwrap) parks a
+// request its session holds (§8) until the reply is there or the client
+// goes away (the end of r.Context() for a request that is not parked).
+//
+//   - Over HTTP/1.1 it takes the request off its connection (a hijack),
+//     watches the connection meanwhile, writes the reply, and hands the
+//     connection back to srv for its next request. The held request
+//     then costs its socket and its session's state: no goroutine stack,
+//     no bufio buffers, no *http.Request. This costs CPU (the hijack, two
+//     epoll changes, the connection's return through the listener): a
+//     quarter to a half more per held request in the README's
+//     Performance figures.
+//   - Over HTTP/2 with prior knowledge (h2c, when srv.Protocols allows
+//     it), Serve serves the connections with its own HTTP/2 server
+//     (internal/h2serve) instead of Go's, whose streams a handler can
+//     detach: a held stream costs a few hundred bytes and no goroutine,
+//     and the client resetting it (RST_STREAM) or closing the connection
+//     counts as going away.
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
-// srv.ServeTLS. Requests over HTTP/2 (h2, h2c), HTTP/1.0 and with
-// "Connection: close" are served as by srv.Serve. So is everything where
-// parking is not supported (no epoll: other systems than Linux).
+// srv.ServeTLS. HTTP/2 over TLS, HTTP/1.0 and requests with "Connection:
+// close" are served as by srv.Serve. So is everything on systems without
+// epoll (other than Linux).
 //
 // Call Handler.Shutdown before srv.Shutdown, as without Serve: Shutdown
 // answers the parked requests too, and waits for them.
@@ -39,7 +48,9 @@ func Serve(srv *http.Server, l net.Listener) error {
 // ParkListener returns l wrapped for srv.Serve to park held requests as
 // Serve does, for a server started another way (an
 // httptest.Server's Listener, say). It sets srv.ConnContext, keeping a
-// function already there. Closing the listener closes the connections
+// function already there, and on its first Accept (once srv.Serve has
+// configured HTTP/2) srv's h2c server; one ParkListener serves one
+// http.Server. Closing the listener closes the connections
 // parked idle and stops watching the parked requests' clients; those
 // requests are still answered. Where parking is not supported, it
 // returns l.
@@ -49,6 +60,7 @@ func ParkListener(srv *http.Server, l net.Listener) net.Listener {
 		return l
 	}
 	pl := newParkListener(l, poller)
+	pl.srv = srv
 	base := srv.ConnContext
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		if base != nil {
@@ -67,6 +79,8 @@ type parkKey struct{}
 // reply was written, for their next request.
 type parkListener struct {
 	net.Listener
+	srv     *http.Server
+	h2      sync.Once // installs srv's h2c server
 	poller  *netpark.Poller
 	accepts chan accepted
 	back    chan net.Conn
@@ -106,8 +120,15 @@ func (l *parkListener) acceptLoop() {
 	}
 }
 
-// Accept returns the next new or handed back connection.
+// Accept returns the next new or handed back connection. The first call
+// puts internal/h2serve behind srv's h2c connections: srv.Serve has
+// configured its HTTP/2 by then, and no connection is served yet.
 func (l *parkListener) Accept() (net.Conn, error) {
+	l.h2.Do(func() {
+		if l.srv != nil {
+			new(h2serve.Server).Install(l.srv)
+		}
+	})
 	select {
 	case a := <-l.accepts:
 		return a.c, a.err

@@ -30,6 +30,7 @@ type serveOpts struct {
 	plain bool          // http.Server.Serve instead of Serve
 	tls   bool          // over TLS
 	idle  time.Duration // the server's IdleTimeout
+	h2c   bool          // also HTTP/2 with prior knowledge
 }
 
 func newServed(t *testing.T, cfg Config, o serveOpts) *served {
@@ -46,6 +47,12 @@ func newServed(t *testing.T, cfg Config, o serveOpts) *served {
 		s.tls = &tls.Config{InsecureSkipVerify: true}
 	}
 	srv := &http.Server{Handler: x.h, IdleTimeout: o.idle}
+	if o.h2c {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Protocols = &p
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if o.plain {
@@ -262,6 +269,107 @@ func TestServeRetransmissionOfParkedRequest(t *testing.T) {
 	}
 	a.post(ss.body(2, "type='terminate'", ""))
 	assert.Equal(t, "terminate", a.read().Type())
+}
+
+// h2cClient is an HTTP/2 client with prior knowledge: its requests share
+// one connection.
+func (s *served) h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	s.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// h2cPost posts body over c and returns its response, or the error of a
+// request whose ctx ended.
+func (s *served) h2cPost(ctx context.Context, c *http.Client, body string) (*resp, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/http-bind", strings.NewReader(body))
+	require.NoError(s.t, err)
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	require.Equal(s.t, 2, res.ProtoMajor)
+	return parseHTTPResp(s.t, res), nil
+}
+
+// Over h2c, Serve parks held streams too: many sessions over one
+// connection each hold a stream whose handler has returned; each reply
+// comes on its stream; a client resetting its stream (RST_STREAM) has
+// gone away, and the session lives on (§14.3).
+func TestServeParksHeldH2cStreams(t *testing.T) {
+	const n = 40
+	s := newServed(t, Config{MaxSessionsPerAddress: n + 1}, serveOpts{h2c: true})
+	c := s.h2cClient()
+	ctx := context.Background()
+	sessions := make([]*sess, n)
+	for i := range sessions {
+		r, err := s.h2cPost(ctx, c, createBody(100, ""))
+		require.NoError(t, err)
+		require.NotEmpty(t, r.Attr("sid"), r.Raw)
+		sessions[i] = &sess{x: s.tester, sid: r.Attr("sid"), rid: 100, created: r}
+	}
+	replies := make([]chan *resp, n)
+	for i, ss := range sessions {
+		replies[i] = make(chan *resp, 1)
+		go func() {
+			r, err := s.h2cPost(ctx, c, ss.body(1, "", ""))
+			assert.NoError(t, err)
+			replies[i] <- r
+		}()
+	}
+	waitParked(t, s.h, n)
+	for i := range sessions {
+		s.up.stream(t, i).sink.Deliver([]byte("<message id='m" + strconv.Itoa(i) + "'/>"))
+		r := <-replies[i]
+		require.NotNil(t, r)
+		assert.Equal(t, []string{"<message id='m" + strconv.Itoa(i) + "'/>"}, r.Children, r.Raw)
+	}
+	waitHeld(t, s.h, 0)
+
+	// The client resets a parked stream: its rid keeps its place.
+	rctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.h2cPost(rctx, c, sessions[0].body(2, "", ""))
+		errc <- err
+	}()
+	waitParked(t, s.h, 1)
+	cancel()
+	assert.Error(t, <-errc)
+	waitHeld(t, s.h, 0)
+	s.up.stream(t, 0).sink.Deliver([]byte("<message id='after'/>"))
+	r, err := s.h2cPost(ctx, c, sessions[0].body(3, "", ""))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"<message id='after'/>"}, r.Children, r.Raw)
+	r, err = s.h2cPost(ctx, c, sessions[0].body(2, "", ""))
+	require.NoError(t, err)
+	assert.True(t, r.IsEmpty(), "the reset rid gets its empty reply (§14.3): %s", r.Raw)
+}
+
+// Handler.Shutdown answers parked h2c streams with system-shutdown
+// (§17.2), then the http.Server shuts down with their connection.
+func TestServeShutdownAnswersParkedH2cStreams(t *testing.T) {
+	s := newServed(t, Config{}, serveOpts{h2c: true})
+	c := s.h2cClient()
+	r, err := s.h2cPost(context.Background(), c, createBody(100, ""))
+	require.NoError(t, err)
+	ss := &sess{x: s.tester, sid: r.Attr("sid"), rid: 100}
+	got := make(chan *resp, 1)
+	go func() {
+		r, err := s.h2cPost(context.Background(), c, ss.body(1, "", ""))
+		assert.NoError(t, err)
+		got <- r
+	}()
+	waitParked(t, s.h, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.h.Shutdown(ctx))
+	r = <-got
+	require.NotNil(t, r)
+	assert.True(t, r.IsTerm("system-shutdown"), r.Raw)
 }
 
 // BenchmarkServeHeldRoundTrip is one held request answered by a delivery,

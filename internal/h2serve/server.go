@@ -1,0 +1,565 @@
+// Package h2serve is the HTTP/2 server (RFC 9113) that bosh.Serve puts
+// behind an http.Server's unencrypted HTTP/2 connections (h2c with prior
+// knowledge), so that a held BOSH request (XEP-0124 §8) waits on a
+// multiplexed connection without a goroutine.
+//
+// Go's own HTTP/2 server runs a handler goroutine with its buffers for as
+// long as a stream is open, and cannot answer a stream after its handler
+// has returned. Here a handler may Detach its stream instead: it returns,
+// and whoever has the answer later calls Stream.Respond from any
+// goroutine. A detached stream costs its small struct; a connection costs
+// one goroutine that reads its frames, and each request a goroutine only
+// while its handler runs. Frames, HPACK and their limits come from
+// golang.org/x/net/http2; this package keeps the streams, flow control
+// (RFC 9113 §5.2, §6.9) and the request and response mapping (§8).
+//
+// Any http.Handler can be served (request bodies, streaming responses with
+// Flush); response trailers, server push and extended CONNECT are not
+// supported. Start with Server.Install.
+package h2serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// Defaults of Server's fields.
+const (
+	DefaultMaxConcurrentStreams = 250
+	DefaultWriteTimeout         = 10 * time.Second
+	// connWindow is the connection's receive window that a server
+	// announces (§6.9.2); a stream's stays the default 65,535.
+	connWindow = 1 << 20
+	// prefaceTimeout bounds reading the client's preface and SETTINGS.
+	prefaceTimeout = 10 * time.Second
+)
+
+// A Server serves HTTP/2 connections. Its zero value is ready to use.
+type Server struct {
+	// MaxConcurrentStreams is announced to clients and enforced (§5.1.2):
+	// detached streams count until they are answered. 0 means
+	// DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
+	// MaxHeaderListSize bounds a request's header fields (§6.5.2); 0
+	// means http.DefaultMaxHeaderBytes.
+	MaxHeaderListSize uint32
+	// IdleTimeout closes a connection without open streams after this
+	// long; 0 means never.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to a connection; 0 means
+	// DefaultWriteTimeout. A connection whose write times out is closed.
+	WriteTimeout time.Duration
+	// ErrorLog receives handler panics; nil means the log package's
+	// standard logger.
+	ErrorLog *log.Logger
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+}
+
+// Install makes srv serve its unencrypted HTTP/2 connections (h2c with
+// prior knowledge, when srv.Protocols allows them) with s, and has
+// srv.Shutdown end them gracefully (Server.Shutdown). It takes s's bounds
+// from srv where s leaves them zero (IdleTimeout, MaxHeaderBytes,
+// HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
+// for HTTP/2 already, as srv.Serve does before its first Accept: Install
+// replaces the "unencrypted_http2" entry of srv.TLSNextProto and reports
+// whether there was one. HTTP/2 over TLS stays with Go's server.
+func (s *Server) Install(srv *http.Server) bool {
+	if _, ok := srv.TLSNextProto["unencrypted_http2"]; !ok {
+		return false
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = srv.IdleTimeout
+	}
+	if s.MaxHeaderListSize == 0 && srv.MaxHeaderBytes > 0 {
+		s.MaxHeaderListSize = uint32(srv.MaxHeaderBytes)
+	}
+	if s.MaxConcurrentStreams == 0 && srv.HTTP2 != nil && srv.HTTP2.MaxConcurrentStreams > 0 {
+		s.MaxConcurrentStreams = uint32(srv.HTTP2.MaxConcurrentStreams)
+	}
+	if s.ErrorLog == nil {
+		s.ErrorLog = srv.ErrorLog
+	}
+	srv.TLSNextProto["unencrypted_http2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+		nc, ok := tc.NetConn().(interface{ UnencryptedNetConn() net.Conn })
+		if !ok {
+			tc.Close()
+			return
+		}
+		ctx := context.Background()
+		if b, ok := h.(interface{ BaseContext() context.Context }); ok {
+			ctx = b.BaseContext()
+		}
+		s.ServeConn(ctx, nc.UnencryptedNetConn(), h, true)
+	}
+	srv.RegisterOnShutdown(s.Shutdown)
+	return true
+}
+
+// ServeConn serves HTTP/2 on nc until the client closes it, an error or
+// Shutdown ends it, and closes it. sawPreface says that the client's
+// connection preface (§3.4) has been read already, as net/http has for
+// h2c with prior knowledge. Requests' contexts derive from ctx.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface bool) {
+	c := s.newConn(ctx, nc, h)
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	c.serve(sawPreface)
+}
+
+// Shutdown sends GOAWAY on every connection (§6.8): each then takes no
+// new stream and closes once its open streams, detached ones too, are
+// answered. Connections that arrive later are closed at once. It does
+// not wait.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.shutdown = true
+	cs := slices.Collect(maps.Keys(s.conns))
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.goAway(http2.ErrCodeNo)
+	}
+}
+
+func (s *Server) maxStreams() uint32 {
+	if s.MaxConcurrentStreams == 0 {
+		return DefaultMaxConcurrentStreams
+	}
+	return s.MaxConcurrentStreams
+}
+
+func (s *Server) maxHeaderList() uint32 {
+	if s.MaxHeaderListSize == 0 {
+		return http.DefaultMaxHeaderBytes
+	}
+	return s.MaxHeaderListSize
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout == 0 {
+		return DefaultWriteTimeout
+	}
+	return s.WriteTimeout
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+// errClosed is a write's error once the connection is closed.
+var errClosed = errors.New("h2serve: connection closed")
+
+// errStreamReset is a body read's or response write's error once the
+// client has reset the stream.
+var errStreamReset = errors.New("h2serve: stream reset by the client")
+
+// A conn is one HTTP/2 connection: frames are read on the goroutine of
+// serve, and written by whoever holds wmu.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	h   http.Handler
+	ctx context.Context
+	tls *tls.ConnectionState
+
+	rd *reader
+	fr *http2.Framer // reads on serve's goroutine, writes under wmu
+
+	wmu  sync.Mutex // the writing half: out, fr's writes, henc and hbuf
+	out  []byte     // frames to write, in a pooled buffer while wmu is held
+	henc *hpack.Encoder
+	hbuf []byte
+
+	mu         sync.Mutex
+	cond       sync.Cond // on mu: a window grew, body bytes arrived, a stream or the connection ended
+	streams    map[uint32]*stream
+	lastID     uint32 // the highest stream the client opened
+	inflow     int32  // what the client may still send on the connection
+	unacked    int32  // read or dropped, not yet given back to the client
+	outflow    int64  // what the server may still send on the connection
+	initWindow int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	maxFrame   uint32 // the client's SETTINGS_MAX_FRAME_SIZE
+	goingAway  bool
+	closed     bool
+	idle       *time.Timer // runs while the connection has no streams; nil without IdleTimeout
+}
+
+func (s *Server) newConn(ctx context.Context, nc net.Conn, h http.Handler) *conn {
+	c := &conn{srv: s, nc: nc, h: h, ctx: ctx,
+		streams: make(map[uint32]*stream), inflow: connWindow,
+		outflow: 65535, initWindow: 65535, maxFrame: 16384}
+	c.cond.L = &c.mu
+	if tc, ok := nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		c.tls = &st
+	}
+	c.rd = newReader(nc)
+	c.fr = http2.NewFramer(outSink{c}, c.rd)
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.fr.MaxHeaderListSize = s.maxHeaderList()
+	c.henc = hpack.NewEncoder(hpackSink{c})
+	return c
+}
+
+// outSink collects the framer's frames in out.
+type outSink struct{ c *conn }
+
+func (s outSink) Write(p []byte) (int, error) {
+	s.c.out = append(s.c.out, p...)
+	return len(p), nil
+}
+
+// outPool holds the buffers that frames are written into: a connection
+// has one only while it writes.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// hpackSink collects the encoder's output in hbuf.
+type hpackSink struct{ c *conn }
+
+func (s hpackSink) Write(p []byte) (int, error) {
+	s.c.hbuf = append(s.c.hbuf, p...)
+	return len(p), nil
+}
+
+// serve reads and handles frames until the connection ends.
+func (c *conn) serve(sawPreface bool) {
+	defer c.close()
+	c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout))
+	if !sawPreface {
+		var p [len(http2.ClientPreface)]byte
+		if _, err := io.ReadFull(c.rd, p[:]); err != nil || string(p[:]) != http2.ClientPreface {
+			return
+		}
+	}
+	err := c.write(func() error {
+		if err := c.fr.WriteSettings(
+			http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.srv.maxStreams()},
+			http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.srv.maxHeaderList()},
+		); err != nil {
+			return err
+		}
+		return c.fr.WriteWindowUpdate(0, connWindow-65535)
+	})
+	if err != nil {
+		return
+	}
+	if d := c.srv.IdleTimeout; d > 0 {
+		c.mu.Lock()
+		c.idle = time.AfterFunc(d, c.idleTimeout)
+		c.mu.Unlock()
+	}
+	for first := true; ; first = false {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				c.resetStream(se.StreamID, se.Code)
+				continue
+			}
+			c.fail(err)
+			return
+		}
+		if first {
+			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+				c.fail(http2.ConnectionError(http2.ErrCodeProtocol)) // §3.4
+				return
+			}
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		if err := c.handle(f); err != nil {
+			c.fail(err)
+			return
+		}
+		if c.done() {
+			return
+		}
+	}
+}
+
+// fail ends the connection after err: a connection error is sent as
+// GOAWAY (§5.4.1) first, a frame too large as FRAME_SIZE_ERROR.
+func (c *conn) fail(err error) {
+	var ce http2.ConnectionError
+	switch {
+	case errors.As(err, &ce):
+		c.goAway(http2.ErrCode(ce))
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		c.goAway(http2.ErrCodeFrameSize)
+	}
+}
+
+// done reports whether a connection going away has no streams left.
+func (c *conn) done() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.goingAway && len(c.streams) == 0
+}
+
+// handle handles one frame read; an error it returns ends the connection.
+func (c *conn) handle(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		if f.IsAck() {
+			return nil
+		}
+		return c.settings(f)
+	case *http2.PingFrame:
+		if f.IsAck() {
+			return nil
+		}
+		return c.write(func() error { return c.fr.WritePing(true, f.Data) })
+	case *http2.WindowUpdateFrame:
+		return c.windowUpdate(f)
+	case *http2.MetaHeadersFrame:
+		return c.headers(f)
+	case *http2.DataFrame:
+		return c.data(f)
+	case *http2.RSTStreamFrame:
+		return c.rstStream(f)
+	case *http2.GoAwayFrame:
+		c.mu.Lock()
+		c.goingAway = true // the client opens no more streams (§6.8)
+		c.mu.Unlock()
+		return nil
+	case *http2.PushPromiseFrame:
+		return http2.ConnectionError(http2.ErrCodeProtocol) // §8.4
+	}
+	return nil // PRIORITY, unknown and extension frames are ignored (§5.5)
+}
+
+// settings applies the client's settings (§6.5) and acknowledges them.
+func (c *conn) settings(f *http2.SettingsFrame) error {
+	err := f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingHeaderTableSize:
+			c.wmu.Lock()
+			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
+			c.wmu.Unlock()
+		case http2.SettingInitialWindowSize:
+			c.mu.Lock()
+			delta := int64(s.Val) - c.initWindow
+			c.initWindow = int64(s.Val)
+			for _, st := range c.streams {
+				st.outflow += delta
+				if st.outflow > 1<<31-1 {
+					c.mu.Unlock()
+					return http2.ConnectionError(http2.ErrCodeFlowControl) // §6.9.2
+				}
+			}
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		case http2.SettingMaxFrameSize:
+			c.mu.Lock()
+			c.maxFrame = s.Val
+			c.mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.write(c.fr.WriteSettingsAck)
+}
+
+// windowUpdate grows a send window (§6.9.1).
+func (c *conn) windowUpdate(f *http2.WindowUpdateFrame) error {
+	c.mu.Lock()
+	overflow := false
+	if f.StreamID == 0 {
+		c.outflow += int64(f.Increment)
+		if c.outflow > 1<<31-1 {
+			c.mu.Unlock()
+			return http2.ConnectionError(http2.ErrCodeFlowControl)
+		}
+	} else if st := c.streams[f.StreamID]; st != nil {
+		st.outflow += int64(f.Increment)
+		overflow = st.outflow > 1<<31-1
+	} else if f.StreamID > c.lastID {
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeProtocol) // an idle stream (§5.1)
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if overflow {
+		c.resetStream(f.StreamID, http2.ErrCodeFlowControl)
+	}
+	return nil
+}
+
+// rstStream ends a stream the client reset (§6.4).
+func (c *conn) rstStream(f *http2.RSTStreamFrame) error {
+	c.mu.Lock()
+	if f.StreamID > c.lastID {
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeProtocol) // an idle stream (§5.1)
+	}
+	st := c.streams[f.StreamID]
+	var gone func()
+	if st != nil {
+		gone = c.endLocked(st)
+	}
+	c.mu.Unlock()
+	if gone != nil {
+		gone()
+	}
+	return nil
+}
+
+// resetStream resets stream id (§5.4.2), as the server's stream error.
+func (c *conn) resetStream(id uint32, code http2.ErrCode) {
+	c.mu.Lock()
+	var gone func()
+	if st := c.streams[id]; st != nil {
+		gone = c.endLocked(st)
+		st.sentEnd = true
+	}
+	c.mu.Unlock()
+	if gone != nil {
+		gone()
+	}
+	c.write(func() error { return c.fr.WriteRSTStream(id, code) })
+}
+
+// write runs fn, which writes frames, with the writing half, and writes
+// them to the connection within WriteTimeout; a failed write closes the
+// connection.
+func (c *conn) write(fn func() error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	bp := outPool.Get().(*[]byte)
+	c.out = (*bp)[:0]
+	err := fn()
+	if err == nil && len(c.out) > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+		_, err = c.nc.Write(c.out)
+	}
+	if cap(c.out) <= 64<<10 {
+		*bp = c.out[:0]
+		outPool.Put(bp)
+	}
+	c.out = nil
+	if err != nil {
+		c.nc.Close() // serve's read fails and ends the streams
+	}
+	return err
+}
+
+// dataFrame appends a DATA frame (§6.1) to out, with wmu held: the
+// framer would keep a buffer of the largest frame it wrote.
+func (c *conn) dataFrame(id uint32, end bool, p []byte) {
+	flags := byte(0)
+	if end {
+		flags = byte(http2.FlagDataEndStream)
+	}
+	n := len(p)
+	c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(http2.FrameData), flags,
+		byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	c.out = append(c.out, p...)
+}
+
+// goAway sends GOAWAY with code (§6.8): no stream above the last one
+// opened will be processed. With NO_ERROR the connection closes once its
+// streams are done; with an error, at once.
+func (c *conn) goAway(code http2.ErrCode) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.goingAway = true
+	last, idle := c.lastID, len(c.streams) == 0
+	c.mu.Unlock()
+	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
+	if code != http2.ErrCodeNo || idle {
+		c.nc.Close()
+	}
+}
+
+// close ends every stream and closes the connection.
+func (c *conn) close() {
+	c.mu.Lock()
+	c.closed = true
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+	var gones []func()
+	for _, st := range c.streams {
+		if gone := c.endLocked(st); gone != nil {
+			gones = append(gones, gone)
+		}
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+	for _, gone := range gones {
+		gone()
+	}
+}
+
+// idleTimeout ends a connection that has had no streams for IdleTimeout.
+func (c *conn) idleTimeout() {
+	c.mu.Lock()
+	idle := len(c.streams) == 0
+	c.mu.Unlock()
+	if idle {
+		c.goAway(http2.ErrCodeNo)
+	}
+}
+
+// removeLocked forgets st once its handler has returned and it has ended
+// both ways; a connection left without streams starts idling, or closes
+// when it is going away.
+func (c *conn) removeLocked(st *stream) {
+	if !st.handlerDone || !st.sentEnd && !st.reset {
+		return
+	}
+	if c.streams[st.id] != st {
+		return
+	}
+	delete(c.streams, st.id)
+	if len(c.streams) > 0 {
+		return
+	}
+	if c.goingAway {
+		go c.nc.Close()
+		return
+	}
+	if c.idle != nil {
+		c.idle.Reset(c.srv.IdleTimeout)
+	}
+}

@@ -1,0 +1,525 @@
+package h2serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// serveH2 serves h with s on a loopback port, each connection by
+// ServeConn (the client sends its preface), and returns the address.
+func serveH2(t *testing.T, s *Server, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { s.ServeConn(context.Background(), c, h, false) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		s.Shutdown()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// h2cClient is Go's HTTP/2 client with prior knowledge.
+func h2cClient(t *testing.T) *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// echo answers with the request's method, path, a header and its body.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("X-Method", r.Method)
+	w.Header().Set("X-Proto", r.Proto)
+	w.Header().Set("X-Cookie", r.Header.Get("Cookie"))
+	w.Write(b)
+})
+
+func TestRoundTrip(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	c := h2cClient(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: beyond every window (§6.9.2)
+	tests := []struct {
+		name   string
+		method string
+		body   []byte
+	}{
+		{"GET without a body", http.MethodGet, nil},
+		{"POST with a small body", http.MethodPost, []byte("<body rid='1'/>")},
+		{"POST with a body beyond the windows, echoed", http.MethodPost, big},
+		{"HEAD", http.MethodHead, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://"+addr+"/p?q=1", bytes.NewReader(tc.body))
+			require.NoError(t, err)
+			req.Header.Add("Cookie", "a=1")
+			req.AddCookie(&http.Cookie{Name: "b", Value: "2"})
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, 2, resp.ProtoMajor)
+			assert.Equal(t, tc.method, resp.Header.Get("X-Method"))
+			assert.Equal(t, "HTTP/2.0", resp.Header.Get("X-Proto"))
+			assert.Equal(t, "a=1; b=2", resp.Header.Get("X-Cookie"))
+			assert.NotEmpty(t, resp.Header.Get("Date"))
+			if tc.method == http.MethodHead {
+				assert.Empty(t, got)
+				return
+			}
+			if len(tc.body) < 16<<10 { // larger bodies are sent as they are written
+				assert.Equal(t, len(tc.body), int(resp.ContentLength))
+			}
+			assert.True(t, bytes.Equal(tc.body, got), "body of %d bytes echoed as %d", len(tc.body), len(got))
+		})
+	}
+}
+
+func TestManyStreamsOnOneConnection(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	c := h2cClient(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		wg.Go(func() {
+			body := strings.Repeat("x", i*100)
+			resp, err := c.Post("http://"+addr+"/", "text/xml", strings.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if string(got) != body {
+				errs <- errors.New("wrong body")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+}
+
+func TestFlushStreamsTheResponse(t *testing.T) {
+	next := make(chan struct{})
+	addr := serveH2(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first"))
+		w.(http.Flusher).Flush()
+		<-next
+		w.Write([]byte("second"))
+	}))
+	resp, err := h2cClient(t).Get("http://" + addr + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(resp.Body, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "first", string(buf)) // before the handler returned
+	close(next)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "second", string(rest))
+}
+
+// detacher is a handler that detaches every stream and hands it over.
+type detacher struct {
+	streams chan *Stream
+	gone    chan struct{}
+	ctxs    chan context.Context
+}
+
+func newDetacher() *detacher {
+	return &detacher{streams: make(chan *Stream, 10), gone: make(chan struct{}, 10), ctxs: make(chan context.Context, 10)}
+}
+
+func (d *detacher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Noread") != "" {
+		<-r.Context().Done()
+		return
+	}
+	io.ReadAll(r.Body)
+	s := Detach(w, func() { d.gone <- struct{}{} })
+	if s == nil {
+		http.Error(w, "not detached", http.StatusInternalServerError)
+		return
+	}
+	d.ctxs <- r.Context()
+	d.streams <- s
+}
+
+func TestDetachedStreamAnsweredLater(t *testing.T) {
+	d := newDetacher()
+	addr := serveH2(t, &Server{}, d)
+	type result struct {
+		resp *http.Response
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := h2cClient(t).Post("http://"+addr+"/", "text/xml", strings.NewReader("<body/>"))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp, string(b), err}
+	}()
+	s := <-d.streams
+	ctx := <-d.ctxs
+	<-ctx.Done() // the handler has returned: its context ended, as net/http's does
+	select {
+	case r := <-done:
+		t.Fatalf("answered before Respond: %+v", r)
+	default:
+	}
+	require.True(t, s.Claim())
+	require.NoError(t, s.Respond(http.StatusOK, http.Header{"Content-Type": {"text/xml"}, "Content-Length": {"7"}}, []byte("<body/>")))
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, "<body/>", r.body)
+	assert.Equal(t, "text/xml", r.resp.Header.Get("Content-Type"))
+	assert.Equal(t, int64(7), r.resp.ContentLength)
+	assert.False(t, s.Claim(), "claimed once")
+	select {
+	case <-d.gone:
+		t.Fatal("gone called for an answered stream")
+	default:
+	}
+}
+
+func TestDetachedStreamGone(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(cancel context.CancelFunc, c *http.Client)
+	}{
+		{"the client resets the stream (RST_STREAM)", func(cancel context.CancelFunc, _ *http.Client) { cancel() }},
+		{"the connection closes", func(_ context.CancelFunc, c *http.Client) {
+			c.Transport.(*http.Transport).CloseIdleConnections()
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDetacher()
+			s := &Server{}
+			addr := serveH2(t, s, d)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := h2cClient(t)
+			errc := make(chan error, 1)
+			go func() {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", strings.NewReader("x"))
+				_, err := c.Do(req)
+				errc <- err
+			}()
+			st := <-d.streams
+			if tc.name == "the connection closes" {
+				s.mu.Lock()
+				for c := range s.conns {
+					c.nc.Close()
+				}
+				s.mu.Unlock()
+			} else {
+				tc.end(cancel, c)
+			}
+			select {
+			case <-d.gone:
+			case <-time.After(10 * time.Second):
+				t.Fatal("gone not called")
+			}
+			assert.Error(t, <-errc)
+			assert.False(t, st.Claim(), "gone claimed it")
+			select {
+			case <-d.gone:
+				t.Fatal("gone called twice")
+			default:
+			}
+		})
+	}
+}
+
+func TestShutdownWaitsForDetachedStreams(t *testing.T) {
+	d := newDetacher()
+	s := &Server{}
+	addr := serveH2(t, s, d)
+	c := h2cClient(t)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := c.Post("http://"+addr+"/", "text/xml", strings.NewReader("x"))
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	st := <-d.streams
+	s.Shutdown()
+	require.True(t, st.Claim())
+	require.NoError(t, st.Respond(http.StatusOK, http.Header{}, []byte("bye")), "the open stream is still answered after GOAWAY")
+	require.NoError(t, <-errc)
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 0
+	}, 10*time.Second, 10*time.Millisecond, "the connection closes once its last stream is answered")
+}
+
+func TestInstallServesH2cOfAnHTTPServer(t *testing.T) {
+	d := newDetacher()
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: d, Protocols: &p}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &Server{}
+	installed := make(chan bool, 1)
+	go srv.Serve(&installOnAccept{Listener: ln, install: func() { installed <- s.Install(srv) }})
+	defer srv.Close()
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := h2cClient(t).Post("http://"+ln.Addr().String()+"/", "text/xml", strings.NewReader("x"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	require.True(t, <-installed)
+	st := <-d.streams
+	require.True(t, st.Claim())
+	require.NoError(t, st.Respond(http.StatusOK, http.Header{}, nil))
+	require.NoError(t, <-errc)
+	// srv.Shutdown ends the idle connection through RegisterOnShutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+}
+
+// installOnAccept calls install on its first Accept, once http.Server has
+// configured its HTTP/2.
+type installOnAccept struct {
+	net.Listener
+	once    sync.Once
+	install func()
+}
+
+func (l *installOnAccept) Accept() (net.Conn, error) {
+	l.once.Do(l.install)
+	return l.Listener.Accept()
+}
+
+func TestPanickingHandlerResetsItsStreamOnly(t *testing.T) {
+	addr := serveH2(t, &Server{ErrorLog: discardLog()}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		w.Write([]byte("ok"))
+	}))
+	c := h2cClient(t)
+	_, err := c.Get("http://" + addr + "/panic")
+	require.Error(t, err)
+	resp, err := c.Get("http://" + addr + "/")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "ok", string(b))
+}
+
+// rawClient speaks HTTP/2 frame by frame.
+type rawClient struct {
+	t    *testing.T
+	c    net.Conn
+	fr   *http2.Framer
+	henc *hpack.Encoder
+	hbuf bytes.Buffer
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := &rawClient{t: t, c: c, fr: http2.NewFramer(c, c)}
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.henc = hpack.NewEncoder(&r.hbuf)
+	_, err = io.WriteString(c, http2.ClientPreface)
+	require.NoError(t, err)
+	return r
+}
+
+// headers sends a request's HEADERS on stream id with fields after the
+// usual pseudo-headers of a POST.
+func (r *rawClient) headers(id uint32, end bool, fields ...string) {
+	r.hbuf.Reset()
+	all := append([]string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x"}, fields...)
+	for i := 0; i < len(all); i += 2 {
+		r.henc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
+	}
+	require.NoError(r.t, r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.hbuf.Bytes(), EndHeaders: true, EndStream: end}))
+}
+
+// until reads frames until one satisfies ok, and returns it.
+func (r *rawClient) until(ok func(http2.Frame) bool) http2.Frame {
+	r.t.Helper()
+	for range 100 {
+		f, err := r.fr.ReadFrame()
+		require.NoError(r.t, err)
+		if ok(f) {
+			return f
+		}
+	}
+	r.t.Fatal("frame not seen in 100")
+	return nil
+}
+
+func (r *rawClient) goAway() *http2.GoAwayFrame {
+	return r.until(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+}
+
+func (r *rawClient) rst(id uint32) *http2.RSTStreamFrame {
+	return r.until(func(f http2.Frame) bool { x, ok := f.(*http2.RSTStreamFrame); return ok && x.StreamID == id }).(*http2.RSTStreamFrame)
+}
+
+func TestProtocolErrors(t *testing.T) {
+	addr := serveH2(t, &Server{MaxConcurrentStreams: 2}, newDetacher())
+	settings := func(r *rawClient) { require.NoError(t, r.fr.WriteSettings()) }
+	tests := []struct {
+		name string
+		send func(r *rawClient)
+		want func(t *testing.T, r *rawClient)
+	}{
+		{"a first frame other than SETTINGS is a connection error (§3.4)",
+			func(r *rawClient) { r.fr.WritePing(false, [8]byte{}) },
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.goAway().ErrCode) }},
+		{"PING is answered (§6.7)",
+			func(r *rawClient) { settings(r); r.fr.WritePing(false, [8]byte{1, 2, 3}) },
+			func(t *testing.T, r *rawClient) {
+				f := r.until(func(f http2.Frame) bool { p, ok := f.(*http2.PingFrame); return ok && p.IsAck() })
+				assert.Equal(t, [8]byte{1, 2, 3}, f.(*http2.PingFrame).Data)
+			}},
+		{"a stream the server opens (even) is a connection error (§5.1.1)",
+			func(r *rawClient) { settings(r); r.headers(2, true) },
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.goAway().ErrCode) }},
+		{"DATA on an idle stream is a connection error (§5.1)",
+			func(r *rawClient) { settings(r); r.fr.WriteData(5, true, []byte("x")) },
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.goAway().ErrCode) }},
+		{"a connection-specific header field is a stream error (§8.2.2)",
+			func(r *rawClient) { settings(r); r.headers(1, true, "connection", "close") },
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.rst(1).ErrCode) }},
+		{"an upper-case field name is a stream error (§8.2.1)",
+			func(r *rawClient) { settings(r); r.headers(1, true, "X-Up", "1") },
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.rst(1).ErrCode) }},
+		{"a body longer than its content-length is a stream error (§8.1.1)",
+			func(r *rawClient) {
+				settings(r)
+				r.headers(1, false, "content-length", "1")
+				r.fr.WriteData(1, true, []byte("xx"))
+			},
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.rst(1).ErrCode) }},
+		{"DATA beyond the stream's window is a stream error (§6.9.1)",
+			func(r *rawClient) {
+				settings(r)
+				r.headers(1, false, "x-noread", "1")
+				chunk := make([]byte, 16384)
+				for range 4 {
+					r.fr.WriteData(1, false, chunk)
+				}
+				r.fr.WriteData(1, false, chunk[:1000]) // 66,536 > 65,535
+			},
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeFlowControl, r.rst(1).ErrCode) }},
+		{"streams beyond MAX_CONCURRENT_STREAMS are refused (§5.1.2)",
+			func(r *rawClient) {
+				settings(r)
+				r.headers(1, true)
+				r.headers(3, true)
+				r.headers(5, true)
+			},
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeRefusedStream, r.rst(5).ErrCode) }},
+		{"a PUSH_PROMISE from the client is a connection error (§8.4)",
+			func(r *rawClient) {
+				settings(r)
+				r.headers(1, false)
+				r.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, EndHeaders: true})
+			},
+			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeProtocol, r.goAway().ErrCode) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, addr)
+			tc.send(r)
+			tc.want(t, r)
+		})
+	}
+}
+
+func TestIdleConnectionClosed(t *testing.T) {
+	addr := serveH2(t, &Server{IdleTimeout: 50 * time.Millisecond}, echo)
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	assert.Equal(t, http2.ErrCodeNo, r.goAway().ErrCode)
+	_, err := r.fr.ReadFrame()
+	for err == nil {
+		_, err = r.fr.ReadFrame()
+	}
+	assert.ErrorIs(t, err, io.EOF)
+}
+
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// The connection's receive window is given back as handlers read (§6.9):
+// bodies adding up to well beyond it go through one connection.
+func TestConnectionWindowGivenBack(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	c := h2cClient(t)
+	body := bytes.Repeat([]byte("y"), 60000)
+	for i := range 3 * connWindow / len(body) {
+		resp, err := c.Post("http://"+addr+"/", "text/plain", bytes.NewReader(body))
+		require.NoError(t, err, "request %d", i)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Len(t, got, len(body))
+	}
+}
