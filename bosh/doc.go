@@ -26,7 +26,7 @@
 // the lean way to serve it: a held request of an HTTP/1.1 connection is
 // parked without a goroutine or buffers until its reply is there, and
 // internal/netpark watches its connection meanwhile (Linux); a held
-// stream of an h2c connection is detached from internal/h2serve, the
+// HTTP/2 stream (h2c or over TLS) is detached from internal/h2serve, the
 // HTTP/2 server Serve puts behind them.
 //
 // Spec sections cited in this package are XEP-0124 v1.11.2's.

@@ -26,18 +26,18 @@ import (
 //     epoll changes, the connection's return through the listener): a
 //     quarter to a half more per held request in the README's
 //     Performance figures.
-//   - Over HTTP/2 with prior knowledge (h2c, when srv.Protocols allows
-//     it), Serve serves the connections with its own HTTP/2 server
-//     (internal/h2serve) instead of Go's, whose streams a handler can
-//     detach: a held stream costs a few hundred bytes and no goroutine,
-//     and the client resetting it (RST_STREAM) or closing the connection
-//     counts as going away.
+//   - Over HTTP/2 (h2c with prior knowledge when srv.Protocols allows
+//     it, h2 over TLS when ALPN chooses it), Serve serves the connections
+//     with its own HTTP/2 server (internal/h2serve) instead of Go's, whose
+//     streams a handler can detach: a held stream costs a few hundred
+//     bytes and no goroutine, and the client resetting it (RST_STREAM) or
+//     closing the connection counts as going away.
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
-// srv.ServeTLS. HTTP/2 over TLS, HTTP/1.0 and requests with "Connection:
-// close" are served as by srv.Serve. So is everything on systems without
-// epoll (other than Linux).
+// srv.ServeTLS. HTTP/1.0 and requests with "Connection: close" are served
+// as by srv.Serve; so are HTTP/1.1 connections on systems without epoll
+// (other than Linux).
 //
 // Call Handler.Shutdown before srv.Shutdown, as without Serve: Shutdown
 // answers the parked requests too, and waits for them.
@@ -49,7 +49,7 @@ func Serve(srv *http.Server, l net.Listener) error {
 // Serve does, for a server started another way (an
 // httptest.Server's Listener, say). It sets srv.ConnContext, keeping a
 // function already there, and on its first Accept (once srv.Serve has
-// configured HTTP/2) srv's h2c server; one ParkListener serves one
+// configured HTTP/2) srv's HTTP/2 server; one ParkListener serves one
 // http.Server. Closing the listener closes the connections
 // parked idle and stops watching the parked requests' clients; those
 // requests are still answered. Where parking is not supported, it
@@ -121,7 +121,7 @@ func (l *parkListener) acceptLoop() {
 }
 
 // Accept returns the next new or handed back connection. The first call
-// puts internal/h2serve behind srv's h2c connections: srv.Serve has
+// puts internal/h2serve behind srv's HTTP/2 connections: srv.Serve has
 // configured its HTTP/2 by then, and no connection is served yet.
 func (l *parkListener) Accept() (net.Conn, error) {
 	l.h2.Do(func() {

@@ -31,6 +31,7 @@ type serveOpts struct {
 	tls   bool          // over TLS
 	idle  time.Duration // the server's IdleTimeout
 	h2c   bool          // also HTTP/2 with prior knowledge
+	h2    bool          // with tls: HTTP/2 first in ALPN
 }
 
 func newServed(t *testing.T, cfg Config, o serveOpts) *served {
@@ -43,7 +44,11 @@ func newServed(t *testing.T, cfg Config, o serveOpts) *served {
 		ts := httptest.NewUnstartedServer(nil)
 		ts.StartTLS() // for its certificate
 		ts.Close()
-		ln = tls.NewListener(ln, &tls.Config{Certificates: ts.TLS.Certificates, NextProtos: []string{"http/1.1"}})
+		protos := []string{"http/1.1"}
+		if o.h2 {
+			protos = []string{"h2", "http/1.1"}
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: ts.TLS.Certificates, NextProtos: protos})
 		s.tls = &tls.Config{InsecureSkipVerify: true}
 	}
 	srv := &http.Server{Handler: x.h, IdleTimeout: o.idle}
@@ -271,20 +276,28 @@ func TestServeRetransmissionOfParkedRequest(t *testing.T) {
 	assert.Equal(t, "terminate", a.read().Type())
 }
 
-// h2cClient is an HTTP/2 client with prior knowledge: its requests share
-// one connection.
-func (s *served) h2cClient() *http.Client {
+// h2Client is an HTTP/2 client, with prior knowledge (h2c) or over TLS:
+// its requests share one connection.
+func (s *served) h2Client() *http.Client {
 	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	tr := &http.Transport{Protocols: &p}
+	if s.tls != nil {
+		p.SetHTTP2(true)
+	} else {
+		p.SetUnencryptedHTTP2(true)
+	}
+	tr := &http.Transport{Protocols: &p, TLSClientConfig: s.tls}
 	s.t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
 
-// h2cPost posts body over c and returns its response, or the error of a
+// h2Post posts body over c and returns its response, or the error of a
 // request whose ctx ended.
-func (s *served) h2cPost(ctx context.Context, c *http.Client, body string) (*resp, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/http-bind", strings.NewReader(body))
+func (s *served) h2Post(ctx context.Context, c *http.Client, body string) (*resp, error) {
+	scheme := "http://"
+	if s.tls != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+s.addr+"/http-bind", strings.NewReader(body))
 	require.NoError(s.t, err)
 	res, err := c.Do(req)
 	if err != nil {
@@ -295,18 +308,31 @@ func (s *served) h2cPost(ctx context.Context, c *http.Client, body string) (*res
 	return parseHTTPResp(s.t, res), nil
 }
 
-// Over h2c, Serve parks held streams too: many sessions over one
-// connection each hold a stream whose handler has returned; each reply
-// comes on its stream; a client resetting its stream (RST_STREAM) has
-// gone away, and the session lives on (§14.3).
-func TestServeParksHeldH2cStreams(t *testing.T) {
+// Over HTTP/2, h2c and over TLS, Serve parks held streams too: many
+// sessions over one connection each hold a stream whose handler has
+// returned; each reply comes on its stream; a client resetting its
+// stream (RST_STREAM) has gone away, and the session lives on (§14.3).
+func TestServeParksHeldH2Streams(t *testing.T) {
+	tests := []struct {
+		name string
+		o    serveOpts
+	}{
+		{"h2c", serveOpts{h2c: true}},
+		{"h2 over TLS", serveOpts{tls: true, h2: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { parksHeldH2Streams(t, tt.o) })
+	}
+}
+
+func parksHeldH2Streams(t *testing.T, o serveOpts) {
 	const n = 40
-	s := newServed(t, Config{MaxSessionsPerAddress: n + 1}, serveOpts{h2c: true})
-	c := s.h2cClient()
+	s := newServed(t, Config{MaxSessionsPerAddress: n + 1}, o)
+	c := s.h2Client()
 	ctx := context.Background()
 	sessions := make([]*sess, n)
 	for i := range sessions {
-		r, err := s.h2cPost(ctx, c, createBody(100, ""))
+		r, err := s.h2Post(ctx, c, createBody(100, ""))
 		require.NoError(t, err)
 		require.NotEmpty(t, r.Attr("sid"), r.Raw)
 		sessions[i] = &sess{x: s.tester, sid: r.Attr("sid"), rid: 100, created: r}
@@ -315,7 +341,7 @@ func TestServeParksHeldH2cStreams(t *testing.T) {
 	for i, ss := range sessions {
 		replies[i] = make(chan *resp, 1)
 		go func() {
-			r, err := s.h2cPost(ctx, c, ss.body(1, "", ""))
+			r, err := s.h2Post(ctx, c, ss.body(1, "", ""))
 			assert.NoError(t, err)
 			replies[i] <- r
 		}()
@@ -333,7 +359,7 @@ func TestServeParksHeldH2cStreams(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := s.h2cPost(rctx, c, sessions[0].body(2, "", ""))
+		_, err := s.h2Post(rctx, c, sessions[0].body(2, "", ""))
 		errc <- err
 	}()
 	waitParked(t, s.h, 1)
@@ -341,10 +367,10 @@ func TestServeParksHeldH2cStreams(t *testing.T) {
 	assert.Error(t, <-errc)
 	waitHeld(t, s.h, 0)
 	s.up.stream(t, 0).sink.Deliver([]byte("<message id='after'/>"))
-	r, err := s.h2cPost(ctx, c, sessions[0].body(3, "", ""))
+	r, err := s.h2Post(ctx, c, sessions[0].body(3, "", ""))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"<message id='after'/>"}, r.Children, r.Raw)
-	r, err = s.h2cPost(ctx, c, sessions[0].body(2, "", ""))
+	r, err = s.h2Post(ctx, c, sessions[0].body(2, "", ""))
 	require.NoError(t, err)
 	assert.True(t, r.IsEmpty(), "the reset rid gets its empty reply (§14.3): %s", r.Raw)
 }
@@ -353,13 +379,13 @@ func TestServeParksHeldH2cStreams(t *testing.T) {
 // (§17.2), then the http.Server shuts down with their connection.
 func TestServeShutdownAnswersParkedH2cStreams(t *testing.T) {
 	s := newServed(t, Config{}, serveOpts{h2c: true})
-	c := s.h2cClient()
-	r, err := s.h2cPost(context.Background(), c, createBody(100, ""))
+	c := s.h2Client()
+	r, err := s.h2Post(context.Background(), c, createBody(100, ""))
 	require.NoError(t, err)
 	ss := &sess{x: s.tester, sid: r.Attr("sid"), rid: 100}
 	got := make(chan *resp, 1)
 	go func() {
-		r, err := s.h2cPost(context.Background(), c, ss.body(1, "", ""))
+		r, err := s.h2Post(context.Background(), c, ss.body(1, "", ""))
 		assert.NoError(t, err)
 		got <- r
 	}()

@@ -110,7 +110,7 @@ func parseConfig(args, environ []string, stderr io.Writer) (_ *options, err erro
 	certFile := fs.String("tls-cert", "", "PEM `file` of the certificate chain: serve HTTPS (HTTP/2 by ALPN, and HTTP/1.1); needs -tls-key")
 	keyFile := fs.String("tls-key", "", "PEM `file` of the private key of -tls-cert")
 	fs.BoolVar(&o.h2c, "h2c", false, "also accept unencrypted HTTP/2 with prior knowledge (h2c) on the plain listener")
-	fs.BoolVar(&o.park, "park", true, "park held requests without a goroutine or buffers, over HTTP/1.1 (Linux) and h2c (httpbind's own HTTP/2 server): less memory per idle session, more CPU per held HTTP/1.1 request; -park=false serves everything as net/http does")
+	fs.BoolVar(&o.park, "park", true, "park held requests without a goroutine or buffers, over HTTP/1.1 (Linux) and HTTP/2 (httpbind's own HTTP/2 server): less memory per idle session, more CPU per held HTTP/1.1 request; -park=false serves everything as net/http does")
 	fs.Float64Var(&o.limits.sessionsPerSecond, "session-rate", bosh.DefaultSessionsPerSecond, "session creations a second, refilling a bucket of -session-burst (`rate`, 1 to 1e6)")
 	fs.IntVar(&o.limits.sessionBurst, "session-burst", bosh.DefaultSessionBurst, "session creations at once (`count`, 1 to 1<<30)")
 	fs.IntVar(&o.limits.maxSessions, "max-sessions", bosh.DefaultMaxSessions, "most sessions at once (`count`, 1 to 1<<30)")

@@ -36,7 +36,7 @@ func (o *options) httpServer(handler http.Handler, log *slog.Logger) *http.Serve
 
 // openListener listens on -listen, with TLS when srv has a TLS
 // configuration (see httpServer), and with -park parks srv's held
-// requests, HTTP/1.1 and h2c (bosh.ParkListener, as bosh.Serve does).
+// requests, HTTP/1.1 and HTTP/2 (bosh.ParkListener, as bosh.Serve does).
 func (o *options) openListener(srv *http.Server) (net.Listener, error) {
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -36,6 +36,7 @@ func TestStropheNonSASLAuth(t *testing.T) {
 		SentIQAuthGet    bool
 		SentIQAuthSet    bool
 		SentSASL         bool
+		Protocols        []string
 	}
 	runScenario(t, "strophe-iqauth", cfg, &res)
 	assert.Equal(t, "alice@localhost/strophe", res.AliceJID, "Strophe's own resource for XEP-0078")
@@ -46,6 +47,12 @@ func TestStropheNonSASLAuth(t *testing.T) {
 	assert.True(t, res.SentIQAuthSet, "the set with the password")
 	assert.False(t, res.SentSASL, "no SASL")
 	require.Len(t, res.Statuses, 2)
+	// Chromium speaks HTTP/2 to boshd over TLS (ALPN), served by
+	// internal/h2serve with held streams parked.
+	require.NotEmpty(t, res.Protocols)
+	for _, p := range res.Protocols {
+		assert.Equal(t, "h2", p)
+	}
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	resp, err := client.Get(base + "/debug/vars")

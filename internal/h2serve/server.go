@@ -1,6 +1,6 @@
 // Package h2serve is the HTTP/2 server (RFC 9113) that bosh.Serve puts
-// behind an http.Server's unencrypted HTTP/2 connections (h2c with prior
-// knowledge), so that a held BOSH request (XEP-0124 §8) waits on a
+// behind an http.Server's HTTP/2 connections (h2c with prior knowledge,
+// and h2 over TLS), so that a held BOSH request (XEP-0124 §8) waits on a
 // multiplexed connection without a goroutine.
 //
 // Go's own HTTP/2 server runs a handler goroutine with its buffers for as
@@ -70,16 +70,19 @@ type Server struct {
 	shutdown bool
 }
 
-// Install makes srv serve its unencrypted HTTP/2 connections (h2c with
-// prior knowledge, when srv.Protocols allows them) with s, and has
-// srv.Shutdown end them gracefully (Server.Shutdown). It takes s's bounds
-// from srv where s leaves them zero (IdleTimeout, MaxHeaderBytes,
+// Install makes srv serve its HTTP/2 connections with s: unencrypted ones
+// (h2c with prior knowledge, when srv.Protocols allows them) and, when
+// srv negotiates "h2" by ALPN, those over TLS; and has srv.Shutdown end
+// them gracefully (Server.Shutdown). It takes s's bounds from srv where
+// s leaves them zero (IdleTimeout, MaxHeaderBytes,
 // HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
 // for HTTP/2 already, as srv.Serve does before its first Accept: Install
-// replaces the "unencrypted_http2" entry of srv.TLSNextProto and reports
-// whether there was one. HTTP/2 over TLS stays with Go's server.
+// replaces the "unencrypted_http2" and "h2" entries of srv.TLSNextProto
+// and reports whether there was either.
 func (s *Server) Install(srv *http.Server) bool {
-	if _, ok := srv.TLSNextProto["unencrypted_http2"]; !ok {
+	_, h2c := srv.TLSNextProto["unencrypted_http2"]
+	_, h2 := srv.TLSNextProto["h2"]
+	if !h2c && !h2 {
 		return false
 	}
 	if s.IdleTimeout == 0 {
@@ -94,20 +97,32 @@ func (s *Server) Install(srv *http.Server) bool {
 	if s.ErrorLog == nil {
 		s.ErrorLog = srv.ErrorLog
 	}
-	srv.TLSNextProto["unencrypted_http2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
-		nc, ok := tc.NetConn().(interface{ UnencryptedNetConn() net.Conn })
-		if !ok {
-			tc.Close()
-			return
+	if h2c {
+		srv.TLSNextProto["unencrypted_http2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+			nc, ok := tc.NetConn().(interface{ UnencryptedNetConn() net.Conn })
+			if !ok {
+				tc.Close()
+				return
+			}
+			s.ServeConn(baseContext(h), nc.UnencryptedNetConn(), h, true)
 		}
-		ctx := context.Background()
-		if b, ok := h.(interface{ BaseContext() context.Context }); ok {
-			ctx = b.BaseContext()
+	}
+	if h2 {
+		srv.TLSNextProto["h2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
+			s.ServeConn(baseContext(h), tc, h, false)
 		}
-		s.ServeConn(ctx, nc.UnencryptedNetConn(), h, true)
 	}
 	srv.RegisterOnShutdown(s.Shutdown)
 	return true
+}
+
+// baseContext is the context net/http gives the handler of a connection
+// it hands over, with its server and addresses.
+func baseContext(h http.Handler) context.Context {
+	if b, ok := h.(interface{ BaseContext() context.Context }); ok {
+		return b.BaseContext()
+	}
+	return context.Background()
 }
 
 // ServeConn serves HTTP/2 on nc until the client closes it, an error or

@@ -17,6 +17,14 @@ export async function run(t) {
   alice.on("request", (r) => {
     if (r.method() === "POST" && r.url() === cfg.bosh) sent.push(r.postData() || "");
   });
+  // The protocol of each of alice's BOSH responses, as Chromium
+  // negotiated it (DevTools protocol: Network.responseReceived).
+  const protocols = [];
+  const cdp = await alice.context().newCDPSession(alice);
+  await cdp.send("Network.enable");
+  cdp.on("Network.responseReceived", (e) => {
+    if (e.response.url === cfg.bosh) protocols.push(e.response.protocol);
+  });
   const url = cfg.pageOrigin + "/strophe.html";
   await Promise.all([alice.goto(url), bob.goto(url)]);
   const login = (page, u) => page.evaluate(([bosh, jid, pw]) => xmpp.connect(bosh, jid, pw), [cfg.bosh, u.jid, u.password]);
@@ -31,7 +39,7 @@ export async function run(t) {
   const statuses = await Promise.all([alice.evaluate(() => xmpp.disconnect()), bob.evaluate(() => xmpp.disconnect())]);
   const all = sent.join("\n");
   return {
-    aliceJID, bobJID, atBob, atAlice, statuses,
+    aliceJID, bobJID, atBob, atAlice, statuses, protocols,
     sentIQAuthGet: /<iq[^>]*type=["']get["'][^>]*>\s*<query xmlns=["']jabber:iq:auth["']/.test(all),
     sentIQAuthSet: /<iq[^>]*type=["']set["'][^>]*>\s*<query xmlns=["']jabber:iq:auth["']>.*<password>/.test(all),
     sentSASL: all.includes("urn:ietf:params:xml:ns:xmpp-sasl"),
