@@ -44,6 +44,9 @@ const (
 	connWindow = 1 << 20
 	// prefaceTimeout bounds reading the client's preface and SETTINGS.
 	prefaceTimeout = 10 * time.Second
+	// maxReadFrame is the largest frame a client may send: the server
+	// announces no SETTINGS_MAX_FRAME_SIZE, which stays 16,384 (§4.2, §6.5.2).
+	maxReadFrame = 16384
 )
 
 // A Server serves HTTP/2 connections. Its zero value is ready to use.
@@ -227,6 +230,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, h http.Handler) *conn
 	}
 	c.rd = newReader(nc)
 	c.fr = http2.NewFramer(outSink{c}, c.rd)
+	c.fr.SetMaxReadFrameSize(maxReadFrame) // the framer keeps a buffer of the largest frame read
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = s.maxHeaderList()
 	c.henc = hpack.NewEncoder(hpackSink{c})

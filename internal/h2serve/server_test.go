@@ -523,3 +523,25 @@ func TestConnectionWindowGivenBack(t *testing.T) {
 		require.Len(t, got, len(body))
 	}
 }
+
+// A frame beyond SETTINGS_MAX_FRAME_SIZE, which the server leaves at its
+// initial 16,384, is a connection error (§4.2), not read into a buffer the
+// connection keeps.
+func TestFrameBeyondMaxFrameSize(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	require.NoError(t, r.fr.WriteRawFrame(0xfa, 0, 0, make([]byte, 16385))) // an extension frame (§5.5)
+	require.NoError(t, r.fr.WritePing(false, [8]byte{1}))
+	f := r.until(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			return true
+		case *http2.PingFrame:
+			return f.IsAck()
+		}
+		return false
+	})
+	require.IsType(t, &http2.GoAwayFrame{}, f, "the frame was read: PING answered")
+	assert.Equal(t, http2.ErrCodeFrameSize, f.(*http2.GoAwayFrame).ErrCode)
+}
