@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -544,4 +545,52 @@ func TestFrameBeyondMaxFrameSize(t *testing.T) {
 	})
 	require.IsType(t, &http2.GoAwayFrame{}, f, "the frame was read: PING answered")
 	assert.Equal(t, http2.ErrCodeFrameSize, f.(*http2.GoAwayFrame).ErrCode)
+}
+
+// waitBlockedInBodyRead waits until a goroutine waits for request body
+// bytes in body.Read.
+func waitBlockedInBodyRead(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "sync.(*Cond).Wait") && strings.Contains(g, "h2serve.(*body).Read") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond, "no handler waits in body.Read")
+}
+
+// Trailers end a request's body (§8.1): a handler waiting for more body
+// bytes is woken and reads io.EOF; a body shorter than its content-length
+// is malformed (§8.1.1).
+func TestTrailersEndTheBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields []string
+		want   func(t *testing.T, r *rawClient)
+	}{
+		{"the waiting handler reads io.EOF", nil, func(t *testing.T, r *rawClient) {
+			f := r.until(func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
+			assert.Equal(t, "abc", string(f.(*http2.DataFrame).Data()))
+		}},
+		{"a body shorter than its content-length is a stream error", []string{"content-length", "5"}, func(t *testing.T, r *rawClient) {
+			assert.Equal(t, http2.ErrCodeProtocol, r.rst(1).ErrCode)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serveH2(t, &Server{}, echo)
+			r := dialRaw(t, addr)
+			require.NoError(t, r.fr.WriteSettings())
+			r.headers(1, false, tc.fields...)
+			require.NoError(t, r.fr.WriteData(1, false, []byte("abc")))
+			waitBlockedInBodyRead(t)
+			r.hbuf.Reset()
+			r.henc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "1"})
+			require.NoError(t, r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.hbuf.Bytes(), EndHeaders: true, EndStream: true}))
+			tc.want(t, r)
+		})
+	}
 }

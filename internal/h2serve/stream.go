@@ -76,14 +76,21 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 	c.mu.Lock()
 	if id <= c.lastID {
 		st := c.streams[id]
-		defer c.mu.Unlock()
 		if st == nil || st.recvEnd {
+			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeStreamClosed) // §5.1
 		}
 		if !f.StreamEnded() {
+			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeProtocol) // trailers end the stream (§8.1)
 		}
+		if st.declLen >= 0 && st.gotLen != st.declLen {
+			c.mu.Unlock()
+			c.resetStream(id, http2.ErrCodeProtocol) // §8.1.1
+			return nil
+		}
 		c.recvEndLocked(st) // trailers are not passed on
+		c.mu.Unlock()
 		return nil
 	}
 	c.lastID = id
@@ -267,12 +274,14 @@ func (c *conn) data(f *http2.DataFrame) error {
 	return nil
 }
 
-// recvEndLocked notes the client's END_STREAM on st.
+// recvEndLocked notes the client's END_STREAM on st, and wakes its body's
+// reader.
 func (c *conn) recvEndLocked(st *stream) {
 	st.recvEnd = true
 	if st.bodyErr == nil {
 		st.bodyErr = io.EOF
 	}
+	c.cond.Broadcast()
 	c.removeLocked(st)
 }
 
