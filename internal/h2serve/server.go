@@ -545,11 +545,23 @@ func (c *conn) idleTimeout() {
 	}
 }
 
-// removeLocked forgets st once its handler has returned and it has ended
-// both ways; a connection left without streams starts idling, or closes
-// when it is going away.
+// removeLocked forgets st, so that it no longer counts toward
+// MAX_CONCURRENT_STREAMS (§5.1.2), once it is closed: answered in full
+// both ways, or answered and its handler returned (run resets it then),
+// or reset and its handler returned, so that a client resetting streams
+// cannot run more handlers than that (rapid reset). A connection left
+// without streams starts idling, or closes when it is going away.
 func (c *conn) removeLocked(st *stream) {
-	if !st.handlerDone || !st.sentEnd && !st.reset {
+	switch {
+	case st.reset:
+		if !st.handlerDone {
+			return
+		}
+	case st.sentEnd:
+		if !st.handlerDone && !st.recvEnd {
+			return
+		}
+	default:
 		return
 	}
 	if c.streams[st.id] != st {

@@ -594,3 +594,34 @@ func TestTrailersEndTheBody(t *testing.T) {
 		})
 	}
 }
+
+// A stream answered in full both ways no longer counts toward
+// MAX_CONCURRENT_STREAMS (§5.1.2), although the handler that detached it
+// has yet to return.
+func TestAnsweredStreamDoesNotCountTowardConcurrency(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	streams := make(chan *Stream, 1)
+	addr := serveH2(t, &Server{MaxConcurrentStreams: 1}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Detach") == "" {
+			w.Write([]byte("ok"))
+			return
+		}
+		streams <- Detach(w, func() {})
+		<-release // work after Detach: bosh's handler returning through middleware
+	}))
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true, "x-detach", "1")
+	st := <-streams
+	require.NotNil(t, st)
+	require.True(t, st.Claim())
+	require.NoError(t, st.Respond(http.StatusNoContent, http.Header{}, nil))
+	r.until(func(f http2.Frame) bool {
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamID == 1 && h.StreamEnded()
+	})
+	r.headers(3, true) // stream 1 is closed: no stream is open
+	f := r.until(func(f http2.Frame) bool { return f.Header().StreamID == 3 })
+	require.IsType(t, &http2.MetaHeadersFrame{}, f, "stream 3 refused: %v", f)
+}
