@@ -625,3 +625,94 @@ func TestAnsweredStreamDoesNotCountTowardConcurrency(t *testing.T) {
 	f := r.until(func(f http2.Frame) bool { return f.Header().StreamID == 3 })
 	require.IsType(t, &http2.MetaHeadersFrame{}, f, "stream 3 refused: %v", f)
 }
+
+// The server gives its connection window back to a client that has used
+// it up (§6.9), although bodies that handlers do not read yet hold more
+// than half of it: it does not withhold what handlers did read.
+func TestConnectionWindowNotWithheld(t *testing.T) {
+	read := make(chan int, 4096) // bytes read so far by the reading handler
+	addr := serveH2(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Noread") != "" {
+			<-r.Context().Done()
+			return
+		}
+		buf := make([]byte, 16<<10)
+		total := 0
+		for {
+			n, err := r.Body.Read(buf)
+			total += n
+			if n > 0 {
+				read <- total
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	connWin := 65535 // what the client may send on the connection
+	update := func(f http2.Frame) (stream uint32, ok bool) {
+		wu, ok := f.(*http2.WindowUpdateFrame)
+		if !ok {
+			return 0, false
+		}
+		if wu.StreamID == 0 {
+			connWin += int(wu.Increment)
+		}
+		return wu.StreamID, true
+	}
+	r.until(func(f http2.Frame) bool { id, ok := update(f); return ok && id == 0 }) // the server's 1 MiB (§6.9.2)
+	chunk := make([]byte, 16384)
+	send := func(id uint32, n int) {
+		require.NoError(t, r.fr.WriteData(id, false, chunk[:n]))
+		connWin -= n
+	}
+	// Nine streams fill their windows with bodies nobody reads: 589,815
+	// bytes, more than half of the connection's window.
+	for id := uint32(1); id <= 17; id += 2 {
+		r.headers(id, false, "x-noread", "1")
+		for left := 65535; left > 0; left -= min(left, len(chunk)) {
+			send(id, min(left, len(chunk)))
+		}
+	}
+	// Stream 19's handler reads all it gets, until the connection's
+	// window is used up.
+	r.headers(19, false)
+	streamWin, sent := 65535, 0
+	for connWin > 0 {
+		if streamWin == 0 {
+			r.until(func(f http2.Frame) bool {
+				id, ok := update(f)
+				if ok && id == 19 {
+					streamWin += int(f.(*http2.WindowUpdateFrame).Increment)
+				}
+				return streamWin > 0
+			})
+			continue
+		}
+		n := min(connWin, streamWin, len(chunk))
+		send(19, n)
+		streamWin -= n
+		sent += n
+		if sent > 4*connWindow {
+			return // the window keeps coming back
+		}
+	}
+	for got := 0; got < sent; {
+		select {
+		case got = <-read:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the handler read %d of %d bytes", got, sent)
+		}
+	}
+	// What it read has been given back by now: WINDOW_UPDATE frames go
+	// out before body.Read returns, so before this PING's answer.
+	require.NoError(t, r.fr.WritePing(false, [8]byte{7}))
+	r.until(func(f http2.Frame) bool {
+		update(f)
+		p, ok := f.(*http2.PingFrame)
+		return ok && p.IsAck()
+	})
+	assert.Positive(t, connWin, "the connection stalls: %d bytes read by the handler not given back", sent)
+}

@@ -288,7 +288,9 @@ func (c *conn) recvEndLocked(st *stream) {
 // credit gives n bytes of receive window back to the client (§6.9.1):
 // to the connection, and to stream id too unless id is 0 or the stream
 // has received all it will. WINDOW_UPDATE frames go out once half a window
-// has been given back, so that small bodies, BOSH's, cost none.
+// has been given back, so that small bodies, BOSH's, cost none, or once
+// the connection's credit is more than the client has left: bodies that
+// handlers have yet to read may hold the rest of its window.
 func (c *conn) credit(id uint32, n int) {
 	if n <= 0 {
 		return
@@ -296,7 +298,7 @@ func (c *conn) credit(id uint32, n int) {
 	c.mu.Lock()
 	c.unacked += int32(n)
 	var conn, strm int32
-	if c.unacked >= connWindow/2 {
+	if c.unacked >= connWindow/2 || c.unacked >= c.inflow {
 		conn, c.unacked = c.unacked, 0
 		c.inflow += conn
 	}
