@@ -716,3 +716,87 @@ func TestConnectionWindowNotWithheld(t *testing.T) {
 	})
 	assert.Positive(t, connWin, "the connection stalls: %d bytes read by the handler not given back", sent)
 }
+
+// stallAddrConn is a connection whose RemoteAddr, which the server calls
+// while it maps a request to an *http.Request, waits for release the
+// first time.
+type stallAddrConn struct {
+	net.Conn
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (c *stallAddrConn) RemoteAddr() net.Addr {
+	c.once.Do(func() { close(c.entered); <-c.release })
+	return c.Conn.RemoteAddr()
+}
+
+// A GOAWAY sent while a stream is being opened names it as processed
+// (§6.8) only if it is then served: Shutdown does not close a connection
+// on a stream it has promised to serve.
+func TestGoAwayWhileAStreamOpens(t *testing.T) {
+	cli, srvc := net.Pipe()
+	nc := &stallAddrConn{Conn: srvc, entered: make(chan struct{}), release: make(chan struct{})}
+	s := &Server{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(context.Background(), nc, echo, false)
+	}()
+	defer func() {
+		cli.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("ServeConn did not return")
+		}
+	}()
+	cli.SetDeadline(time.Now().Add(10 * time.Second))
+	r := &rawClient{t: t, c: cli, fr: http2.NewFramer(cli, cli)}
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.henc = hpack.NewEncoder(&r.hbuf)
+	type seen struct {
+		goAway    bool
+		last      uint32
+		responded bool
+	}
+	frames := make(chan seen, 100)
+	go func() { // net.Pipe: the server's writes wait for this reader
+		defer close(frames)
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.GoAwayFrame:
+				frames <- seen{goAway: true, last: f.LastStreamID}
+			case *http2.MetaHeadersFrame:
+				frames <- seen{responded: f.StreamID == 1}
+			}
+		}
+	}()
+	_, err := io.WriteString(cli, http2.ClientPreface)
+	require.NoError(t, err)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	select {
+	case <-nc.entered: // stream 1 is being opened
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was not mapped")
+	}
+	s.Shutdown()
+	close(nc.release)
+	var goAway *seen
+	responded := false
+	for f := range frames {
+		if f.goAway && goAway == nil {
+			goAway = &f
+		}
+		responded = responded || f.responded
+	}
+	require.NotNil(t, goAway, "no GOAWAY")
+	if goAway.last >= 1 {
+		assert.True(t, responded, "GOAWAY named stream 1 as processed, and the connection closed without its response")
+	}
+}

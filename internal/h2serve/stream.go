@@ -93,22 +93,30 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 		c.mu.Unlock()
 		return nil
 	}
-	c.lastID = id
-	refused := c.goingAway || uint32(len(c.streams)) >= c.srv.maxStreams()
-	c.mu.Unlock()
-	if refused {
-		c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) }) // §8.7
+	if c.goingAway || uint32(len(c.streams)) >= c.srv.maxStreams() {
+		c.lastID = id
+		c.mu.Unlock()
+		c.refuse(id)
 		return nil
 	}
+	c.mu.Unlock()
 	req, declLen, err := c.request(f)
-	if err != nil {
-		c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeProtocol) }) // §8.1.1
+	// The stream opens with lastID, so that a GOAWAY sent meanwhile
+	// (Shutdown, IdleTimeout) names it only if it is served (§6.8).
+	c.mu.Lock()
+	c.lastID = id
+	if err != nil || c.goingAway {
+		c.mu.Unlock()
+		if err != nil {
+			c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeProtocol) }) // §8.1.1
+		} else {
+			c.refuse(id)
+		}
 		return nil
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	st := &stream{c: c, id: id, cancel: cancel, inflow: 65535, declLen: declLen}
 	req = req.WithContext(ctx)
-	c.mu.Lock()
 	st.outflow = c.initWindow
 	c.streams[id] = st
 	if c.idle != nil {
@@ -130,6 +138,11 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	go c.run(st, w, req, c.h)
 	return nil
+}
+
+// refuse resets stream id unprocessed, for the client to retry (§8.7).
+func (c *conn) refuse(id uint32) {
+	c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) })
 }
 
 // request maps a request's header fields to an *http.Request (§8.3.1),
