@@ -44,6 +44,9 @@ const (
 	connWindow = 1 << 20
 	// prefaceTimeout bounds reading the client's preface and SETTINGS.
 	prefaceTimeout = 10 * time.Second
+	// maxReadFrame is the largest frame a client may send: the server
+	// announces no SETTINGS_MAX_FRAME_SIZE, which stays 16,384 (§4.2, §6.5.2).
+	maxReadFrame = 16384
 )
 
 // A Server serves HTTP/2 connections. Its zero value is ready to use.
@@ -242,6 +245,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, h http.Handler) *conn
 	}
 	c.rd = newReader(nc)
 	c.fr = http2.NewFramer(outSink{c}, c.rd)
+	c.fr.SetMaxReadFrameSize(maxReadFrame) // the framer keeps a buffer of the largest frame read
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = s.maxHeaderList()
 	c.henc = hpack.NewEncoder(hpackSink{c})
@@ -556,11 +560,23 @@ func (c *conn) idleTimeout() {
 	}
 }
 
-// removeLocked forgets st once its handler has returned and it has ended
-// both ways; a connection left without streams starts idling, or closes
-// when it is going away.
+// removeLocked forgets st, so that it no longer counts toward
+// MAX_CONCURRENT_STREAMS (§5.1.2), once it is closed: answered in full
+// both ways, or answered and its handler returned (run resets it then),
+// or reset and its handler returned, so that a client resetting streams
+// cannot run more handlers than that (rapid reset). A connection left
+// without streams starts idling, or closes when it is going away.
 func (c *conn) removeLocked(st *stream) {
-	if !st.handlerDone || !st.sentEnd && !st.reset {
+	switch {
+	case st.reset:
+		if !st.handlerDone {
+			return
+		}
+	case st.sentEnd:
+		if !st.handlerDone && !st.recvEnd {
+			return
+		}
+	default:
 		return
 	}
 	if c.streams[st.id] != st {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -521,5 +522,281 @@ func TestConnectionWindowGivenBack(t *testing.T) {
 		resp.Body.Close()
 		require.NoError(t, err)
 		require.Len(t, got, len(body))
+	}
+}
+
+// A frame beyond SETTINGS_MAX_FRAME_SIZE, which the server leaves at its
+// initial 16,384, is a connection error (§4.2), not read into a buffer the
+// connection keeps.
+func TestFrameBeyondMaxFrameSize(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	require.NoError(t, r.fr.WriteRawFrame(0xfa, 0, 0, make([]byte, 16385))) // an extension frame (§5.5)
+	require.NoError(t, r.fr.WritePing(false, [8]byte{1}))
+	f := r.until(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			return true
+		case *http2.PingFrame:
+			return f.IsAck()
+		}
+		return false
+	})
+	require.IsType(t, &http2.GoAwayFrame{}, f, "the frame was read: PING answered")
+	assert.Equal(t, http2.ErrCodeFrameSize, f.(*http2.GoAwayFrame).ErrCode)
+}
+
+// waitBlockedInBodyRead waits until a goroutine waits for request body
+// bytes in body.Read.
+func waitBlockedInBodyRead(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "sync.(*Cond).Wait") && strings.Contains(g, "h2serve.(*body).Read") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond, "no handler waits in body.Read")
+}
+
+// Trailers end a request's body (§8.1): a handler waiting for more body
+// bytes is woken and reads io.EOF; a body shorter than its content-length
+// is malformed (§8.1.1).
+func TestTrailersEndTheBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields []string
+		want   func(t *testing.T, r *rawClient)
+	}{
+		{"the waiting handler reads io.EOF", nil, func(t *testing.T, r *rawClient) {
+			f := r.until(func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok })
+			assert.Equal(t, "abc", string(f.(*http2.DataFrame).Data()))
+		}},
+		{"a body shorter than its content-length is a stream error", []string{"content-length", "5"}, func(t *testing.T, r *rawClient) {
+			assert.Equal(t, http2.ErrCodeProtocol, r.rst(1).ErrCode)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serveH2(t, &Server{}, echo)
+			r := dialRaw(t, addr)
+			require.NoError(t, r.fr.WriteSettings())
+			r.headers(1, false, tc.fields...)
+			require.NoError(t, r.fr.WriteData(1, false, []byte("abc")))
+			waitBlockedInBodyRead(t)
+			r.hbuf.Reset()
+			r.henc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "1"})
+			require.NoError(t, r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.hbuf.Bytes(), EndHeaders: true, EndStream: true}))
+			tc.want(t, r)
+		})
+	}
+}
+
+// A stream answered in full both ways no longer counts toward
+// MAX_CONCURRENT_STREAMS (§5.1.2), although the handler that detached it
+// has yet to return.
+func TestAnsweredStreamDoesNotCountTowardConcurrency(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	streams := make(chan *Stream, 1)
+	addr := serveH2(t, &Server{MaxConcurrentStreams: 1}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Detach") == "" {
+			w.Write([]byte("ok"))
+			return
+		}
+		streams <- Detach(w, func() {})
+		<-release // work after Detach: bosh's handler returning through middleware
+	}))
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true, "x-detach", "1")
+	st := <-streams
+	require.NotNil(t, st)
+	require.True(t, st.Claim())
+	require.NoError(t, st.Respond(http.StatusNoContent, http.Header{}, nil))
+	r.until(func(f http2.Frame) bool {
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamID == 1 && h.StreamEnded()
+	})
+	r.headers(3, true) // stream 1 is closed: no stream is open
+	f := r.until(func(f http2.Frame) bool { return f.Header().StreamID == 3 })
+	require.IsType(t, &http2.MetaHeadersFrame{}, f, "stream 3 refused: %v", f)
+}
+
+// The server gives its connection window back to a client that has used
+// it up (§6.9), although bodies that handlers do not read yet hold more
+// than half of it: it does not withhold what handlers did read.
+func TestConnectionWindowNotWithheld(t *testing.T) {
+	read := make(chan int, 4096) // bytes read so far by the reading handler
+	addr := serveH2(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Noread") != "" {
+			<-r.Context().Done()
+			return
+		}
+		buf := make([]byte, 16<<10)
+		total := 0
+		for {
+			n, err := r.Body.Read(buf)
+			total += n
+			if n > 0 {
+				read <- total
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	connWin := 65535 // what the client may send on the connection
+	update := func(f http2.Frame) (stream uint32, ok bool) {
+		wu, ok := f.(*http2.WindowUpdateFrame)
+		if !ok {
+			return 0, false
+		}
+		if wu.StreamID == 0 {
+			connWin += int(wu.Increment)
+		}
+		return wu.StreamID, true
+	}
+	r.until(func(f http2.Frame) bool { id, ok := update(f); return ok && id == 0 }) // the server's 1 MiB (§6.9.2)
+	chunk := make([]byte, 16384)
+	send := func(id uint32, n int) {
+		require.NoError(t, r.fr.WriteData(id, false, chunk[:n]))
+		connWin -= n
+	}
+	// Nine streams fill their windows with bodies nobody reads: 589,815
+	// bytes, more than half of the connection's window.
+	for id := uint32(1); id <= 17; id += 2 {
+		r.headers(id, false, "x-noread", "1")
+		for left := 65535; left > 0; left -= min(left, len(chunk)) {
+			send(id, min(left, len(chunk)))
+		}
+	}
+	// Stream 19's handler reads all it gets, until the connection's
+	// window is used up.
+	r.headers(19, false)
+	streamWin, sent := 65535, 0
+	for connWin > 0 {
+		if streamWin == 0 {
+			r.until(func(f http2.Frame) bool {
+				id, ok := update(f)
+				if ok && id == 19 {
+					streamWin += int(f.(*http2.WindowUpdateFrame).Increment)
+				}
+				return streamWin > 0
+			})
+			continue
+		}
+		n := min(connWin, streamWin, len(chunk))
+		send(19, n)
+		streamWin -= n
+		sent += n
+		if sent > 4*connWindow {
+			return // the window keeps coming back
+		}
+	}
+	for got := 0; got < sent; {
+		select {
+		case got = <-read:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the handler read %d of %d bytes", got, sent)
+		}
+	}
+	// What it read has been given back by now: WINDOW_UPDATE frames go
+	// out before body.Read returns, so before this PING's answer.
+	require.NoError(t, r.fr.WritePing(false, [8]byte{7}))
+	r.until(func(f http2.Frame) bool {
+		update(f)
+		p, ok := f.(*http2.PingFrame)
+		return ok && p.IsAck()
+	})
+	assert.Positive(t, connWin, "the connection stalls: %d bytes read by the handler not given back", sent)
+}
+
+// stallAddrConn is a connection whose RemoteAddr, which the server calls
+// while it maps a request to an *http.Request, waits for release the
+// first time.
+type stallAddrConn struct {
+	net.Conn
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (c *stallAddrConn) RemoteAddr() net.Addr {
+	c.once.Do(func() { close(c.entered); <-c.release })
+	return c.Conn.RemoteAddr()
+}
+
+// A GOAWAY sent while a stream is being opened names it as processed
+// (§6.8) only if it is then served: Shutdown does not close a connection
+// on a stream it has promised to serve.
+func TestGoAwayWhileAStreamOpens(t *testing.T) {
+	cli, srvc := net.Pipe()
+	nc := &stallAddrConn{Conn: srvc, entered: make(chan struct{}), release: make(chan struct{})}
+	s := &Server{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ServeConn(context.Background(), nc, echo, false)
+	}()
+	defer func() {
+		cli.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("ServeConn did not return")
+		}
+	}()
+	cli.SetDeadline(time.Now().Add(10 * time.Second))
+	r := &rawClient{t: t, c: cli, fr: http2.NewFramer(cli, cli)}
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.henc = hpack.NewEncoder(&r.hbuf)
+	type seen struct {
+		goAway    bool
+		last      uint32
+		responded bool
+	}
+	frames := make(chan seen, 100)
+	go func() { // net.Pipe: the server's writes wait for this reader
+		defer close(frames)
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.GoAwayFrame:
+				frames <- seen{goAway: true, last: f.LastStreamID}
+			case *http2.MetaHeadersFrame:
+				frames <- seen{responded: f.StreamID == 1}
+			}
+		}
+	}()
+	_, err := io.WriteString(cli, http2.ClientPreface)
+	require.NoError(t, err)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	select {
+	case <-nc.entered: // stream 1 is being opened
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was not mapped")
+	}
+	s.Shutdown()
+	close(nc.release)
+	var goAway *seen
+	responded := false
+	for f := range frames {
+		if f.goAway && goAway == nil {
+			goAway = &f
+		}
+		responded = responded || f.responded
+	}
+	require.NotNil(t, goAway, "no GOAWAY")
+	if goAway.last >= 1 {
+		assert.True(t, responded, "GOAWAY named stream 1 as processed, and the connection closed without its response")
 	}
 }

@@ -76,32 +76,47 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 	c.mu.Lock()
 	if id <= c.lastID {
 		st := c.streams[id]
-		defer c.mu.Unlock()
 		if st == nil || st.recvEnd {
+			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeStreamClosed) // §5.1
 		}
 		if !f.StreamEnded() {
+			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeProtocol) // trailers end the stream (§8.1)
 		}
+		if st.declLen >= 0 && st.gotLen != st.declLen {
+			c.mu.Unlock()
+			c.resetStream(id, http2.ErrCodeProtocol) // §8.1.1
+			return nil
+		}
 		c.recvEndLocked(st) // trailers are not passed on
+		c.mu.Unlock()
 		return nil
 	}
-	c.lastID = id
-	refused := c.goingAway || uint32(len(c.streams)) >= c.srv.maxStreams()
+	if c.goingAway || uint32(len(c.streams)) >= c.srv.maxStreams() {
+		c.lastID = id
+		c.mu.Unlock()
+		c.refuse(id)
+		return nil
+	}
 	c.mu.Unlock()
-	if refused {
-		c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) }) // §8.7
-		return nil
-	}
 	req, declLen, err := c.request(f)
-	if err != nil {
-		c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeProtocol) }) // §8.1.1
+	// The stream opens with lastID, so that a GOAWAY sent meanwhile
+	// (Shutdown, IdleTimeout) names it only if it is served (§6.8).
+	c.mu.Lock()
+	c.lastID = id
+	if err != nil || c.goingAway {
+		c.mu.Unlock()
+		if err != nil {
+			c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeProtocol) }) // §8.1.1
+		} else {
+			c.refuse(id)
+		}
 		return nil
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	st := &stream{c: c, id: id, cancel: cancel, inflow: 65535, declLen: declLen}
 	req = req.WithContext(ctx)
-	c.mu.Lock()
 	st.outflow = c.initWindow
 	c.streams[id] = st
 	if c.idle != nil {
@@ -123,6 +138,11 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	go c.run(st, w, req, c.h)
 	return nil
+}
+
+// refuse resets stream id unprocessed, for the client to retry (§8.7).
+func (c *conn) refuse(id uint32) {
+	c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) })
 }
 
 // request maps a request's header fields to an *http.Request (§8.3.1),
@@ -267,19 +287,23 @@ func (c *conn) data(f *http2.DataFrame) error {
 	return nil
 }
 
-// recvEndLocked notes the client's END_STREAM on st.
+// recvEndLocked notes the client's END_STREAM on st, and wakes its body's
+// reader.
 func (c *conn) recvEndLocked(st *stream) {
 	st.recvEnd = true
 	if st.bodyErr == nil {
 		st.bodyErr = io.EOF
 	}
+	c.cond.Broadcast()
 	c.removeLocked(st)
 }
 
 // credit gives n bytes of receive window back to the client (§6.9.1):
 // to the connection, and to stream id too unless id is 0 or the stream
 // has received all it will. WINDOW_UPDATE frames go out once half a window
-// has been given back, so that small bodies, BOSH's, cost none.
+// has been given back, so that small bodies, BOSH's, cost none, or once
+// the connection's credit is more than the client has left: bodies that
+// handlers have yet to read may hold the rest of its window.
 func (c *conn) credit(id uint32, n int) {
 	if n <= 0 {
 		return
@@ -287,7 +311,7 @@ func (c *conn) credit(id uint32, n int) {
 	c.mu.Lock()
 	c.unacked += int32(n)
 	var conn, strm int32
-	if c.unacked >= connWindow/2 {
+	if c.unacked >= connWindow/2 || c.unacked >= c.inflow {
 		conn, c.unacked = c.unacked, 0
 		c.inflow += conn
 	}
