@@ -221,7 +221,7 @@ type conn struct {
 	hbuf []byte
 
 	mu         sync.Mutex
-	cond       sync.Cond // on mu: a window grew, body bytes arrived, a stream or the connection ended
+	cond       sync.Cond // on mu: the connection's send window opened, a stream or the connection ended
 	streams    map[uint32]*stream
 	lastID     uint32 // the highest stream the client opened
 	inflow     int32  // what the client may still send on the connection
@@ -399,8 +399,10 @@ func (c *conn) settings(f *http2.SettingsFrame) error {
 					c.mu.Unlock()
 					return http2.ConnectionError(http2.ErrCodeFlowControl) // §6.9.2
 				}
+				if delta > 0 {
+					st.wakeLocked()
+				}
 			}
-			c.cond.Broadcast()
 			c.mu.Unlock()
 		case http2.SettingMaxFrameSize:
 			c.mu.Lock()
@@ -420,19 +422,23 @@ func (c *conn) windowUpdate(f *http2.WindowUpdateFrame) error {
 	c.mu.Lock()
 	overflow := false
 	if f.StreamID == 0 {
+		blocked := c.outflow <= 0
 		c.outflow += int64(f.Increment)
 		if c.outflow > 1<<31-1 {
 			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeFlowControl)
 		}
+		if blocked && c.outflow > 0 {
+			c.cond.Broadcast() // only writers waiting for the connection's window wait on cond
+		}
 	} else if st := c.streams[f.StreamID]; st != nil {
 		st.outflow += int64(f.Increment)
 		overflow = st.outflow > 1<<31-1
+		st.wakeLocked()
 	} else if f.StreamID > c.lastID {
 		c.mu.Unlock()
 		return http2.ConnectionError(http2.ErrCodeProtocol) // an idle stream (§5.1)
 	}
-	c.cond.Broadcast()
 	c.mu.Unlock()
 	if overflow {
 		c.resetStream(f.StreamID, http2.ErrCodeFlowControl)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ type stream struct {
 	bodyGone bool         // the handler closed the body or returned: discard
 	declLen  int64        // its content-length, or -1
 	gotLen   int64
+	wake     *sync.Cond // on conn.mu, made when first waited on: its body's reader, its writer waiting for its window
 
 	recvEnd     bool // the client's END_STREAM came (half-closed remote)
 	sentEnd     bool // the server's END_STREAM or RST_STREAM went
@@ -47,6 +49,21 @@ type stream struct {
 	gone     func()
 }
 
+// waitLocked waits, with conn.mu held, until wakeLocked is called.
+func (st *stream) waitLocked() {
+	if st.wake == nil {
+		st.wake = sync.NewCond(&st.c.mu)
+	}
+	st.wake.Wait()
+}
+
+// wakeLocked wakes what waits on st: a frame for it arrived, or it ended.
+func (st *stream) wakeLocked() {
+	if st.wake != nil {
+		st.wake.Broadcast()
+	}
+}
+
 // endLocked ends st without a response from the server: its context is
 // cancelled and its body read fails. It returns the detached stream's
 // gone function when the end claimed it, for the caller to call without
@@ -58,7 +75,8 @@ func (c *conn) endLocked(st *stream) (gone func()) {
 			st.bodyErr = errStreamReset
 		}
 		st.cancel()
-		c.cond.Broadcast()
+		st.wakeLocked()
+		c.cond.Broadcast() // its writer may wait for the connection's window
 	}
 	if st.detached && st.claimed.CompareAndSwap(false, true) {
 		gone = st.gone
@@ -279,7 +297,7 @@ func (c *conn) data(f *http2.DataFrame) error {
 	if f.StreamEnded() {
 		c.recvEndLocked(st)
 	}
-	c.cond.Broadcast()
+	st.wakeLocked()
 	c.mu.Unlock()
 	// What is not kept for the handler (padding, a body it no longer
 	// reads) is given back at once; the rest as the handler reads it.
@@ -294,7 +312,7 @@ func (c *conn) recvEndLocked(st *stream) {
 	if st.bodyErr == nil {
 		st.bodyErr = io.EOF
 	}
-	c.cond.Broadcast()
+	st.wakeLocked()
 	c.removeLocked(st)
 }
 
@@ -392,7 +410,7 @@ func (b *body) Read(p []byte) (int, error) {
 	c := st.c
 	c.mu.Lock()
 	for st.body.Len() == 0 && st.bodyErr == nil && !st.bodyGone {
-		c.cond.Wait()
+		st.waitLocked()
 	}
 	if st.body.Len() == 0 || st.bodyGone {
 		err := st.bodyErr
@@ -415,9 +433,9 @@ func (b *body) Close() error {
 	st.bodyGone = true
 	unread := st.body.Len()
 	st.body = bytes.Buffer{}
-	c.cond.Broadcast()
+	st.wakeLocked()
 	c.mu.Unlock()
-	c.credit(0, unread)
+	c.credit(st.id, unread)
 	return nil
 }
 
@@ -529,9 +547,11 @@ type Stream struct{ st *stream }
 // this package (possibly wrapped: http.ResponseController's Unwrap
 // convention) and nothing has been written to it. The handler then
 // returns without a response, and the Stream is answered later with
-// Claim and Respond. gone is called instead, once, from another
-// goroutine, if the client resets the stream or the connection ends
-// first. Detach returns nil otherwise, and the handler answers as usual.
+// Claim and Respond. gone is called instead, once, if the client resets
+// the stream or the connection ends first (or the handler panics after
+// Detach): from the connection's goroutine, or the handler's, never with
+// a lock of this package held. Detach returns nil otherwise, and the
+// handler answers as usual.
 func Detach(w http.ResponseWriter, gone func()) *Stream {
 	for {
 		if rw, ok := w.(*responseWriter); ok {
@@ -641,7 +661,11 @@ func (c *conn) writeData(st *stream, p []byte, end bool) error {
 	for first := true; first || len(p) > 0; first = false {
 		c.mu.Lock()
 		for len(p) > 0 && (c.outflow <= 0 || st.outflow <= 0) && !st.reset && !c.closed {
-			c.cond.Wait()
+			if c.outflow <= 0 {
+				c.cond.Wait()
+			} else {
+				st.waitLocked()
+			}
 		}
 		if st.reset || c.closed || st.sentEnd {
 			c.mu.Unlock()
