@@ -478,6 +478,23 @@ func TestProtocolErrors(t *testing.T) {
 				r.headers(5, true)
 			},
 			func(t *testing.T, r *rawClient) { assert.Equal(t, http2.ErrCodeRefusedStream, r.rst(5).ErrCode) }},
+		{"trailers on a stream the server reset are a stream error, and the connection goes on (§5.4.2)",
+			func(r *rawClient) {
+				settings(r)
+				r.headers(1, false, "connection", "close") // the server resets stream 1 (§8.2.2)
+				r.hbuf.Reset()
+				r.henc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "1"})
+				r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: r.hbuf.Bytes(), EndHeaders: true, EndStream: true})
+				r.fr.WritePing(false, [8]byte{9})
+			},
+			func(t *testing.T, r *rawClient) {
+				f := r.until(func(f http2.Frame) bool {
+					p, ok := f.(*http2.PingFrame)
+					_, away := f.(*http2.GoAwayFrame)
+					return away || ok && p.IsAck()
+				})
+				assert.IsType(t, &http2.PingFrame{}, f, "no GOAWAY before the PING's answer")
+			}},
 		{"a PUSH_PROMISE from the client is a connection error (§8.4)",
 			func(r *rawClient) {
 				settings(r)

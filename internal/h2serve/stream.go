@@ -94,9 +94,17 @@ func (c *conn) headers(f *http2.MetaHeadersFrame) error {
 	c.mu.Lock()
 	if id <= c.lastID {
 		st := c.streams[id]
-		if st == nil || st.recvEnd {
+		if st == nil {
+			// A closed stream: the client may have sent these trailers
+			// before it saw the server's RST_STREAM (§5.4.2), and the
+			// framer has decoded them all the same (HPACK state).
 			c.mu.Unlock()
-			return http2.ConnectionError(http2.ErrCodeStreamClosed) // §5.1
+			c.write(func() error { return c.fr.WriteRSTStream(id, http2.ErrCodeStreamClosed) })
+			return nil
+		}
+		if st.recvEnd {
+			c.mu.Unlock()
+			return http2.ConnectionError(http2.ErrCodeStreamClosed) // §5.1: half-closed (remote)
 		}
 		if !f.StreamEnded() {
 			c.mu.Unlock()

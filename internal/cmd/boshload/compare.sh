@@ -1,9 +1,11 @@
 #!/bin/sh
 # compare.sh runs the same boshload load against Prosody's mod_bosh,
 # ejabberd's mod_bosh, boshd with its in-memory core (as it starts, held
-# requests parked, and with -park=false: boshd-nopark), and boshd relaying
-# to the Prosody (-upstream tcp://), one after another, and prints a
-# markdown table with each figure's ratio to the best of the two peers.
+# requests parked, and with -park=false: boshd-nopark; over h2c with
+# $H2C_PER_CONN sessions on each HTTP/2 connection, as behind a
+# multiplexing reverse proxy: boshd-h2c), and boshd relaying to the
+# Prosody (-upstream tcp://), one after another, and prints a markdown
+# table with each figure's ratio to the best of the two peers.
 #
 #   make compare                          # or: sh internal/cmd/boshload/compare.sh
 #   SESSIONS=5000 MESSAGES=20 CLOSED_MESSAGES=20 RUNS=1 make compare
@@ -38,7 +40,8 @@ MESSAGES=${MESSAGES:-20}
 CLOSED_MESSAGES=${CLOSED_MESSAGES:-20}
 INTERVAL=${INTERVAL:-2s}
 DURATION=${DURATION:-110s}
-TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-nopark boshd-prosody"}
+TARGETS=${TARGETS:-"prosody ejabberd boshd boshd-nopark boshd-h2c boshd-prosody"}
+H2C_PER_CONN=${H2C_PER_CONN:-10}
 RUNS=${RUNS:-3}
 PERF=${PERF:-1}
 FAULTS=${FAULTS:-1}
@@ -280,7 +283,7 @@ load() {
 	m=$CLOSED_MESSAGES; [ "$2" = paced ] && m=$MESSAGES
 	log "$1: $2 run $3 of $RUNS, $SESSIONS sessions, $m messages each"
 	"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$SESSIONS" \
-		-messages "$m" -mode "$2" -interval "$INTERVAL" -duration "$DURATION" -pid "$SERVER_PID" \
+		-messages "$m" -mode "$2" -interval "$INTERVAL" -duration "$DURATION" -pid "$SERVER_PID" $LOAD_FLAGS \
 		-json >"$WORK/$1.$2.$3.json" 2>"$WORK/$1.$2.$3.txt" || log "$1 $2: boshload failed (see $WORK/$1.$2.$3.txt)"
 	sed 's/^/    /' "$WORK/$1.$2.$3.txt" >&2
 }
@@ -288,6 +291,9 @@ load() {
 # cutload NAME CUT RUN: runs one fault load against $URL: -cut CUT with
 # seed RUN (see the head of this file).
 cutload() {
+	if [ -n "$LOAD_FLAGS" ]; then
+		log "$1: no fault runs (boshload -cut speaks HTTP/1.1)"; return
+	fi
 	log "$1: cut $2, run $3 of $CUT_RUNS (seed $3), $CUT_SESSIONS sessions, $CUT_MESSAGES messages each every $CUT_INTERVAL"
 	f=$WORK/$1.cut-$2.$3
 	"$WORK/boshload" -url "$URL" -domain "$DOMAIN" -password "$PASSWORD" -sessions "$CUT_SESSIONS" \
@@ -301,6 +307,8 @@ cutload() {
 # defaults allow). LIMITS is what the next boshd gets.
 BOSHD_LIMITS=""
 LIMITS=""
+# LOAD_FLAGS are the next load's extra boshload flags (boshd-h2c's).
+LOAD_FLAGS=""
 
 # one TARGET FN ARGS...: starts TARGET fresh, runs FN TARGET ARGS... (load
 # or cutload), stops it.
@@ -311,6 +319,10 @@ one() {
 	ejabberd) start_ejabberd; $_fn "$_t" "$@"; stop_ejabberd ;;
 	boshd) start_boshd -users "$WORK/users" $LIMITS; $_fn "$_t" "$@"; stop "$SERVER_PID" ;;
 	boshd-nopark) start_boshd -users "$WORK/users" -park=false $LIMITS; $_fn "$_t" "$@"; stop "$SERVER_PID" ;;
+	boshd-h2c)
+		start_boshd -users "$WORK/users" -h2c $LIMITS
+		LOAD_FLAGS="-h2c -sessions-per-conn $H2C_PER_CONN"; $_fn "$_t" "$@"; LOAD_FLAGS=""
+		stop "$SERVER_PID" ;;
 	boshd-prosody)
 		start_prosody; p=$PROSODY_PID
 		start_boshd -upstream tcp://127.0.0.1:$PROSODY_C2S -domain $DOMAIN -upstream-ca "$WORK/prosody/certs/server.crt" $LIMITS

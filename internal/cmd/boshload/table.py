@@ -181,5 +181,6 @@ if floor["paced"]:
 print()
 print("Medians of %d runs, each on a freshly started server." % nruns)
 print("Ratios (×) are to the best of %s in this run. boshd-nopark: boshd -park=false (held requests"
-      " wait on their goroutines). boshd-prosody: boshd relaying to the same"
+      " wait on their goroutines). boshd-h2c: boshd -h2c, the load over HTTP/2 with prior knowledge,"
+      " several sessions a connection (compare.sh's H2C_PER_CONN). boshd-prosody: boshd relaying to the same"
       " Prosody over c2s; its server figures are boshd's process only." % ", ".join(p for p in PEERS if p in targets))
