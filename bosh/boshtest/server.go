@@ -11,7 +11,8 @@ import (
 )
 
 // Server is an in-process BOSH endpoint for tests, like httptest.Server:
-// it serves the handler under test at /http-bind on 127.0.0.1.
+// it serves the handler under test at /http-bind on 127.0.0.1, over
+// HTTP/1.1 and over HTTP/2 with prior knowledge (h2c).
 type Server struct {
 	// URL is the BOSH endpoint, http://127.0.0.1:port/http-bind.
 	URL string
@@ -28,7 +29,12 @@ func NewServer(h http.Handler) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/http-bind", h)
 	ts := httptest.NewUnstartedServer(mux)
-	// Held requests are parked, as under bosh.Serve, which boshd uses.
+	// HTTP/1.1 and h2c (HTTP/2 with prior knowledge), and held requests
+	// parked, as under bosh.Serve, which boshd uses.
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	ts.Config.Protocols = &p
 	ts.Listener = bosh.ParkListener(ts.Config, ts.Listener)
 	ts.Start()
 	return &Server{URL: ts.URL + "/http-bind", h: h, ts: ts}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,4 +228,128 @@ func TestReconnectStorm(t *testing.T) {
 		wg.Go(func() { c.Terminate(ctx) })
 	}
 	wg.Wait()
+}
+
+// TestLosslessUnderH2cConnectionCuts: pairs of sessions chat over h2c,
+// every client's streams multiplexed on one HTTP/2 connection, while that
+// connection breaks: after the client writes frames carrying a session's
+// request, the connection is closed at a random moment up to 10ms later,
+// so that the cut lands before the server read the request, while it
+// forwarded its payloads, while the stream was held (parked, detached from
+// its handler) and after it answered. Every stream on the connection fails
+// at once; each client resends its requests on a new connection (XEP-0124
+// §14.3). Every message arrives exactly once, in order, and every session
+// ends by its client's terminate.
+func TestLosslessUnderH2cConnectionCuts(t *testing.T) {
+	defer noGoroutinesLeft(t)()
+	for _, tc := range []struct {
+		rate float64
+		seed uint64
+	}{{0.02, 1}, {0.05, 2}} {
+		t.Run(fmt.Sprintf("cut=%v/seed=%d", tc.rate, tc.seed), func(t *testing.T) {
+			h2cCutRun(t, tc.rate, tc.seed)
+		})
+	}
+}
+
+func h2cCutRun(t *testing.T, rate float64, seed uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // hang guard
+	defer cancel()
+	srv, err := xmpptest.NewServer(xmpptest.Config{})
+	require.NoError(t, err)
+	defer srv.Close()
+	pairs := 10
+	for i := range 2 * pairs {
+		require.NoError(t, srv.Core.AddUser("u"+strconv.Itoa(i), "pw"))
+	}
+	cuts := &h2Cutter{rate: rate, rng: rand.New(rand.NewPCG(seed, 0))}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p, DialContext: cuts.dial}
+	defer tr.CloseIdleConnections()
+	traces := make([]*syncbuf.Buffer, 2*pairs)
+	res := pairRun{
+		url: srv.URL, domain: "localhost", pairs: pairs, perSide: 20,
+		password: func(int) string { return "pw" }, transport: tr, acks: seed%2 == 0,
+		traces: traces,
+	}.run(ctx)
+	if len(res.failed) > 0 {
+		var first int
+		fmt.Sscanf(res.failed[0].Error(), "u%d", &first)
+		t.Logf("trace of u%d:\n%s", first, traces[first])
+	}
+	cs := cuts.stats()
+	t.Logf("%v; %d connections, %d cut; handler: %+v", res, cs.dials, cs.cut, srv.Handler.Stats())
+	assertLossless(t, res)
+	assert.Positive(t, cs.cut)
+	// A cut also kills creation requests in flight on the connection,
+	// some before the server read them: the orphans counted are at most
+	// the sessions left.
+	h := srv.Handler
+	for i := 0; i < 200 && h.Stats().Sessions+int64(h.Stats().Ended["inactivity"]) > res.orphans; i++ {
+		time.Sleep(5 * time.Millisecond) // a bounded poll
+	}
+	hs := h.Stats()
+	inactive := hs.Ended["inactivity"]
+	delete(hs.Ended, "inactivity")
+	assert.Equal(t, map[string]uint64{"terminate": uint64(2 * pairs)}, hs.Ended, "no session failed")
+	assert.LessOrEqual(t, hs.Sessions+int64(inactive), res.orphans, "only orphans of lost creation requests are left or timed out")
+}
+
+// An h2Cutter dials the clients' HTTP/2 connections and closes one, at a
+// random moment up to 10ms later, after a write that carries a session's
+// request (a DATA frame's body with a sid: h2c sends it as it is), with
+// probability rate; at most one cut is pending per connection.
+type h2Cutter struct {
+	rate float64
+
+	mu    sync.Mutex
+	rng   *rand.Rand
+	dials int
+	cut   int
+}
+
+type h2CutStats struct{ dials, cut int }
+
+func (c *h2Cutter) stats() h2CutStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return h2CutStats{c.dials, c.cut}
+}
+
+func (c *h2Cutter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.dials++
+	c.mu.Unlock()
+	return &cutConn{Conn: conn, c: c}, nil
+}
+
+// A cutConn is one connection an h2Cutter may cut.
+type cutConn struct {
+	net.Conn
+	c       *h2Cutter
+	pending atomic.Bool
+}
+
+func (k *cutConn) Write(p []byte) (int, error) {
+	n, err := k.Conn.Write(p)
+	if err != nil || !hasSID(p) || k.pending.Load() {
+		return n, err
+	}
+	c := k.c
+	c.mu.Lock()
+	cut := c.rng.Float64() < c.rate
+	delay := time.Duration(c.rng.Int64N(int64(10 * time.Millisecond)))
+	if cut {
+		c.cut++
+	}
+	c.mu.Unlock()
+	if cut && k.pending.CompareAndSwap(false, true) {
+		time.AfterFunc(delay, func() { k.Conn.Close() })
+	}
+	return n, err
 }
