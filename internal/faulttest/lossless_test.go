@@ -103,11 +103,7 @@ func clientCutRun(t *testing.T, rate float64, seed uint64, proxied, acks bool) {
 		password: func(int) string { return "pw" }, transport: cutter, acks: acks,
 		traces: traces,
 	}.run(ctx)
-	if len(res.failed) > 0 {
-		var first int
-		fmt.Sscanf(res.failed[0].Error(), "u%d", &first)
-		t.Logf("trace of u%d:\n%s", first, traces[first])
-	}
+	logFirstFailure(t, res, traces)
 	cs := cutter.Stats()
 	t.Logf("%v; client cuts: %d of %d attempts (%d after the answer began); handler: %+v",
 		res, cs.Cut, cs.Requests, cs.Answered, srv.Handler.Stats())
@@ -273,11 +269,7 @@ func h2cCutRun(t *testing.T, rate float64, seed uint64) {
 		password: func(int) string { return "pw" }, transport: tr, acks: seed%2 == 0,
 		traces: traces,
 	}.run(ctx)
-	if len(res.failed) > 0 {
-		var first int
-		fmt.Sscanf(res.failed[0].Error(), "u%d", &first)
-		t.Logf("trace of u%d:\n%s", first, traces[first])
-	}
+	logFirstFailure(t, res, traces)
 	cs := cuts.stats()
 	t.Logf("%v; %d connections, %d cut; handler: %+v", res, cs.dials, cs.cut, srv.Handler.Stats())
 	assertLossless(t, res)
@@ -285,15 +277,8 @@ func h2cCutRun(t *testing.T, rate float64, seed uint64) {
 	// A cut also kills creation requests in flight on the connection,
 	// some before the server read them: the orphans counted are at most
 	// the sessions left.
-	h := srv.Handler
-	for i := 0; i < 200 && h.Stats().Sessions+int64(h.Stats().Ended["inactivity"]) > res.orphans; i++ {
-		time.Sleep(5 * time.Millisecond) // a bounded poll
-	}
-	hs := h.Stats()
-	inactive := hs.Ended["inactivity"]
-	delete(hs.Ended, "inactivity")
-	assert.Equal(t, map[string]uint64{"terminate": uint64(2 * pairs)}, hs.Ended, "no session failed")
-	assert.LessOrEqual(t, hs.Sessions+int64(inactive), res.orphans, "only orphans of lost creation requests are left or timed out")
+	left := sessionsLeft(t, srv.Handler, res, 2*pairs)
+	assert.LessOrEqual(t, left, res.orphans, "only orphans of lost creation requests are left or timed out")
 }
 
 // An h2Cutter dials the clients' HTTP/2 connections and closes one, at a

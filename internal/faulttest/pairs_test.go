@@ -276,6 +276,15 @@ func assertLossless(t *testing.T, res pairResult) bool {
 // it is given a moment (bounded).
 func assertSessionsEnded(t *testing.T, h *bosh.Handler, res pairResult, users int) {
 	t.Helper()
+	left := sessionsLeft(t, h, res, users)
+	assert.Equal(t, res.orphans, left, "only orphans of lost creation responses are left or timed out")
+}
+
+// sessionsLeft checks that every session ended by its client's terminate
+// and returns how many are left or ended by inactivity, once no more than
+// res.orphans are (or a bounded moment has passed).
+func sessionsLeft(t *testing.T, h *bosh.Handler, res pairResult, users int) int64 {
+	t.Helper()
 	for i := 0; i < 200 && h.Stats().Sessions+int64(h.Stats().Ended["inactivity"]) > res.orphans; i++ {
 		time.Sleep(5 * time.Millisecond) // a bounded poll
 	}
@@ -283,7 +292,17 @@ func assertSessionsEnded(t *testing.T, h *bosh.Handler, res pairResult, users in
 	inactive := hs.Ended["inactivity"]
 	delete(hs.Ended, "inactivity")
 	assert.Equal(t, map[string]uint64{"terminate": uint64(users)}, hs.Ended, "no session failed")
-	assert.Equal(t, res.orphans, hs.Sessions+int64(inactive), "only orphans of lost creation responses are left or timed out")
+	return hs.Sessions + int64(inactive)
+}
+
+// logFirstFailure logs the trace of the first user whose session failed.
+func logFirstFailure(t *testing.T, res pairResult, traces []*syncbuf.Buffer) {
+	t.Helper()
+	if len(res.failed) > 0 {
+		var first int
+		fmt.Sscanf(res.failed[0].Error(), "u%d", &first)
+		t.Logf("trace of u%d:\n%s", first, traces[first])
+	}
 }
 
 // noGoroutinesLeft returns a check, to defer first, that no goroutine is
