@@ -4,7 +4,7 @@
 
 GO ?= go
 
-.PHONY: test deps e2e-deps vet unit race fuzz bench compare bigload faults cluster
+.PHONY: test deps e2e-deps vet unit race fuzz bench compare bigload bigidle faults cluster
 
 test: deps e2e-deps vet unit race
 
@@ -93,6 +93,12 @@ compare:
 # (internal/cmd/boshload/big.sh).
 bigload:
 	sh internal/cmd/boshload/big.sh
+
+# bigidle holds 19,800 idle sessions over HTTP/1.1 (SESSIONS=…), each held request parked, in one
+# boshd with its in-memory core, and prints its RSS per idle session
+# (internal/cmd/boshload/bigidle.sh).
+bigidle:
+	sh internal/cmd/boshload/bigidle.sh
 
 # cluster runs boshd as three nodes in network namespaces (internal/clustertest),
 # with Prosody behind, HAProxy in front and boshload as the client: one node,
