@@ -179,12 +179,10 @@ type h2Wire struct{ st *h2serve.Stream }
 
 func (w h2Wire) claim() bool { return w.st.Claim() }
 
+// send sends the reply as Handler.write recorded it, Content-Length
+// included.
 func (w h2Wire) send(rec *httprec.Recorder) {
-	hdr := rec.Header()
-	if hdr.Get("Content-Length") == "" {
-		hdr.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
-	}
-	w.st.Respond(rec.Code(), hdr, rec.Body.Bytes())
+	w.st.Respond(rec.Code(), rec.Header(), rec.Body.Bytes())
 }
 
 // http1 formats rec as an HTTP/1.1 response (RFC 9112 §4, §6), with Date

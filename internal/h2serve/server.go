@@ -196,9 +196,6 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// errClosed is a write's error once the connection is closed.
-var errClosed = errors.New("h2serve: connection closed")
-
 // errStreamReset is a body read's or response write's error once the
 // client has reset the stream.
 var errStreamReset = errors.New("h2serve: stream reset by the client")
@@ -244,33 +241,26 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, h http.Handler) *conn
 		c.tls = &st
 	}
 	c.rd = newReader(nc)
-	c.fr = http2.NewFramer(outSink{c}, c.rd)
+	c.fr = http2.NewFramer(appender{&c.out}, c.rd)
 	c.fr.SetMaxReadFrameSize(maxReadFrame) // the framer keeps a buffer of the largest frame read
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = s.maxHeaderList()
-	c.henc = hpack.NewEncoder(hpackSink{c})
+	c.henc = hpack.NewEncoder(appender{&c.hbuf})
 	return c
 }
 
-// outSink collects the framer's frames in out.
-type outSink struct{ c *conn }
+// An appender collects what is written to it in a slice: the framer's
+// frames in conn.out, the HPACK encoder's output in conn.hbuf.
+type appender struct{ b *[]byte }
 
-func (s outSink) Write(p []byte) (int, error) {
-	s.c.out = append(s.c.out, p...)
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
 	return len(p), nil
 }
 
 // outPool holds the buffers that frames are written into: a connection
 // has one only while it writes.
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// hpackSink collects the encoder's output in hbuf.
-type hpackSink struct{ c *conn }
-
-func (s hpackSink) Write(p []byte) (int, error) {
-	s.c.hbuf = append(s.c.hbuf, p...)
-	return len(p), nil
-}
 
 // serve reads and handles frames until the connection ends.
 func (c *conn) serve(sawPreface bool) {

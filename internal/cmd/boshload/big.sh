@@ -22,34 +22,9 @@ PER_CONN=${PER_CONN:-2}
 DURATION=${DURATION:-10m}
 PASSWORD=big-$$
 
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-WORK=$(mktemp -d /tmp/boshbig.XXXXXX)
-BOSHD_PID=""
-log() { echo "bigload: $*" >&2; }
-cleanup() {
-	[ -n "$BOSHD_PID" ] && kill "$BOSHD_PID" 2>/dev/null && wait "$BOSHD_PID" 2>/dev/null
-	log "logs and results kept in $WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-log "building boshd and boshload in $WORK"
-(cd "$ROOT" && go build -o "$WORK/boshd" ./examples/boshd && go build -o "$WORK/boshload" ./internal/cmd/boshload)
-i=1; while [ $i -le "$SESSIONS" ]; do echo "user$i:$PASSWORD"; i=$((i + 1)); done >"$WORK/users"
-
-ulimit -n "$(ulimit -Hn)"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$WORK/boshd" -listen 127.0.0.1:$port -h2c -log-level warn -users "$WORK/users" \
-	-max-sessions $((SESSIONS + 1000)) -max-sessions-per-address $((SESSIONS + 1000)) \
-	-session-rate 100000 -session-burst 100000 >"$WORK/boshd.out" 2>&1 &
-BOSHD_PID=$!
-# The in-memory core salts every account (SCRAM, 4096 iterations) before it listens.
-i=0
-until grep -q 'listening\|serving' "$WORK/boshd.out" 2>/dev/null && python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
-	kill -0 "$BOSHD_PID" 2>/dev/null || { cat "$WORK/boshd.out" >&2; log "boshd died"; exit 1; }
-	i=$((i + 1)); [ $i -lt 1500 ] || { log "boshd not listening after 5 minutes"; exit 1; }
-	sleep 0.2
-done
+NAME=bigload
+. "$(dirname "$0")/bigboshd.sh"
+start_boshd -h2c
 log "$SESSIONS sessions, $PER_CONN per HTTP/2 connection, $MESSAGES messages each"
 "$WORK/boshload" -url http://127.0.0.1:$port/http-bind -h2c -sessions-per-conn "$PER_CONN" \
 	-sessions "$SESSIONS" -password "$PASSWORD" -messages "$MESSAGES" -mode closed \
