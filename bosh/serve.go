@@ -22,8 +22,8 @@ import (
 //     watches the connection meanwhile, writes the reply, and hands the
 //     connection back to srv for its next request. The held request
 //     then costs its socket and its session's state: no goroutine stack,
-//     no bufio buffers, no *http.Request. This costs CPU (the hijack, two
-//     epoll changes, the connection's return through the listener): a
+//     no bufio buffers, no *http.Request. This costs CPU (the hijack, an
+//     epoll change, the connection's return through the listener): a
 //     quarter to a half more per held request in the README's
 //     Performance figures.
 //   - Over HTTP/2 (h2c with prior knowledge when srv.Protocols allows

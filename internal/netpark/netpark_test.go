@@ -17,7 +17,7 @@ import (
 )
 
 // pair returns both ends of a loopback TCP connection.
-func pair(t *testing.T) (server, client net.Conn) {
+func pair(t testing.TB) (server, client net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -133,6 +133,41 @@ func TestDataIsNoHangup(t *testing.T) {
 	assert.Empty(t, got, "no hangup after Unpark")
 }
 
+// A keep-alive connection is parked again after each Unpark: only the
+// parking that is current when the peer hangs up reports it. A connection
+// closed on this side after Unpark leaves nothing behind for the next one
+// given its descriptor number.
+func TestParkAgain(t *testing.T) {
+	p := newPoller(t)
+	server, client := pair(t)
+	var earlier []chan struct{}
+	for range 3 {
+		hangup, got := hangups()
+		k, err := p.Park(server, hangup)
+		require.NoError(t, err)
+		require.True(t, k.Unpark())
+		earlier = append(earlier, got)
+	}
+	hangup, got := hangups()
+	_, err := p.Park(server, hangup)
+	require.NoError(t, err)
+	client.Close()
+	waitHangup(t, got)
+	for i, c := range earlier {
+		assert.Empty(t, c, "parking %d was unparked", i)
+	}
+
+	// Closed here after Unpark: the next connection (whose descriptor
+	// number is likely the same) is watched all the same.
+	server.Close()
+	server2, client2 := pair(t)
+	hangup2, got2 := hangups()
+	_, err = p.Park(server2, hangup2)
+	require.NoError(t, err)
+	client2.Close()
+	waitHangup(t, got2)
+}
+
 // A TLS connection is watched through the TCP connection below it.
 func TestTLS(t *testing.T) {
 	p := newPoller(t)
@@ -221,4 +256,21 @@ func TestWatch(t *testing.T) {
 	require.NoError(t, err)
 	waitHangup(t, got3)
 	assert.Empty(t, got2, "unparked")
+}
+
+// BenchmarkParkUnpark: a keep-alive connection parked and unparked, as a
+// held request and its reply do.
+func BenchmarkParkUnpark(b *testing.B) {
+	p, err := netpark.New()
+	require.NoError(b, err)
+	defer p.Close()
+	server, client := pair(b)
+	defer client.Close()
+	for b.Loop() {
+		k, err := p.Park(server, func() {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		k.Unpark()
+	}
 }

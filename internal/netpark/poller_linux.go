@@ -83,8 +83,15 @@ func (p *Poller) park(c net.Conn, hangup func(), events uint32) (*Parked, error)
 		}
 		p.nextID++
 		k.fd, k.id = int32(fd), p.nextID
+		// Re-arm the descriptor's registration (see remove), or add one
+		// when it has none: a new connection, or a number the kernel gave
+		// again after a close (a close takes a descriptor out of the set).
 		ev := syscall.EpollEvent{Events: events | syscall.EPOLLONESHOT, Fd: k.fd, Pad: int32(k.id)}
-		if cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); cerr == nil {
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		if cerr == syscall.ENOENT {
+			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
+		if cerr == nil {
 			p.conns[k.fd] = k
 		}
 	})
@@ -97,15 +104,16 @@ func (p *Poller) park(c net.Conn, hangup func(), events uint32) (*Parked, error)
 	return k, nil
 }
 
-// remove stops watching k's descriptor.
+// remove stops watching k's descriptor. Its registration stays in the
+// epoll set, which saves a system call on each Unpark and on the next
+// Park of the same connection (a keep-alive connection is parked again
+// and again): an event it still reports is stale, and take drops it.
+// Closing the descriptor takes it out of the set.
 func (p *Poller) remove(k *Parked) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conns[k.fd] == k {
 		delete(p.conns, k.fd)
-		if !p.closed { // after Close, epfd may be another file's number
-			syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(k.fd), nil)
-		}
 	}
 }
 
@@ -154,8 +162,9 @@ func (p *Poller) loop(rc syscall.RawConn) {
 }
 
 // take removes and returns the connection an event is about, or nil when
-// the event is stale: that connection was unparked, and its descriptor
-// may be another's by now.
+// the event is stale: that connection was unparked (its registration
+// stays, see remove), and its descriptor may be another's by now. Either
+// way the registration is disarmed (EPOLLONESHOT) until the next Park.
 func (p *Poller) take(ev syscall.EpollEvent) *Parked {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -164,6 +173,5 @@ func (p *Poller) take(ev syscall.EpollEvent) *Parked {
 		return nil
 	}
 	delete(p.conns, k.fd)
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(k.fd), nil)
 	return k
 }
