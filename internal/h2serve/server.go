@@ -63,6 +63,8 @@ type Server struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a connection; 0 means
 	// DefaultWriteTimeout. A connection whose write times out is closed.
+	// It also bounds each wait of a response for the client to open its
+	// flow-control windows (§6.9): the stream is then reset (CANCEL).
 	WriteTimeout time.Duration
 	// ErrorLog receives handler panics; nil means the log package's
 	// standard logger.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -815,5 +816,86 @@ func TestGoAwayWhileAStreamOpens(t *testing.T) {
 	require.NotNil(t, goAway, "no GOAWAY")
 	if goAway.last >= 1 {
 		assert.True(t, responded, "GOAWAY named stream 1 as processed, and the connection closed without its response")
+	}
+}
+
+// A client that keeps its flow-control window shut (§6.9) holds a
+// response back for at most WriteTimeout: the stream is then reset
+// (CANCEL) and the handler's write fails, instead of waiting for good. A
+// window opened in time lets the response through.
+func TestShutWindowResetsTheStream(t *testing.T) {
+	tests := []struct {
+		name    string
+		open    bool // the client opens the stream's window before WriteTimeout
+		wantRST bool
+	}{
+		{name: "window kept shut", wantRST: true},
+		{name: "window opened in time", open: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const timeout = 5 * time.Second
+				cli, srvc := net.Pipe()
+				wrote := make(chan error, 1)
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, err := io.WriteString(w, "hello")
+					if err == nil {
+						err = http.NewResponseController(w).Flush()
+					}
+					wrote <- err
+				})
+				served := make(chan struct{})
+				go func() {
+					defer close(served)
+					(&Server{WriteTimeout: timeout}).ServeConn(context.Background(), srvc, h, false)
+				}()
+				r := &rawClient{t: t, c: cli, fr: http2.NewFramer(cli, cli)}
+				r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+				r.henc = hpack.NewEncoder(&r.hbuf)
+				type frame struct {
+					rst  http2.ErrCode
+					data string
+				}
+				frames := make(chan frame, 100)
+				go func() { // net.Pipe: the server's writes wait for this reader
+					defer close(frames)
+					for {
+						f, err := r.fr.ReadFrame()
+						if err != nil {
+							return
+						}
+						switch f := f.(type) {
+						case *http2.RSTStreamFrame:
+							frames <- frame{rst: f.ErrCode}
+						case *http2.DataFrame:
+							frames <- frame{data: string(f.Data())}
+						}
+					}
+				}()
+				_, err := io.WriteString(cli, http2.ClientPreface)
+				require.NoError(t, err)
+				require.NoError(t, r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}))
+				r.headers(1, true)
+				synctest.Wait()
+				assert.Empty(t, frames, "nothing within a shut window")
+
+				time.Sleep(timeout - time.Second)
+				if tc.open {
+					require.NoError(t, r.fr.WriteWindowUpdate(1, 100))
+				}
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				if tc.wantRST {
+					require.ErrorIs(t, <-wrote, errStreamReset)
+					assert.Equal(t, frame{rst: http2.ErrCodeCancel}, <-frames)
+				} else {
+					require.NoError(t, <-wrote)
+					assert.Equal(t, frame{data: "hello"}, <-frames)
+				}
+				cli.Close()
+				<-served
+			})
+		})
 	}
 }

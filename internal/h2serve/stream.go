@@ -664,16 +664,44 @@ func (c *conn) writeHeaders(st *stream, status int, hdr http.Header, end bool) e
 }
 
 // writeData sends p as DATA frames within the send windows (§6.9),
-// waiting for the client to grow them.
+// waiting for the client to grow them, each time for at most
+// WriteTimeout: a client that keeps a window shut
+// (SETTINGS_INITIAL_WINDOW_SIZE 0, say) would otherwise keep the writer
+// waiting for good. The stream is then reset (CANCEL, §8.7).
 func (c *conn) writeData(st *stream, p []byte, end bool) error {
+	var stall *time.Timer // runs while the writer waits for a window
+	stalled := false      // it ran out; guarded by c.mu
+	defer func() {
+		if stall != nil {
+			stall.Stop()
+		}
+	}()
 	for first := true; first || len(p) > 0; first = false {
 		c.mu.Lock()
-		for len(p) > 0 && (c.outflow <= 0 || st.outflow <= 0) && !st.reset && !c.closed {
+		for len(p) > 0 && (c.outflow <= 0 || st.outflow <= 0) && !st.reset && !c.closed && !stalled {
+			if stall == nil {
+				stall = time.AfterFunc(c.srv.writeTimeout(), func() {
+					c.mu.Lock()
+					stalled = true
+					st.wakeLocked()
+					c.cond.Broadcast()
+					c.mu.Unlock()
+				})
+			}
 			if c.outflow <= 0 {
 				c.cond.Wait()
 			} else {
 				st.waitLocked()
 			}
+		}
+		if stall != nil && !stalled {
+			stall.Stop() // a window opened in time
+			stall = nil
+		}
+		if stalled && !st.reset && !c.closed && !st.sentEnd {
+			c.mu.Unlock()
+			c.resetStream(st.id, http2.ErrCodeCancel)
+			return errStreamReset
 		}
 		if st.reset || c.closed || st.sentEnd {
 			c.mu.Unlock()
