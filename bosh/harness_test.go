@@ -101,6 +101,15 @@ func (u *fakeUp) stream(t *testing.T, i int) *fakeStream {
 	return u.streams[i]
 }
 
+// newest returns the stream opened last.
+func (u *fakeUp) newest(t *testing.T) *fakeStream {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	require.NotEmpty(t, u.streams, "no stream was opened")
+	return u.streams[len(u.streams)-1]
+}
+
 // payloads returns every payload the stream received, in order.
 func (s *fakeStream) payloads() []string {
 	s.mu.Lock()

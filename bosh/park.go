@@ -14,7 +14,9 @@ import (
 	"github.com/httpbind/httpbind/session"
 )
 
-// parkWriteTimeout bounds writing a parked request's reply.
+// parkWriteTimeout bounds writing a response on a connection Serve
+// holds (a parked request's reply, a kept connection's), when the
+// http.Server has no WriteTimeout.
 const parkWriteTimeout = 10 * time.Second
 
 // A parked is a held request (§8) taken off its connection by Serve: no
@@ -67,29 +69,29 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *bsession, p se
 		}
 		return true
 	case r.ProtoMajor == 1 && r.ProtoMinor == 1 && !r.Close:
-		return k.parkConn(l, w)
+		return k.parkConn(l, w, r)
 	}
 	return false
 }
 
 // parkConn takes a held HTTP/1.1 request off its connection (not when the
 // connection cannot be hijacked).
-func (k *parked) parkConn(l *parkListener, w http.ResponseWriter) bool {
+func (k *parked) parkConn(l *parkListener, w http.ResponseWriter, r *http.Request) bool {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return false // a wrapper that cannot hijack
 	}
 	k.h.stats.parked.Add(1)
-	hw := &h1Wire{l: l, conn: conn}
+	hw := &h1Wire{kc: keptFor(l, r, conn)}
 	k.wire = hw
 	if brw.Reader.Buffered() > 0 {
 		// The client sent more (pipelining) before the reply: answer on
 		// this goroutine and close, so that nothing read is lost.
-		go k.answerAndClose(conn)
+		go k.answerAndClose(l, conn)
 		return true
 	}
 	if hw.watch, err = l.poller.Park(conn, func() { conn.Close(); k.hangup() }); err != nil {
-		go k.answerAndClose(conn)
+		go k.answerAndClose(l, conn)
 		return true
 	}
 	if !k.p.Park(k.ready) {
@@ -115,7 +117,7 @@ func (k *parked) answer() {
 
 // answerAndClose answers a request that could not be parked from a
 // goroutine of its own, then closes its connection.
-func (k *parked) answerAndClose(conn net.Conn) {
+func (k *parked) answerAndClose(l *parkListener, conn net.Conn) {
 	defer k.h.stats.inflight.Add(-1)
 	defer conn.Close()
 	reply := k.p.Wait(context.Background()) // the request's context ended with its handler
@@ -129,7 +131,7 @@ func (k *parked) answerAndClose(conn net.Conn) {
 	k.hdr.Set("Connection", "close")
 	rec := httprec.New(k.hdr)
 	k.h.reply(rec, k.accept, &k.s.info, reply)
-	writeHTTP1(conn, rec)
+	l.write(conn, rec, false)
 }
 
 // hangup is called when the client went away (its connection is closed,
@@ -147,29 +149,29 @@ func (k *parked) unhold() {
 }
 
 // An h1Wire is a parked request's HTTP/1.1 connection, watched by the
-// Poller meanwhile and handed back to the server after the reply.
+// Poller meanwhile and kept for the next request after the reply
+// (keepalive.go).
 type h1Wire struct {
-	l     *parkListener
-	conn  net.Conn
+	kc    *keptConn
 	watch *netpark.Parked
 }
 
 func (w *h1Wire) claim() bool { return w.watch.Unpark() }
 
 func (w *h1Wire) send(rec *httprec.Recorder) {
-	if writeHTTP1(w.conn, rec) != nil {
-		w.conn.Close()
+	if w.kc.l.write(w.kc.c, rec, false) != nil {
+		w.kc.c.Close()
 		return
 	}
-	w.conn.SetDeadline(time.Time{})
-	w.l.resume(w.conn)
+	w.kc.next()
 }
 
-// writeHTTP1 writes the HTTP/1.1 response rec recorded to conn, within
-// parkWriteTimeout.
-func writeHTTP1(conn net.Conn, rec *httprec.Recorder) error {
-	conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	_, err := conn.Write(http1(rec))
+// write writes the HTTP/1.1 response rec recorded to conn (http1), within
+// the server's WriteTimeout (parkWriteTimeout without one); head: the
+// response to a HEAD request.
+func (l *parkListener) write(conn net.Conn, rec *httprec.Recorder, head bool) error {
+	conn.SetWriteDeadline(time.Now().Add(l.writeTimeout()))
+	_, err := conn.Write(http1(rec, head))
 	return err
 }
 
@@ -185,15 +187,25 @@ func (w h2Wire) send(rec *httprec.Recorder) {
 	w.st.Respond(rec.Code(), rec.Header(), rec.Body.Bytes())
 }
 
-// http1 formats rec as an HTTP/1.1 response (RFC 9112 §4, §6), with Date
-// and Content-Length, for one write to the connection.
-func http1(rec *httprec.Recorder) []byte {
+// http1 formats rec as an HTTP/1.1 response (RFC 9112 §4, §6), with Date,
+// Content-Length and, for a body without one, a sniffed Content-Type, for
+// one write to the connection. A response to HEAD has no body; a 1xx,
+// 204 or 304 response neither body nor Content-Length (RFC 9110 §8.6,
+// §15.3.5, §15.4.5).
+func http1(rec *httprec.Recorder, head bool) []byte {
 	status, hdr := rec.Code(), rec.Header()
+	bodyless := status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
 	if hdr.Get("Date") == "" {
 		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-	if hdr.Get("Content-Length") == "" {
+	switch {
+	case bodyless:
+		hdr.Del("Content-Length")
+	case hdr.Get("Content-Length") == "":
 		hdr.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+	}
+	if _, ok := hdr["Content-Type"]; !ok && rec.Body.Len() > 0 && !bodyless {
+		hdr.Set("Content-Type", http.DetectContentType(rec.Body.Bytes()))
 	}
 	var out bytes.Buffer
 	out.Grow(256 + rec.Body.Len())
@@ -204,6 +216,8 @@ func http1(rec *httprec.Recorder) []byte {
 	out.WriteString("\r\n")
 	hdr.Write(&out)
 	out.WriteString("\r\n")
-	out.Write(rec.Body.Bytes())
+	if !head && !bodyless {
+		out.Write(rec.Body.Bytes())
+	}
 	return out.Bytes()
 }

@@ -19,13 +19,18 @@ import (
 // goes away (the end of r.Context() for a request that is not parked).
 //
 //   - Over HTTP/1.1 it takes the request off its connection (a hijack),
-//     watches the connection meanwhile, writes the reply, and hands the
-//     connection back to srv for its next request. The held request
-//     then costs its socket and its session's state: no goroutine stack,
-//     no bufio buffers, no *http.Request. This costs CPU (the hijack, an
-//     epoll change, the connection's return through the listener): a
-//     quarter to a half more per held request in the README's
-//     Performance figures.
+//     watches the connection meanwhile and writes the reply. The held
+//     request then costs its socket and its session's state: no
+//     goroutine stack, no bufio buffers, no *http.Request. The
+//     connection then stays with Serve, which serves its next requests
+//     itself (a held one is parked again) and, between them, watches it
+//     the same way: an idle keep-alive connection costs no goroutine
+//     either. srv's ReadHeaderTimeout, ReadTimeout, IdleTimeout,
+//     WriteTimeout, MaxHeaderBytes, ErrorLog and Handler apply to those
+//     requests as to its own; ConnState is not called for them, a
+//     response goes out when its handler returns (no Flush), and a
+//     request's context does not end when its client goes away while
+//     the handler runs. A TLS connection goes back to srv instead.
 //   - Over HTTP/2 (h2c with prior knowledge when srv.Protocols allows
 //     it, h2 over TLS when ALPN chooses it), Serve serves the connections
 //     with its own HTTP/2 server (internal/h2serve) instead of Go's, whose
@@ -86,6 +91,9 @@ type parkListener struct {
 	back    chan net.Conn
 	done    chan struct{}
 	once    sync.Once
+
+	mu   sync.Mutex
+	kept map[*keptConn]struct{} // idle kept connections (keepalive.go); nil once closed
 }
 
 // accepted is one result of the listener's Accept.
@@ -95,7 +103,7 @@ type accepted struct {
 }
 
 func newParkListener(l net.Listener, poller *netpark.Poller) *parkListener {
-	pl := &parkListener{Listener: l, poller: poller,
+	pl := &parkListener{Listener: l, poller: poller, kept: make(map[*keptConn]struct{}),
 		accepts: make(chan accepted), back: make(chan net.Conn), done: make(chan struct{})}
 	go pl.acceptLoop()
 	return pl
@@ -139,15 +147,53 @@ func (l *parkListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close closes the listener below and stops the poller; connections
-// handed back after that are closed.
+// Close closes the listener below, the kept connections that wait for a
+// request (keepalive.go), and stops the poller; connections handed back
+// or kept after that are closed.
 func (l *parkListener) Close() error {
 	err := l.Listener.Close()
 	l.once.Do(func() {
 		close(l.done)
+		l.mu.Lock()
+		kept := l.kept
+		l.kept = nil
+		l.mu.Unlock()
+		for kc := range kept {
+			kc.shut()
+		}
 		l.poller.Close()
 	})
 	return err
+}
+
+// keep counts kc among the idle kept connections, or closes it and
+// reports false when the listener is closed.
+func (l *parkListener) keep(kc *keptConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kept == nil {
+		kc.c.Close()
+		return false
+	}
+	l.kept[kc] = struct{}{}
+	return true
+}
+
+// drop takes kc out of the idle kept connections.
+func (l *parkListener) drop(kc *keptConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.kept, kc)
+}
+
+// closed reports whether the listener is closed.
+func (l *parkListener) closed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // resume hands c back for its next request, or closes it when the

@@ -32,6 +32,10 @@ type serveOpts struct {
 	idle  time.Duration // the server's IdleTimeout
 	h2c   bool          // also HTTP/2 with prior knowledge
 	h2    bool          // with tls: HTTP/2 first in ALPN
+	// other serves every path but /http-bind, when set.
+	other http.Handler
+	// server changes the http.Server before it serves.
+	server func(*http.Server)
 }
 
 func newServed(t *testing.T, cfg Config, o serveOpts) *served {
@@ -52,6 +56,15 @@ func newServed(t *testing.T, cfg Config, o serveOpts) *served {
 		s.tls = &tls.Config{InsecureSkipVerify: true}
 	}
 	srv := &http.Server{Handler: x.h, IdleTimeout: o.idle}
+	if o.other != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/http-bind", x.h)
+		mux.Handle("/", o.other)
+		srv.Handler = mux
+	}
+	if o.server != nil {
+		o.server(srv)
+	}
 	if o.h2c {
 		var p http.Protocols
 		p.SetHTTP1(true)
