@@ -128,7 +128,8 @@ func (kc *keptConn) shut() {
 }
 
 // maxDrain bounds what is read of a request body the handler left unread
-// for the connection to serve its next request; beyond it, it closes.
+// for the connection to serve its next request; beyond it, or when the
+// body cannot be read to its end, it closes.
 const maxDrain = 256 << 10
 
 // serve reads and serves kc's requests until one is held and parked
@@ -170,7 +171,11 @@ func (kc *keptConn) serve() {
 			return
 		}
 		closing := req.Close || !req.ProtoAtLeast(1, 1) || kc.l.closed()
-		if n, _ := io.CopyN(io.Discard, req.Body, maxDrain+1); n > maxDrain {
+		// Only a body read to its end (io.EOF) leaves the connection at
+		// the next request: after a read error (malformed chunking, a
+		// timeout, a body the handler closed) it is somewhere in the
+		// body, whose rest must not be read as a request.
+		if n, err := io.CopyN(io.Discard, req.Body, maxDrain+1); n > maxDrain || err != io.EOF {
 			closing = true
 		}
 		req.Body.Close()

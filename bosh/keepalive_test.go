@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,22 @@ var otherHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 		panic("boom")
 	case "/abort":
 		panic(http.ErrAbortHandler)
+	case "/close-body":
+		r.Body.Close()
+		io.WriteString(w, "closed")
+	case "/hints":
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		io.WriteString(w, "final")
+	case "/short-cl":
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "short")
+	case "/te":
+		w.Header().Set("Transfer-Encoding", "chunked")
+		io.WriteString(w, "hello")
+	case "/bye":
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "bye")
 	default:
 		http.NotFound(w, r)
 	}
@@ -268,4 +285,33 @@ func FuzzKeptConnection(f *testing.F) {
 			t.Fatal("serve did not return")
 		}
 	})
+}
+
+// A request body that is not read to its end without error (malformed
+// chunking, a body the handler closed early) leaves the connection in
+// the middle of the body: it is closed after the response, as net/http
+// does, never read on (what follows is no request of the client's).
+func TestKeptConnectionClosesOnAnUnfinishedBody(t *testing.T) {
+	smuggled := "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct{ name, send string }{
+		{name: "malformed chunk", send: "POST /ignore-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + smuggled},
+		{name: "malformed chunk, body closed by the handler", send: "POST /close-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + smuggled},
+		{name: "body cut short by ReadTimeout", send: "POST /ignore-body HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+			strconv.Itoa(len(smuggled)+1) + "\r\n\r\n"},
+	}
+	s := newServed(t, Config{MaxSessionsPerAddress: 100}, serveOpts{other: otherHandler, server: func(srv *http.Server) {
+		srv.ReadTimeout = 300 * time.Millisecond
+	}})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := kept(t, s)
+			c.send(tc.send)
+			res, _ := c.response("POST")
+			if strings.HasSuffix(tc.send, "\r\n\r\n") {
+				c.send(smuggled + "x") // the body's rest, after the response
+			}
+			assert.True(t, res.Close, "Connection: close")
+			assert.True(t, c.closed(), "closed, the body's rest not served as a request")
+		})
+	}
 }
