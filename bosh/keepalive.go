@@ -51,7 +51,7 @@ import (
 type keptConn struct {
 	l      *parkListener
 	c      net.Conn
-	ctx    context.Context // the first request's values (http.ServerContextKey, ConnContext's), never cancelled
+	ctx    context.Context // the connection's values (http.ServerContextKey, http.LocalAddrContextKey, ConnContext's), never cancelled
 	remote string
 
 	mu    sync.Mutex      // for watch and idle, set by next on one goroutine, taken by serve on another
@@ -70,7 +70,13 @@ func keptFor(l *parkListener, r *http.Request, c net.Conn) *keptConn {
 		return kc
 	}
 	kc := &keptConn{l: l, c: c, remote: r.RemoteAddr}
-	kc.ctx = context.WithValue(context.WithoutCancel(r.Context()), keptKey{}, kc)
+	// The connection's context, not r's: r's has the values that
+	// middlewares put there for r alone.
+	base := r.Context()
+	if cc, ok := base.Value(connKey{}).(*connContext); ok {
+		base = context.WithValue(cc.ctx, http.LocalAddrContextKey, c.LocalAddr())
+	}
+	kc.ctx = context.WithValue(context.WithoutCancel(base), keptKey{}, kc)
 	return kc
 }
 

@@ -315,3 +315,36 @@ func TestKeptConnectionClosesOnAnUnfinishedBody(t *testing.T) {
 		})
 	}
 }
+
+type userKey struct{}
+
+// A kept connection's requests have the connection's context values
+// (http.ServerContextKey, http.LocalAddrContextKey, ConnContext's), as
+// net/http gives them, never those a middleware put in the context of
+// the request that was parked.
+func TestKeptConnectionRequestsHaveTheConnectionsContext(t *testing.T) {
+	s := newServed(t, Config{}, serveOpts{other: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := r.Context().Value(userKey{}).(string)
+		_, srv := r.Context().Value(http.ServerContextKey).(*http.Server)
+		_, local := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		io.WriteString(w, "user="+user+" server="+strconv.FormatBool(srv)+" local="+strconv.FormatBool(local))
+	}), server: func(srv *http.Server) {
+		next := srv.Handler
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u := r.Header.Get("X-User"); u != "" { // an authenticating middleware
+				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	c := s.dial()
+	se := c.create(s.tester, 1)
+	c.post(se.body(1, "", ""), "X-User", "alice")
+	waitParked(t, s.h, 1)
+	s.up.newest(t).sink.Deliver([]byte("<message id='m1'/>"))
+	c.read()
+
+	c.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+	_, body := c.response("GET")
+	assert.Equal(t, "user= server=true local=true", body)
+}
