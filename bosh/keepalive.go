@@ -83,11 +83,11 @@ func keptFor(l *parkListener, r *http.Request, c net.Conn) *keptConn {
 // next waits for kc's next request, or hands a TLS connection back to the
 // server for it.
 func (kc *keptConn) next() {
+	kc.c.SetDeadline(time.Time{}) // the reply's write deadline too, which the server may never reset
 	if _, ok := kc.c.(*tls.Conn); ok {
 		kc.l.resume(kc.c)
 		return
 	}
-	kc.c.SetDeadline(time.Time{})
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	if !kc.l.keep(kc) {

@@ -2,6 +2,7 @@ package bosh
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -347,4 +348,41 @@ func TestKeptConnectionRequestsHaveTheConnectionsContext(t *testing.T) {
 	c.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
 	_, body := c.response("GET")
 	assert.Equal(t, "user= server=true local=true", body)
+}
+
+// deadlineConn records the deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	read, write time.Time
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error      { c.read, c.write = t, t; return nil }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error  { c.read = t; return nil }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.write = t; return nil }
+
+// A TLS connection goes back to the http.Server after its parked reply
+// without the reply's write deadline: a server without WriteTimeout
+// (nor a TLS handshake timeout) never sets one again, and its next
+// responses, later than parkWriteTimeout, would fail.
+func TestKeptTLSConnectionGoesBackWithoutDeadlines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	poller, err := netpark.New()
+	if err != nil {
+		t.Skip("no poller here:", err)
+	}
+	l := newParkListener(ln, poller)
+	t.Cleanup(func() { l.Close() })
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	dc := &deadlineConn{Conn: a}
+	tc := tls.Server(dc, &tls.Config{})
+	tc.SetWriteDeadline(time.Now().Add(parkWriteTimeout)) // as l.write leaves it
+	kc := &keptConn{l: l, c: tc, ctx: context.Background()}
+	go kc.next()
+	c, err := l.Accept()
+	require.NoError(t, err)
+	require.Same(t, tc, c)
+	assert.True(t, dc.write.IsZero(), "write deadline %v", dc.write)
+	assert.True(t, dc.read.IsZero(), "read deadline %v", dc.read)
 }
