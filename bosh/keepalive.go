@@ -285,6 +285,16 @@ type keptWriter struct {
 	hijacked bool
 }
 
+// WriteHeader keeps the final status: an interim one (1xx but 101) is
+// dropped, since the response goes out whole when the handler returns
+// (a client needs none; Expect: 100-continue is answered by read).
+func (w *keptWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	w.Recorder.WriteHeader(code)
+}
+
 // Hijack gives the connection to the caller, with the bytes read of it
 // and not yet of a request (pipelining).
 func (w *keptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {

@@ -386,3 +386,28 @@ func TestKeptTLSConnectionGoesBackWithoutDeadlines(t *testing.T) {
 	assert.True(t, dc.write.IsZero(), "write deadline %v", dc.write)
 	assert.True(t, dc.read.IsZero(), "read deadline %v", dc.read)
 }
+
+// A handler's response goes out framed by what is sent: an interim 1xx
+// status it writes is not taken for the final one, a Content-Length or
+// Transfer-Encoding it sets never disagrees with the body; the next
+// pipelined request's response is read as such.
+func TestKeptConnectionFramesHandlerResponses(t *testing.T) {
+	tests := []struct{ path, body string }{
+		{path: "/hints", body: "final"},
+		{path: "/short-cl", body: "short"},
+		{path: "/te", body: "hello"},
+	}
+	s := newServed(t, Config{MaxSessionsPerAddress: 100}, serveOpts{other: otherHandler})
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			c, _ := kept(t, s)
+			c.send("GET " + tc.path + " HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+			res, body := c.response("GET")
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			assert.Equal(t, tc.body, body)
+			res, body = c.response("GET")
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			assert.Equal(t, "hello", body)
+		})
+	}
+}

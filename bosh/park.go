@@ -191,17 +191,21 @@ func (w h2Wire) send(rec *httprec.Recorder) {
 // Content-Length and, for a body without one, a sniffed Content-Type, for
 // one write to the connection. A response to HEAD has no body; a 1xx,
 // 204 or 304 response neither body nor Content-Length (RFC 9110 §8.6,
-// §15.3.5, §15.4.5).
+// §15.3.5, §15.4.5). The body goes out whole: its Content-Length is its
+// length, whatever the handler set (but for HEAD), and there is no
+// Transfer-Encoding, lest the client read the response otherwise than
+// it is sent.
 func http1(rec *httprec.Recorder, head bool) []byte {
 	status, hdr := rec.Code(), rec.Header()
 	bodyless := status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
 	if hdr.Get("Date") == "" {
 		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
+	hdr.Del("Transfer-Encoding")
 	switch {
 	case bodyless:
 		hdr.Del("Content-Length")
-	case hdr.Get("Content-Length") == "":
+	case !head || hdr.Get("Content-Length") == "":
 		hdr.Set("Content-Length", strconv.Itoa(rec.Body.Len()))
 	}
 	if _, ok := hdr["Content-Type"]; !ok && rec.Body.Len() > 0 && !bodyless {
