@@ -176,7 +176,7 @@ func (kc *keptConn) serve() {
 			}
 			return
 		}
-		closing := req.Close || !req.ProtoAtLeast(1, 1) || kc.l.closed()
+		closing := req.Close || !req.ProtoAtLeast(1, 1) || kc.l.closed() || saysClose(w.Header())
 		// Only a body read to its end (io.EOF) leaves the connection at
 		// the next request: after a read error (malformed chunking, a
 		// timeout, a body the handler closed) it is somewhere in the
@@ -264,6 +264,19 @@ func (kc *keptConn) handle(w *keptWriter, req *http.Request) (ok bool) {
 	}
 	h.ServeHTTP(w, req.WithContext(ctx))
 	return true
+}
+
+// saysClose reports whether hdr has the "close" connection option, as a
+// handler sets to close the connection after its response.
+func saysClose(hdr http.Header) bool {
+	for _, v := range hdr.Values("Connection") {
+		for _, o := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(o), "close") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isTimeout(err error) bool {

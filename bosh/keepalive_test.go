@@ -411,3 +411,15 @@ func TestKeptConnectionFramesHandlerResponses(t *testing.T) {
 		})
 	}
 }
+
+// A handler's "Connection: close" closes the connection after its
+// response, as with net/http: a pipelined request is not served.
+func TestKeptConnectionClosesOnTheHandlersWord(t *testing.T) {
+	s := newServed(t, Config{}, serveOpts{other: otherHandler})
+	c, _ := kept(t, s)
+	c.send("GET /bye HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, body := c.response("GET")
+	assert.Equal(t, "bye", body)
+	assert.True(t, res.Close)
+	assert.True(t, c.closed(), "closed")
+}
