@@ -25,9 +25,10 @@
 // The Handler works in any net/http server. Serve (serve.go, park.go) is
 // the lean way to serve it: a held request of an HTTP/1.1 connection is
 // parked without a goroutine or buffers until its reply is there, and
-// internal/netpark watches its connection meanwhile (Linux); a held
-// HTTP/2 stream (h2c or over TLS) is detached from internal/h2serve, the
-// HTTP/2 server Serve puts behind them.
+// internal/netpark watches its connection meanwhile (Linux); the
+// connection then stays with Serve, which serves its next requests itself
+// (keepalive.go). A held HTTP/2 stream (h2c or over TLS) is detached from
+// internal/h2serve, the HTTP/2 server Serve puts behind them.
 //
 // Spec sections cited in this package are XEP-0124 v1.11.2's.
 package bosh

@@ -383,11 +383,17 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := newRawClient(t, c)
+	_, err = io.WriteString(c, http2.ClientPreface)
+	require.NoError(t, err)
+	return r
+}
+
+// newRawClient is a client speaking frames over c, preface not yet sent.
+func newRawClient(t *testing.T, c net.Conn) *rawClient {
 	r := &rawClient{t: t, c: c, fr: http2.NewFramer(c, c)}
 	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	r.henc = hpack.NewEncoder(&r.hbuf)
-	_, err = io.WriteString(c, http2.ClientPreface)
-	require.NoError(t, err)
 	return r
 }
 
@@ -770,9 +776,7 @@ func TestGoAwayWhileAStreamOpens(t *testing.T) {
 		}
 	}()
 	cli.SetDeadline(time.Now().Add(10 * time.Second))
-	r := &rawClient{t: t, c: cli, fr: http2.NewFramer(cli, cli)}
-	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	r.henc = hpack.NewEncoder(&r.hbuf)
+	r := newRawClient(t, cli)
 	type seen struct {
 		goAway    bool
 		last      uint32
@@ -850,9 +854,7 @@ func TestShutWindowResetsTheStream(t *testing.T) {
 					defer close(served)
 					(&Server{WriteTimeout: timeout}).ServeConn(context.Background(), srvc, h, false)
 				}()
-				r := &rawClient{t: t, c: cli, fr: http2.NewFramer(cli, cli)}
-				r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-				r.henc = hpack.NewEncoder(&r.hbuf)
+				r := newRawClient(t, cli)
 				type frame struct {
 					rst  http2.ErrCode
 					data string

@@ -124,13 +124,20 @@ func TestDataIsNoHangup(t *testing.T) {
 	assert.Equal(t, "POST", string(buf), "the data is still there")
 
 	client.Close()
-	server3, client3 := pair(t)
-	hangup3, got3 := hangups()
-	_, err = p.Park(server3, hangup3)
-	require.NoError(t, err)
-	client3.Close()
-	waitHangup(t, got3)
+	parkedHangsUp(t, p)
 	assert.Empty(t, got, "no hangup after Unpark")
+}
+
+// parkedHangsUp parks a new connection on p and checks that its client's
+// close is reported.
+func parkedHangsUp(t *testing.T, p *netpark.Poller) {
+	t.Helper()
+	server, client := pair(t)
+	hangup, got := hangups()
+	_, err := p.Park(server, hangup)
+	require.NoError(t, err)
+	client.Close()
+	waitHangup(t, got)
 }
 
 // A keep-alive connection is parked again after each Unpark: only the
@@ -160,12 +167,7 @@ func TestParkAgain(t *testing.T) {
 	// Closed here after Unpark: the next connection (whose descriptor
 	// number is likely the same) is watched all the same.
 	server.Close()
-	server2, client2 := pair(t)
-	hangup2, got2 := hangups()
-	_, err = p.Park(server2, hangup2)
-	require.NoError(t, err)
-	client2.Close()
-	waitHangup(t, got2)
+	parkedHangsUp(t, p)
 }
 
 // A TLS connection is watched through the TCP connection below it.
