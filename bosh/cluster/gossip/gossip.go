@@ -42,8 +42,12 @@ type Config struct {
 	// on every Update; nil: never draining, no count.
 	Draining func() bool
 	Sessions func() int64
-	// Local tunes memberlist for loopback: probes every 100ms, a node
-	// found dead within about a second; for tests.
+	// Local tunes memberlist for loopback: probes every 500ms, each
+	// answered within 400ms, a node suspect within a second or two and
+	// found dead a few seconds later; for tests. (Probes every 100ms
+	// answered within 50ms made nodes suspect one another on a loaded
+	// 2-core machine under the race detector: never all seen, or a node
+	// found dead before its leave arrived.)
 	Local bool
 	// Logger receives the gossip's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -116,7 +120,7 @@ func (g *Gossip) memberlistConfig() (*memberlist.Config, error) {
 	mc := memberlist.DefaultLANConfig()
 	if g.cfg.Local {
 		mc = memberlist.DefaultLocalConfig()
-		mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = 100*time.Millisecond, 50*time.Millisecond, 2
+		mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = 500*time.Millisecond, 400*time.Millisecond, 3
 	}
 	mc.Name = g.cfg.NodeID
 	host, port, err := splitHostPort(g.cfg.Bind)
