@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +72,7 @@ func keptFor(l *parkListener, r *http.Request, c net.Conn) *keptConn {
 	// The connection's context, not r's: r's has the values that
 	// middlewares put there for r alone.
 	base := r.Context()
-	if cc, ok := base.Value(connKey{}).(*connContext); ok {
+	if cc, ok := base.Value(parkKey{}).(*connContext); ok {
 		base = context.WithValue(cc.ctx, http.LocalAddrContextKey, c.LocalAddr())
 	}
 	kc.ctx = context.WithValue(context.WithoutCancel(base), keptKey{}, kc)
@@ -149,7 +148,7 @@ func (kc *keptConn) serve() {
 	kc.watch = nil
 	kc.mu.Unlock()
 	rd := readers.Get().(*keptReader)
-	rd.r.c = kc.c
+	rd.r.R = kc.c
 	defer func() {
 		if rd != nil {
 			rd.put()
@@ -159,8 +158,9 @@ func (kc *keptConn) serve() {
 		req, status := kc.read(rd)
 		if req == nil {
 			if status != 0 {
-				kc.c.SetWriteDeadline(time.Now().Add(kc.l.writeTimeout()))
-				io.WriteString(kc.c, "HTTP/1.1 "+statusLine(status)+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				rec := httprec.New(http.Header{"Connection": {"close"}})
+				rec.WriteHeader(status)
+				kc.l.write(kc.c, rec, false)
 			}
 			kc.c.Close()
 			return
@@ -208,18 +208,18 @@ func (kc *keptConn) read(rd *keptReader) (*http.Request, int) {
 	if d := kc.l.headerTimeout(); d > 0 {
 		kc.c.SetReadDeadline(time.Now().Add(d))
 	}
-	rd.r.remain = kc.l.maxHeaderBytes()
+	rd.r.N = kc.l.maxHeaderBytes()
 	req, err := http.ReadRequest(rd.br)
 	switch {
 	case err == nil:
-	case rd.r.remain <= 0:
+	case rd.r.N <= 0:
 		return nil, http.StatusRequestHeaderFieldsTooLarge
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isTimeout(err):
 		return nil, 0
 	default:
 		return nil, http.StatusBadRequest
 	}
-	rd.r.remain = math.MaxInt64
+	rd.r.N = math.MaxInt64
 	if d := kc.l.srv.ReadTimeout; d > 0 {
 		kc.c.SetReadDeadline(time.Now().Add(d))
 	} else {
@@ -233,8 +233,7 @@ func (kc *keptConn) read(rd *keptReader) (*http.Request, int) {
 			return nil, http.StatusExpectationFailed
 		}
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
-			kc.c.SetWriteDeadline(time.Now().Add(kc.l.writeTimeout()))
-			if _, err := io.WriteString(kc.c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			if kc.l.send(kc.c, continue100) != nil {
 				return nil, 0
 			}
 		}
@@ -284,9 +283,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func statusLine(code int) string {
-	return strconv.Itoa(code) + " " + http.StatusText(code)
-}
+// continue100 is the interim response to Expect: 100-continue.
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // A keptWriter is a kept connection's ResponseWriter: it keeps the
 // response for serve to write, and lets the handler hijack the
@@ -328,7 +326,7 @@ func (w *keptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // A keptReader reads requests off a kept connection, within
 // MaxHeaderBytes while it reads a header. Pooled between requests.
 type keptReader struct {
-	r  limitReader
+	r  io.LimitedReader // the connection; N bounds a header
 	br *bufio.Reader
 }
 
@@ -339,27 +337,9 @@ var readers = sync.Pool{New: func() any {
 }}
 
 func (rd *keptReader) put() {
-	rd.r.c = nil
+	rd.r.R = nil
 	rd.br.Reset(&rd.r)
 	readers.Put(rd)
-}
-
-// A limitReader reads from c, at most remain bytes.
-type limitReader struct {
-	c      net.Conn
-	remain int64
-}
-
-func (r *limitReader) Read(p []byte) (int, error) {
-	if r.remain <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.remain {
-		p = p[:r.remain]
-	}
-	n, err := r.c.Read(p)
-	r.remain -= int64(n)
-	return n, err
 }
 
 // Timeouts and limits of kept connections, from the http.Server.

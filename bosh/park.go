@@ -47,10 +47,11 @@ type parkedWire interface {
 // whether it did. The request then counts as held (and parked) until its
 // reply is there, and as in flight until that is written.
 func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *bsession, p session.Pending) bool {
-	l, ok := r.Context().Value(parkKey{}).(*parkListener)
+	cc, ok := r.Context().Value(parkKey{}).(*connContext)
 	if !ok || !p.CanPark() {
 		return false
 	}
+	l := cc.l
 	k := &parked{h: h, s: s, p: p, accept: r.Header.Get("Accept-Encoding")}
 	if hdr := w.Header(); len(hdr) > 0 {
 		k.hdr = hdr
@@ -170,8 +171,14 @@ func (w *h1Wire) send(rec *httprec.Recorder) {
 // the server's WriteTimeout (parkWriteTimeout without one); head: the
 // response to a HEAD request.
 func (l *parkListener) write(conn net.Conn, rec *httprec.Recorder, head bool) error {
+	return l.send(conn, http1(rec, head))
+}
+
+// send writes b to conn within the server's WriteTimeout
+// (parkWriteTimeout without one).
+func (l *parkListener) send(conn net.Conn, b []byte) error {
 	conn.SetWriteDeadline(time.Now().Add(l.writeTimeout()))
-	_, err := conn.Write(http1(rec, head))
+	_, err := conn.Write(b)
 	return err
 }
 

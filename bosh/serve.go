@@ -71,25 +71,25 @@ func ParkListener(srv *http.Server, l net.Listener) net.Listener {
 		if base != nil {
 			ctx = base(ctx, c)
 		}
-		ctx = context.WithValue(ctx, parkKey{}, pl)
-		cc := &connContext{}
-		ctx = context.WithValue(ctx, connKey{}, cc)
+		cc := &connContext{l: pl}
+		ctx = context.WithValue(ctx, parkKey{}, cc)
 		cc.ctx = ctx
 		return ctx
 	}
 	return pl
 }
 
-// parkKey is the context key of a request's parkListener.
+// parkKey is the context key of a request's connContext.
 type parkKey struct{}
 
-// connKey is the context key of a connContext.
-type connKey struct{}
-
-// A connContext holds a connection's context as ConnContext made it,
-// before any request's values: the base of a kept connection's requests'
-// contexts (keepalive.go).
-type connContext struct{ ctx context.Context }
+// A connContext is what a connection served through a parkListener has
+// in its context: the listener, and the connection's context as
+// ConnContext made it, before any request's values (the base of a kept
+// connection's requests' contexts, keepalive.go).
+type connContext struct {
+	l   *parkListener
+	ctx context.Context
+}
 
 // A parkListener is the listener Serve gives its http.Server: the
 // accepted connections and, besides them, the parked connections whose

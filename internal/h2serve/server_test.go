@@ -389,6 +389,27 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	return r
 }
 
+// pumpFrames reads r's frames on a goroutine of its own until the
+// connection fails, and passes on what pick makes of those it picks (a
+// frame's contents are valid only until the next read). Over net.Pipe
+// the server's writes wait for this reader.
+func pumpFrames[T any](r *rawClient, pick func(http2.Frame) (T, bool)) <-chan T {
+	out := make(chan T, 100)
+	go func() {
+		defer close(out)
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if v, ok := pick(f); ok {
+				out <- v
+			}
+		}
+	}()
+	return out
+}
+
 // newRawClient is a client speaking frames over c, preface not yet sent.
 func newRawClient(t *testing.T, c net.Conn) *rawClient {
 	r := &rawClient{t: t, c: c, fr: http2.NewFramer(c, c)}
@@ -782,22 +803,15 @@ func TestGoAwayWhileAStreamOpens(t *testing.T) {
 		last      uint32
 		responded bool
 	}
-	frames := make(chan seen, 100)
-	go func() { // net.Pipe: the server's writes wait for this reader
-		defer close(frames)
-		for {
-			f, err := r.fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.GoAwayFrame:
-				frames <- seen{goAway: true, last: f.LastStreamID}
-			case *http2.MetaHeadersFrame:
-				frames <- seen{responded: f.StreamID == 1}
-			}
+	frames := pumpFrames(r, func(f http2.Frame) (seen, bool) {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			return seen{goAway: true, last: f.LastStreamID}, true
+		case *http2.MetaHeadersFrame:
+			return seen{responded: f.StreamID == 1}, true
 		}
-	}()
+		return seen{}, false
+	})
 	_, err := io.WriteString(cli, http2.ClientPreface)
 	require.NoError(t, err)
 	require.NoError(t, r.fr.WriteSettings())
@@ -859,22 +873,15 @@ func TestShutWindowResetsTheStream(t *testing.T) {
 					rst  http2.ErrCode
 					data string
 				}
-				frames := make(chan frame, 100)
-				go func() { // net.Pipe: the server's writes wait for this reader
-					defer close(frames)
-					for {
-						f, err := r.fr.ReadFrame()
-						if err != nil {
-							return
-						}
-						switch f := f.(type) {
-						case *http2.RSTStreamFrame:
-							frames <- frame{rst: f.ErrCode}
-						case *http2.DataFrame:
-							frames <- frame{data: string(f.Data())}
-						}
+				frames := pumpFrames(r, func(f http2.Frame) (frame, bool) {
+					switch f := f.(type) {
+					case *http2.RSTStreamFrame:
+						return frame{rst: f.ErrCode}, true
+					case *http2.DataFrame:
+						return frame{data: string(f.Data())}, true
 					}
-				}()
+					return frame{}, false
+				})
 				_, err := io.WriteString(cli, http2.ClientPreface)
 				require.NoError(t, err)
 				require.NoError(t, r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}))
