@@ -230,6 +230,7 @@ type conn struct {
 	maxFrame   uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goingAway  bool
 	closed     bool
+	linger     bool        // close lingers: a connection error was sent
 	idle       *time.Timer // runs while the connection has no streams; nil without IdleTimeout
 }
 
@@ -320,7 +321,8 @@ func (c *conn) serve(sawPreface bool) {
 }
 
 // fail ends the connection after err: a connection error is sent as
-// GOAWAY (§5.4.1) first, a frame too large as FRAME_SIZE_ERROR.
+// GOAWAY (§5.4.1) first, a frame too large as FRAME_SIZE_ERROR, and the
+// connection's close lingers so that the client reads it.
 func (c *conn) fail(err error) {
 	var ce http2.ConnectionError
 	switch {
@@ -328,7 +330,12 @@ func (c *conn) fail(err error) {
 		c.goAway(http2.ErrCode(ce))
 	case errors.Is(err, http2.ErrFrameTooLarge):
 		c.goAway(http2.ErrCodeFrameSize)
+	default:
+		return
 	}
+	c.mu.Lock()
+	c.linger = true
+	c.mu.Unlock()
 }
 
 // done reports whether a connection going away has no streams left.
@@ -511,7 +518,7 @@ func (c *conn) dataFrame(id uint32, end bool, p []byte) {
 
 // goAway sends GOAWAY with code (§6.8): no stream above the last one
 // opened will be processed. With NO_ERROR the connection closes once its
-// streams are done; with an error, at once.
+// streams are done; with an error, when serve returns (fail).
 func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -522,7 +529,7 @@ func (c *conn) goAway(code http2.ErrCode) {
 	last, idle := c.lastID, len(c.streams) == 0
 	c.mu.Unlock()
 	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
-	if code != http2.ErrCodeNo || idle {
+	if code == http2.ErrCodeNo && idle {
 		c.nc.Close()
 	}
 }
@@ -541,12 +548,37 @@ func (c *conn) close() {
 		}
 	}
 	c.cond.Broadcast()
+	linger := c.linger
 	c.mu.Unlock()
-	c.nc.Close()
+	if linger {
+		go lingerClose(c.nc)
+	} else {
+		c.nc.Close()
+	}
 	for _, gone := range gones {
 		gone()
 	}
 }
+
+// Closing a connection with bytes unread makes TCP reset it, and a reset
+// can destroy the GOAWAY that explains why before the client reads it.
+// lingerClose ends nc's writing side first, then reads and drops what the
+// client still sends, for at most lingerTime and lingerBytes, and closes.
+func lingerClose(nc net.Conn) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		nc.Close()
+		return
+	}
+	nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, io.LimitReader(nc, lingerBytes))
+	nc.Close()
+}
+
+const (
+	lingerTime  = time.Second
+	lingerBytes = 256 << 10
+)
 
 // idleTimeout ends a connection that has had no streams for IdleTimeout.
 func (c *conn) idleTimeout() {

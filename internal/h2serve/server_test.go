@@ -592,6 +592,24 @@ func TestFrameBeyondMaxFrameSize(t *testing.T) {
 	assert.Equal(t, http2.ErrCodeFrameSize, f.(*http2.GoAwayFrame).ErrCode)
 }
 
+// A connection error's GOAWAY (§5.4.1) reaches the client even though the
+// server stopped reading with bytes unread: the server ends its side
+// first and drops what still arrives, where closing at once would make
+// TCP reset the connection (the client's next read or write fails with
+// ECONNRESET, and the GOAWAY can be lost).
+func TestConnectionErrorClosesWithoutReset(t *testing.T) {
+	addr := serveH2(t, &Server{}, echo)
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	// A frame beyond SETTINGS_MAX_FRAME_SIZE: its 64 KB payload stays unread.
+	require.NoError(t, r.fr.WriteRawFrame(0xfa, 0, 0, make([]byte, 64<<10)))
+	f := r.until(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	assert.Equal(t, http2.ErrCodeFrameSize, f.(*http2.GoAwayFrame).ErrCode)
+	_, err := r.fr.ReadFrame()
+	require.ErrorIs(t, err, io.EOF, "the server ended its side without a reset")
+	require.NoError(t, r.fr.WritePing(false, [8]byte{1}), "what the client still sends is read")
+}
+
 // waitBlockedInBodyRead waits until a goroutine waits for request body
 // bytes in body.Read.
 func waitBlockedInBodyRead(t *testing.T) {
