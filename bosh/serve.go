@@ -97,7 +97,7 @@ type connContext struct {
 type parkListener struct {
 	net.Listener
 	srv     *http.Server
-	h2      sync.Once // installs srv's h2c server
+	h2once  sync.Once // installs h2
 	poller  *netpark.Poller
 	accepts chan accepted
 	back    chan net.Conn
@@ -106,6 +106,7 @@ type parkListener struct {
 
 	mu   sync.Mutex
 	kept map[*keptConn]struct{} // idle kept connections (keepalive.go); nil once closed
+	h2   *h2serve.Server         // srv's HTTP/2 server, once installed
 }
 
 // accepted is one result of the listener's Accept.
@@ -144,9 +145,15 @@ func (l *parkListener) acceptLoop() {
 // puts internal/h2serve behind srv's HTTP/2 connections: srv.Serve has
 // configured its HTTP/2 by then, and no connection is served yet.
 func (l *parkListener) Accept() (net.Conn, error) {
-	l.h2.Do(func() {
-		if l.srv != nil {
-			new(h2serve.Server).Install(l.srv)
+	l.h2once.Do(func() {
+		if l.srv == nil {
+			return
+		}
+		h2 := &h2serve.Server{Poller: l.poller}
+		if h2.Install(l.srv) {
+			l.mu.Lock()
+			l.h2 = h2
+			l.mu.Unlock()
 		}
 	})
 	select {
@@ -159,19 +166,23 @@ func (l *parkListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close closes the listener below, the kept connections that wait for a
-// request (keepalive.go), and stops the poller; connections handed back
-// or kept after that are closed.
+// Close closes the listener below and the kept connections that wait for
+// a request (keepalive.go), has the h2c connections that srv handed over
+// go away (h2serve.Server.Shutdown: srv no longer counts them), and stops
+// the poller; connections handed back or kept after that are closed.
 func (l *parkListener) Close() error {
 	err := l.Listener.Close()
 	l.once.Do(func() {
 		close(l.done)
 		l.mu.Lock()
-		kept := l.kept
+		kept, h2 := l.kept, l.h2
 		l.kept = nil
 		l.mu.Unlock()
 		for kc := range kept {
 			kc.shut()
+		}
+		if h2 != nil {
+			h2.Shutdown()
 		}
 		l.poller.Close()
 	})

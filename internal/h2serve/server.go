@@ -27,12 +27,15 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/httpbind/httpbind/internal/netpark"
 )
 
 // Defaults of Server's fields.
@@ -69,6 +72,11 @@ type Server struct {
 	// ErrorLog receives handler panics; nil means the log package's
 	// standard logger.
 	ErrorLog *log.Logger
+	// Poller, when set, watches each connection with a file descriptor
+	// (not TLS) while it waits for its client's next frame, so that an
+	// idle connection keeps no goroutine; and Install then takes h2c
+	// connections off net/http's goroutine (see Install).
+	Poller *netpark.Poller
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -78,7 +86,12 @@ type Server struct {
 // Install makes srv serve its HTTP/2 connections with s: unencrypted ones
 // (h2c with prior knowledge, when srv.Protocols allows them) and, when
 // srv negotiates "h2" by ALPN, those over TLS; and has srv.Shutdown end
-// them gracefully (Server.Shutdown). It takes s's bounds from srv where
+// them gracefully (Server.Shutdown). With a Poller, an h2c connection
+// leaves srv once its preface is read: s serves a duplicate of its
+// descriptor and srv closes the original, which frees the goroutine and
+// buffers srv keeps for a connection. srv then no longer counts it
+// (ConnState reports it closed; srv.Shutdown and srv.Close do not wait for
+// it or close it): call s.Shutdown or s.Close for it. It takes s's bounds from srv where
 // s leaves them zero (IdleTimeout, MaxHeaderBytes,
 // HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
 // for HTTP/2 already, as srv.Serve does before its first Accept: Install
@@ -109,7 +122,15 @@ func (s *Server) Install(srv *http.Server) bool {
 				tc.Close()
 				return
 			}
-			s.ServeConn(baseContext(h), nc.UnencryptedNetConn(), h, true)
+			c := nc.UnencryptedNetConn()
+			if s.Poller != nil {
+				if own, err := dupConn(c); err == nil {
+					// srv cancels the connection's context as it lets go.
+					go s.ServeConn(context.WithoutCancel(baseContext(h)), own, h, true)
+					return // srv closes c, not own
+				}
+			}
+			s.ServeConn(baseContext(h), c, h, true)
 		}
 	}
 	if h2 {
@@ -130,10 +151,26 @@ func baseContext(h http.Handler) context.Context {
 	return context.Background()
 }
 
+// dupConn returns a connection on a duplicate of c's descriptor.
+func dupConn(c net.Conn) (net.Conn, error) {
+	fc, ok := c.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, errors.New("h2serve: the connection has no descriptor")
+	}
+	f, err := fc.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileConn(f)
+}
+
 // ServeConn serves HTTP/2 on nc until the client closes it, an error or
 // Shutdown ends it, and closes it. sawPreface says that the client's
 // connection preface (§3.4) has been read already, as net/http has for
-// h2c with prior knowledge. Requests' contexts derive from ctx.
+// h2c with prior knowledge. Requests' contexts derive from ctx. With a
+// Poller, ServeConn may return while nc is still served: once it waits
+// for its client's next frame.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface bool) {
 	c := s.newConn(ctx, nc, h)
 	s.mu.Lock()
@@ -147,12 +184,17 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn, h http.Handler, saw
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	c.serve(sawPreface)
+	if c.serve(sawPreface) {
+		c.finish()
+	}
+}
+
+// finish ends c's streams, closes it and forgets it.
+func (c *conn) finish() {
+	c.close()
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
 }
 
 // Shutdown sends GOAWAY on every connection (§6.8): each then takes no
@@ -166,6 +208,18 @@ func (s *Server) Shutdown() {
 	s.mu.Unlock()
 	for _, c := range cs {
 		c.goAway(http2.ErrCodeNo)
+	}
+}
+
+// Close closes every connection at once: their streams end as if their
+// clients had gone away. Connections that arrive later are closed too.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.shutdown = true
+	cs := slices.Collect(maps.Keys(s.conns))
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.shut()
 	}
 }
 
@@ -230,7 +284,9 @@ type conn struct {
 	maxFrame   uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goingAway  bool
 	closed     bool
-	linger     bool        // close lingers: a connection error was sent
+	linger     bool            // close lingers: a connection error was sent
+	shutting   bool            // shut was called: no more watching
+	watched    *netpark.Parked // the Poller watches for the client's next frame
 	idle       *time.Timer // runs while the connection has no streams; nil without IdleTimeout
 }
 
@@ -265,14 +321,14 @@ func (a appender) Write(p []byte) (int, error) {
 // has one only while it writes.
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// serve reads and handles frames until the connection ends.
-func (c *conn) serve(sawPreface bool) {
-	defer c.close()
+// serve starts the connection and reads and handles frames until it ends
+// (true), or until it waits for its client watched by the Poller (false).
+func (c *conn) serve(sawPreface bool) bool {
 	c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout))
 	if !sawPreface {
 		var p [len(http2.ClientPreface)]byte
 		if _, err := io.ReadFull(c.rd, p[:]); err != nil || string(p[:]) != http2.ClientPreface {
-			return
+			return true
 		}
 	}
 	err := c.write(func() error {
@@ -285,14 +341,24 @@ func (c *conn) serve(sawPreface bool) {
 		return c.fr.WriteWindowUpdate(0, connWindow-65535)
 	})
 	if err != nil {
-		return
+		return true
 	}
 	if d := c.srv.IdleTimeout; d > 0 {
 		c.mu.Lock()
 		c.idle = time.AfterFunc(d, c.idleTimeout)
 		c.mu.Unlock()
 	}
-	for first := true; ; first = false {
+	return c.readFrames(true)
+}
+
+// readFrames reads and handles frames until the connection ends (true) or
+// waits for its client watched (false). first says that the client's
+// SETTINGS frame is next (§3.4).
+func (c *conn) readFrames(first bool) bool {
+	for ; ; first = false {
+		if !first && c.watch() {
+			return false
+		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
@@ -301,21 +367,21 @@ func (c *conn) serve(sawPreface bool) {
 				continue
 			}
 			c.fail(err)
-			return
+			return true
 		}
 		if first {
 			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
 				c.fail(http2.ConnectionError(http2.ErrCodeProtocol)) // §3.4
-				return
+				return true
 			}
 			c.nc.SetReadDeadline(time.Time{})
 		}
 		if err := c.handle(f); err != nil {
 			c.fail(err)
-			return
+			return true
 		}
 		if c.done() {
-			return
+			return true
 		}
 	}
 }
@@ -498,7 +564,7 @@ func (c *conn) write(fn func() error) error {
 	}
 	c.out = nil
 	if err != nil {
-		c.nc.Close() // serve's read fails and ends the streams
+		c.shut()
 	}
 	return err
 }
@@ -530,8 +596,57 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Unlock()
 	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
 	if code == http2.ErrCodeNo && idle {
-		c.nc.Close()
+		c.shut()
 	}
+}
+
+// shut closes the connection from outside its reading: the read fails and
+// ends the streams; a connection the Poller watches (no read waits) is
+// taken from it and ended here.
+func (c *conn) shut() {
+	c.mu.Lock()
+	c.shutting = true
+	k := c.watched
+	c.watched = nil
+	c.mu.Unlock()
+	c.nc.Close()
+	if k != nil && k.Unpark() {
+		go c.finish()
+	}
+}
+
+// watch hands the connection to the Poller when the client has sent
+// nothing yet to read, and reports whether it did: the connection's
+// goroutine then returns, and resume reads on another once bytes come.
+// c.mu is held across the Poller's Watch, so that resume, which takes it,
+// runs after watched is set.
+func (c *conn) watch() bool {
+	if c.srv.Poller == nil || !c.rd.idle() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shutting {
+		return false
+	}
+	k, err := c.srv.Poller.Watch(c.nc, c.resume)
+	if err != nil {
+		return false // the Poller is closed: read and wait
+	}
+	c.watched = k
+	return true
+}
+
+// resume is the Poller's call once the client sent bytes or hung up.
+func (c *conn) resume() {
+	go func() {
+		c.mu.Lock()
+		c.watched = nil
+		c.mu.Unlock()
+		if c.readFrames(false) {
+			c.finish()
+		}
+	}()
 }
 
 // close ends every stream and closes the connection.
@@ -617,7 +732,7 @@ func (c *conn) removeLocked(st *stream) {
 		return
 	}
 	if c.goingAway {
-		go c.nc.Close()
+		go c.shut()
 		return
 	}
 	if c.idle != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -19,12 +20,22 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/httpbind/httpbind/internal/netpark"
 )
 
 // serveH2 serves h with s on a loopback port, each connection by
 // ServeConn (the client sends its preface), and returns the address.
+// Unless s has a Poller, it gets one, as under bosh.Serve: connections
+// waiting for their client are watched.
 func serveH2(t *testing.T, s *Server, h http.Handler) string {
 	t.Helper()
+	if s.Poller == nil {
+		if p, err := netpark.New(); err == nil { // none without epoll
+			t.Cleanup(func() { p.Close() }) // after the server's cleanup
+			s.Poller = p
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -39,12 +50,7 @@ func serveH2(t *testing.T, s *Server, h http.Handler) string {
 	})
 	t.Cleanup(func() {
 		ln.Close()
-		s.Shutdown()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
+		s.Close()
 		wg.Wait()
 	})
 	return ln.Addr().String()
@@ -257,11 +263,7 @@ func TestDetachedStreamGone(t *testing.T) {
 			}()
 			st := <-d.streams
 			if tc.name == "the connection closes" {
-				s.mu.Lock()
-				for c := range s.conns {
-					c.nc.Close()
-				}
-				s.mu.Unlock()
+				s.Close()
 			} else {
 				tc.end(cancel, c)
 			}
@@ -307,35 +309,74 @@ func TestShutdownWaitsForDetachedStreams(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "the connection closes once its last stream is answered")
 }
 
+// Install serves an http.Server's h2c connections. With a Poller the
+// server lets go of each once its preface is read (ConnState reports it
+// closed, its goroutine ends) while h2serve goes on serving it.
 func TestInstallServesH2cOfAnHTTPServer(t *testing.T) {
-	d := newDetacher()
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: d, Protocols: &p}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &Server{}
-	installed := make(chan bool, 1)
-	go srv.Serve(&installOnAccept{Listener: ln, install: func() { installed <- s.Install(srv) }})
-	defer srv.Close()
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := h2cClient(t).Post("http://"+ln.Addr().String()+"/", "text/xml", strings.NewReader("x"))
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
-	require.True(t, <-installed)
-	st := <-d.streams
-	require.True(t, st.Claim())
-	require.NoError(t, st.Respond(http.StatusOK, http.Header{}, nil))
-	require.NoError(t, <-errc)
-	// srv.Shutdown ends the idle connection through RegisterOnShutdown.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, srv.Shutdown(ctx))
+	for _, withPoller := range []bool{false, true} {
+		t.Run(fmt.Sprintf("poller=%v", withPoller), func(t *testing.T) {
+			d := newDetacher()
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			states := make(chan http.ConnState, 10)
+			ctxErrs := make(chan error, 10)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ctxErrs <- r.Context().Err()
+				d.ServeHTTP(w, r)
+			})
+			srv := &http.Server{Handler: h, Protocols: &p, ConnState: func(_ net.Conn, s http.ConnState) { states <- s }}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			s := &Server{}
+			if withPoller {
+				poller, err := netpark.New()
+				if err != nil {
+					t.Skip(err) // no epoll here
+				}
+				defer poller.Close()
+				s.Poller = poller
+			}
+			installed := make(chan bool, 1)
+			go srv.Serve(&installOnAccept{Listener: ln, install: func() { installed <- s.Install(srv) }})
+			defer srv.Close()
+			c := h2cClient(t)
+			post := func() {
+				errc := make(chan error, 1)
+				go func() {
+					resp, err := c.Post("http://"+ln.Addr().String()+"/", "text/xml", strings.NewReader("x"))
+					if err == nil {
+						resp.Body.Close()
+					}
+					errc <- err
+				}()
+				require.NoError(t, <-ctxErrs, "the request's context lives while its handler runs")
+				st := <-d.streams
+				require.True(t, st.Claim())
+				require.NoError(t, st.Respond(http.StatusOK, http.Header{}, nil))
+				require.NoError(t, <-errc)
+			}
+			post()
+			require.True(t, <-installed)
+			assert.Equal(t, http.StateNew, <-states)
+			if withPoller {
+				assert.Equal(t, http.StateClosed, <-states, "the server let go of the connection")
+			}
+			post() // on the same connection
+			// srv.Shutdown ends the idle connection through RegisterOnShutdown.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, srv.Shutdown(ctx))
+			require.Eventually(t, func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return len(s.conns) == 0
+			}, 10*time.Second, time.Millisecond, "the connection ends")
+			for len(states) > 0 {
+				assert.NotEqual(t, http.StateNew, <-states, "one connection only")
+			}
+		})
+	}
 }
 
 // installOnAccept calls install on its first Accept, once http.Server has
