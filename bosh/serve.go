@@ -36,7 +36,12 @@ import (
 //     with its own HTTP/2 server (internal/h2serve) instead of Go's, whose
 //     streams a handler can detach: a held stream costs a few hundred
 //     bytes and no goroutine, and the client resetting it (RST_STREAM) or
-//     closing the connection counts as going away.
+//     closing the connection counts as going away. An h2c connection
+//     leaves srv once its preface is read (ConnState reports it closed)
+//     and, while its client sends nothing, is watched like an idle
+//     HTTP/1.1 one: no goroutine waits for it. srv.Shutdown and
+//     srv.Close send it GOAWAY (RFC 9113 §6.8): it closes once its open
+//     streams are answered, and srv does not wait for that.
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
@@ -106,7 +111,7 @@ type parkListener struct {
 
 	mu   sync.Mutex
 	kept map[*keptConn]struct{} // idle kept connections (keepalive.go); nil once closed
-	h2   *h2serve.Server         // srv's HTTP/2 server, once installed
+	h2   *h2serve.Server        // srv's HTTP/2 server, once installed
 }
 
 // accepted is one result of the listener's Accept.

@@ -15,28 +15,36 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/httpbind/httpbind/internal/memstat"
+	"github.com/httpbind/httpbind/internal/netpark"
 )
 
 var idleProfile = flag.String("idle.heapprofile", "", "BenchmarkIdleStreams: write a heap profile to `file` while every stream is detached")
 
 // BenchmarkIdleStreams measures what the server keeps for idle
 // connections whose streams are detached (held BOSH requests): conns
-// connections over loopback with streams streams each. The clients write
-// their frames once and never read, so that the heap counted is the
-// server's. Run it once:
+// connections over loopback with streams streams each, read by a
+// goroutine each or, "watched", watched by a Poller once idle (as under
+// bosh.Serve). The clients write their frames once and never read, so
+// that the heap counted is the server's. Run it once:
 //
 //	go test -run '^$' -bench IdleStreams -benchtime 1x ./internal/h2serve -idle.heapprofile /tmp/h2.heap
 func BenchmarkIdleStreams(b *testing.B) {
-	for _, tc := range []struct{ conns, streams int }{{1000, 1}, {100, 10}, {10, 100}} {
-		b.Run(strconv.Itoa(tc.conns)+"x"+strconv.Itoa(tc.streams), func(b *testing.B) {
-			for b.Loop() {
-				idleStreams(b, tc.conns, tc.streams)
+	for _, watched := range []bool{false, true} {
+		for _, tc := range []struct{ conns, streams int }{{1000, 1}, {100, 10}, {10, 100}} {
+			name := strconv.Itoa(tc.conns) + "x" + strconv.Itoa(tc.streams)
+			if watched {
+				name += "/watched"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					idleStreams(b, tc.conns, tc.streams, watched)
+				}
+			})
+		}
 	}
 }
 
-func idleStreams(b *testing.B, conns, streams int) {
+func idleStreams(b *testing.B, conns, streams int, watched bool) {
 	if *idleProfile != "" {
 		defer memstat.Profile(4096)()
 	}
@@ -52,6 +60,15 @@ func idleStreams(b *testing.B, conns, streams int) {
 	}
 	defer ln.Close()
 	s := &Server{}
+	readers := conns // goroutines that read the connections
+	if watched {
+		p, err := netpark.New()
+		if err != nil {
+			b.Skip(err)
+		}
+		defer p.Close()
+		s.Poller, s.WatchAfter, readers = p, time.Millisecond, 0
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -91,7 +108,7 @@ func idleStreams(b *testing.B, conns, streams int) {
 		}
 	}
 	// The handlers return after detaching: count once they have.
-	for start := time.Now(); runtime.NumGoroutine() > before.Goroutines+conns+1 && time.Since(start) < 10*time.Second; {
+	for start := time.Now(); runtime.NumGoroutine() > before.Goroutines+readers+1 && time.Since(start) < 10*time.Second; {
 		time.Sleep(time.Millisecond)
 	}
 	after := memstat.Take()

@@ -1,10 +1,13 @@
 package h2serve
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A reader reads a connection for the framer through a pooled buffer that
@@ -47,31 +50,16 @@ func (rd *reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// idle reports whether the connection has nothing to read, neither
-// buffered nor in the kernel, and can be watched (a descriptor read
-// raw); bytes found meanwhile are kept for the next Read.
-func (rd *reader) idle() bool {
+// quiet reports whether the client has sent nothing for d, waiting on
+// this goroutine; bytes that come meanwhile are kept for the next Read.
+func (rd *reader) quiet(d time.Duration) bool {
 	if rd.rc == nil || rd.buf != nil {
 		return false
 	}
-	var b *[]byte
-	var n int
-	var err error
-	if rerr := rd.rc.Read(func(fd uintptr) bool {
-		b = readPool.Get().(*[]byte)
-		n, err = readFD(fd, *b)
-		return true // never wait
-	}); rerr != nil {
-		err = rerr
-	}
-	if n > 0 {
-		rd.buf, rd.r, rd.w = b, 0, n
-		return false
-	}
-	if b != nil {
-		readPool.Put(b)
-	}
-	return wouldBlock(err) // an end or an error comes again on the next read
+	rd.nc.SetReadDeadline(time.Now().Add(d))
+	err := rd.fill()
+	rd.nc.SetReadDeadline(time.Time{})
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // fill reads what the connection has into a pooled buffer.

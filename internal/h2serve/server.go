@@ -42,6 +42,7 @@ import (
 const (
 	DefaultMaxConcurrentStreams = 250
 	DefaultWriteTimeout         = 10 * time.Second
+	DefaultWatchAfter           = time.Second
 	// connWindow is the connection's receive window that a server
 	// announces (§6.9.2); a stream's stays the default 65,535.
 	connWindow = 1 << 20
@@ -73,10 +74,15 @@ type Server struct {
 	// standard logger.
 	ErrorLog *log.Logger
 	// Poller, when set, watches each connection with a file descriptor
-	// (not TLS) while it waits for its client's next frame, so that an
-	// idle connection keeps no goroutine; and Install then takes h2c
+	// (not TLS) once its client has sent nothing for WatchAfter, so that
+	// an idle connection keeps no goroutine; and Install then takes h2c
 	// connections off net/http's goroutine (see Install).
 	Poller *netpark.Poller
+	// WatchAfter is how long a connection's goroutine waits for the
+	// client's next frame before the Poller watches the connection
+	// instead: a watch costs more CPU than a wait, so a busy connection
+	// keeps its goroutine. 0 means DefaultWatchAfter.
+	WatchAfter time.Duration
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -244,6 +250,13 @@ func (s *Server) writeTimeout() time.Duration {
 	return s.WriteTimeout
 }
 
+func (s *Server) watchAfter() time.Duration {
+	if s.WatchAfter == 0 {
+		return DefaultWatchAfter
+	}
+	return s.WatchAfter
+}
+
 func (s *Server) logf(format string, args ...any) {
 	if s.ErrorLog != nil {
 		s.ErrorLog.Printf(format, args...)
@@ -287,7 +300,7 @@ type conn struct {
 	linger     bool            // close lingers: a connection error was sent
 	shutting   bool            // shut was called: no more watching
 	watched    *netpark.Parked // the Poller watches for the client's next frame
-	idle       *time.Timer // runs while the connection has no streams; nil without IdleTimeout
+	idle       *time.Timer     // runs while the connection has no streams; nil without IdleTimeout
 }
 
 func (s *Server) newConn(ctx context.Context, nc net.Conn, h http.Handler) *conn {
@@ -616,12 +629,12 @@ func (c *conn) shut() {
 }
 
 // watch hands the connection to the Poller when the client has sent
-// nothing yet to read, and reports whether it did: the connection's
+// nothing for WatchAfter, and reports whether it did: the connection's
 // goroutine then returns, and resume reads on another once bytes come.
 // c.mu is held across the Poller's Watch, so that resume, which takes it,
 // runs after watched is set.
 func (c *conn) watch() bool {
-	if c.srv.Poller == nil || !c.rd.idle() {
+	if c.srv.Poller == nil || !c.rd.quiet(c.srv.watchAfter()) {
 		return false
 	}
 	c.mu.Lock()

@@ -27,9 +27,12 @@ import (
 // serveH2 serves h with s on a loopback port, each connection by
 // ServeConn (the client sends its preface), and returns the address.
 // Unless s has a Poller, it gets one, as under bosh.Serve: connections
-// waiting for their client are watched.
+// waiting for their client are watched, after 1 ms unless s says.
 func serveH2(t *testing.T, s *Server, h http.Handler) string {
 	t.Helper()
+	if s.WatchAfter == 0 {
+		s.WatchAfter = time.Millisecond
+	}
 	if s.Poller == nil {
 		if p, err := netpark.New(); err == nil { // none without epoll
 			t.Cleanup(func() { p.Close() }) // after the server's cleanup
@@ -335,7 +338,7 @@ func TestInstallServesH2cOfAnHTTPServer(t *testing.T) {
 					t.Skip(err) // no epoll here
 				}
 				defer poller.Close()
-				s.Poller = poller
+				s.Poller, s.WatchAfter = poller, time.Millisecond
 			}
 			installed := make(chan bool, 1)
 			go srv.Serve(&installOnAccept{Listener: ln, install: func() { installed <- s.Install(srv) }})
@@ -377,6 +380,71 @@ func TestInstallServesH2cOfAnHTTPServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With a Poller, a connection whose client has nothing more to say is
+// watched: no goroutine reads it. The client's next frame is read and
+// answered, and its going away ends the connection all the same.
+func TestIdleConnectionIsWatched(t *testing.T) {
+	s := &Server{}
+	addr := serveH2(t, s, echo)
+	if s.Poller == nil {
+		t.Skip("no epoll here")
+	}
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && !sf.IsAck() })
+	for i := range 3 {
+		waitNoReader(t)
+		id := uint32(2*i + 1)
+		r.headers(id, false)
+		require.NoError(t, r.fr.WriteData(id, true, []byte("hello")))
+		f := r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamID == id })
+		assert.Equal(t, "hello", string(f.(*http2.DataFrame).Data()), "request %d answered after the watch", i)
+	}
+	waitNoReader(t)
+	r.c.Close()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 0
+	}, 10*time.Second, time.Millisecond, "the client's close ends the watched connection")
+}
+
+// A connection is watched only once its client has been quiet for
+// WatchAfter: until then its goroutine waits for the next frame.
+func TestConnectionWaitsBeforeItIsWatched(t *testing.T) {
+	s := &Server{WatchAfter: time.Hour}
+	addr := serveH2(t, s, echo)
+	if s.Poller == nil {
+		t.Skip("no epoll here")
+	}
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && !sf.IsAck() })
+	require.Eventually(t, func() bool {
+		return strings.Contains(allStacks(), "h2serve.(*reader).quiet")
+	}, 10*time.Second, time.Millisecond, "the goroutine waits for the next frame")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.mu.Lock()
+		assert.Nil(t, c.watched, "not watched yet")
+		c.mu.Unlock()
+	}
+}
+
+// waitNoReader waits until no goroutine reads a connection's frames.
+func waitNoReader(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return !strings.Contains(allStacks(), "h2serve.(*conn).readFrames")
+	}, 10*time.Second, time.Millisecond, "a goroutine still reads frames")
+}
+
+func allStacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 // installOnAccept calls install on its first Accept, once http.Server has
