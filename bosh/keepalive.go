@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/gostack"
 	"github.com/httpbind/httpbind/internal/httprec"
 	"github.com/httpbind/httpbind/internal/netpark"
 )
@@ -107,7 +108,10 @@ func (kc *keptConn) next() {
 // ready is the Poller's call: the client sent bytes or hung up.
 func (kc *keptConn) ready() {
 	kc.l.drop(kc)
-	go kc.serve()
+	go func() {
+		gostack.Grow() // the handler runs deep
+		kc.serve()
+	}()
 }
 
 // expire closes kc when it has stayed idle for IdleTimeout since it began
@@ -382,3 +386,4 @@ func (l *parkListener) logf(format string, args ...any) {
 	}
 	log.Printf(format, args...)
 }
+

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/httpbind/httpbind/internal/gostack"
 	"github.com/httpbind/httpbind/internal/h2serve"
 	"github.com/httpbind/httpbind/internal/httprec"
 	"github.com/httpbind/httpbind/internal/netpark"
@@ -102,7 +103,12 @@ func (k *parked) parkConn(l *parkListener, w http.ResponseWriter, r *http.Reques
 }
 
 // ready is called by the session, locked, when the reply is there.
-func (k *parked) ready() { go k.answer() }
+func (k *parked) ready() {
+	go func() {
+		gostack.Grow() // the reply is encoded and written deep
+		k.answer()
+	}()
+}
 
 // answer writes the reply, unless the client went away first.
 func (k *parked) answer() {

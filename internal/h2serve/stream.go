@@ -17,6 +17,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/httpbind/httpbind/internal/gostack"
 )
 
 // A stream is one request and its response (§5.1). Its fields are
@@ -376,6 +378,7 @@ func nowDate() string { return time.Now().UTC().Format(http.TimeFormat) }
 // run runs the handler of st's request on its own goroutine, then ends
 // the response unless the handler detached the stream.
 func (c *conn) run(st *stream, w *responseWriter, req *http.Request, h http.Handler) {
+	gostack.Grow() // a handler runs deep: grow its new goroutine's stack at once
 	defer func() {
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler {
