@@ -208,11 +208,7 @@ func (c *conn) finish() {
 // answered. Connections that arrive later are closed at once. It does
 // not wait.
 func (s *Server) Shutdown() {
-	s.mu.Lock()
-	s.shutdown = true
-	cs := slices.Collect(maps.Keys(s.conns))
-	s.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range s.shutDown() {
 		c.goAway(http2.ErrCodeNo)
 	}
 }
@@ -220,13 +216,17 @@ func (s *Server) Shutdown() {
 // Close closes every connection at once: their streams end as if their
 // clients had gone away. Connections that arrive later are closed too.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.shutdown = true
-	cs := slices.Collect(maps.Keys(s.conns))
-	s.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range s.shutDown() {
 		c.shut()
 	}
+}
+
+// shutDown refuses connections from now on and returns those there are.
+func (s *Server) shutDown() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutdown = true
+	return slices.Collect(maps.Keys(s.conns))
 }
 
 func (s *Server) maxStreams() uint32 {

@@ -305,11 +305,7 @@ func TestShutdownWaitsForDetachedStreams(t *testing.T) {
 	require.True(t, st.Claim())
 	require.NoError(t, st.Respond(http.StatusOK, http.Header{}, []byte("bye")), "the open stream is still answered after GOAWAY")
 	require.NoError(t, <-errc)
-	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns) == 0
-	}, 10*time.Second, 10*time.Millisecond, "the connection closes once its last stream is answered")
+	waitNoConns(t, s, "the connection closes once its last stream is answered")
 }
 
 // Install serves an http.Server's h2c connections. With a Poller the
@@ -370,11 +366,7 @@ func TestInstallServesH2cOfAnHTTPServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			require.NoError(t, srv.Shutdown(ctx))
-			require.Eventually(t, func() bool {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				return len(s.conns) == 0
-			}, 10*time.Second, time.Millisecond, "the connection ends")
+			waitNoConns(t, s, "the connection ends")
 			for len(states) > 0 {
 				assert.NotEqual(t, http.StateNew, <-states, "one connection only")
 			}
@@ -391,9 +383,7 @@ func TestIdleConnectionIsWatched(t *testing.T) {
 	if s.Poller == nil {
 		t.Skip("no epoll here")
 	}
-	r := dialRaw(t, addr)
-	require.NoError(t, r.fr.WriteSettings())
-	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && !sf.IsAck() })
+	r := dialSettled(t, addr)
 	for i := range 3 {
 		waitNoReader(t)
 		id := uint32(2*i + 1)
@@ -404,11 +394,7 @@ func TestIdleConnectionIsWatched(t *testing.T) {
 	}
 	waitNoReader(t)
 	r.c.Close()
-	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns) == 0
-	}, 10*time.Second, time.Millisecond, "the client's close ends the watched connection")
+	waitNoConns(t, s, "the client's close ends the watched connection")
 }
 
 // A connection is watched only once its client has been quiet for
@@ -419,9 +405,7 @@ func TestConnectionWaitsBeforeItIsWatched(t *testing.T) {
 	if s.Poller == nil {
 		t.Skip("no epoll here")
 	}
-	r := dialRaw(t, addr)
-	require.NoError(t, r.fr.WriteSettings())
-	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && !sf.IsAck() })
+	dialSettled(t, addr)
 	require.Eventually(t, func() bool {
 		return strings.Contains(allStacks(), "h2serve.(*reader).quiet")
 	}, 10*time.Second, time.Millisecond, "the goroutine waits for the next frame")
@@ -432,6 +416,26 @@ func TestConnectionWaitsBeforeItIsWatched(t *testing.T) {
 		assert.Nil(t, c.watched, "not watched yet")
 		c.mu.Unlock()
 	}
+}
+
+// dialSettled connects a rawClient that has sent its SETTINGS and read
+// the server's.
+func dialSettled(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && !sf.IsAck() })
+	return r
+}
+
+// waitNoConns waits until s has no connection left.
+func waitNoConns(t *testing.T, s *Server, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 0
+	}, 10*time.Second, time.Millisecond, msg)
 }
 
 // waitNoReader waits until no goroutine reads a connection's frames.
