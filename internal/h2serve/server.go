@@ -76,7 +76,9 @@ type Server struct {
 	// Poller, when set, watches each connection with a file descriptor
 	// (not TLS) once its client has sent nothing for WatchAfter, so that
 	// an idle connection keeps no goroutine; and Install then takes h2c
-	// connections off net/http's goroutine (see Install).
+	// connections off net/http's goroutine (see Install). Close it only
+	// after Shutdown or Close: a connection it watches when it closes is
+	// read no more (its client's going away goes unseen).
 	Poller *netpark.Poller
 	// WatchAfter is how long a connection's goroutine waits for the
 	// client's next frame before the Poller watches the connection
@@ -206,7 +208,8 @@ func (c *conn) finish() {
 // Shutdown sends GOAWAY on every connection (§6.8): each then takes no
 // new stream and closes once its open streams, detached ones too, are
 // answered. Connections that arrive later are closed at once. It does
-// not wait.
+// not wait. A connection going away is read by a goroutine until it
+// ends, not watched: the Poller may be closed after Shutdown.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.shutdown = true
@@ -597,7 +600,8 @@ func (c *conn) dataFrame(id uint32, end bool, p []byte) {
 
 // goAway sends GOAWAY with code (§6.8): no stream above the last one
 // opened will be processed. With NO_ERROR the connection closes once its
-// streams are done; with an error, when serve returns (fail).
+// streams are done (read by a goroutine meanwhile, not watched); with an
+// error, when serve returns (fail).
 func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -610,7 +614,9 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
 	if code == http2.ErrCodeNo && idle {
 		c.shut()
+		return
 	}
+	c.unwatch()
 }
 
 // shut closes the connection from outside its reading: the read fails and
@@ -639,8 +645,8 @@ func (c *conn) watch() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.shutting {
-		return false
+	if c.shutting || c.goingAway {
+		return false // a connection going away is read until it ends (unwatch)
 	}
 	k, err := c.srv.Poller.Watch(c.nc, c.resume)
 	if err != nil {
@@ -656,10 +662,30 @@ func (c *conn) resume() {
 		c.mu.Lock()
 		c.watched = nil
 		c.mu.Unlock()
-		if c.readFrames(false) {
-			c.finish()
-		}
+		c.read()
 	}()
+}
+
+// unwatch takes a connection going away from the Poller, if it watches
+// it, and reads it on a goroutine again until it ends: its client's
+// frames (RST_STREAM, WINDOW_UPDATE) and its going away are still seen
+// once the Poller no longer watches (a Poller closed after Shutdown).
+func (c *conn) unwatch() {
+	c.mu.Lock()
+	k := c.watched
+	c.watched = nil
+	c.mu.Unlock()
+	if k != nil && k.Unpark() {
+		go c.read()
+	}
+}
+
+// read reads and handles frames on a goroutine that resume or unwatch
+// started, until the connection ends or is watched again.
+func (c *conn) read() {
+	if c.readFrames(false) {
+		c.finish()
+	}
 }
 
 // close ends every stream and closes the connection.

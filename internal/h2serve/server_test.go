@@ -434,6 +434,38 @@ func TestConnectionWaitsBeforeItIsWatched(t *testing.T) {
 	}
 }
 
+// A connection that Shutdown finds watched, with a detached stream still
+// open, is read by a goroutine again: the Poller may be closed then (as
+// bosh's listener does after Shutdown), and the client going away still
+// ends the stream (gone) and the connection.
+func TestPollerClosedAfterShutdown(t *testing.T) {
+	d := newDetacher()
+	s := &Server{}
+	addr := serveH2(t, s, d)
+	if s.Poller == nil {
+		t.Skip("no epoll here")
+	}
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	<-d.streams
+	waitNoReader(t) // watched
+	s.Shutdown()
+	assert.Equal(t, http2.ErrCodeNo, r.goAway().ErrCode)
+	require.NoError(t, s.Poller.Close())
+	r.c.Close()
+	select {
+	case <-d.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gone not called: the client's going away went unseen")
+	}
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 0
+	}, 10*time.Second, time.Millisecond, "the connection ends")
+}
+
 // waitNoReader waits until no goroutine reads a connection's frames.
 func waitNoReader(t *testing.T) {
 	t.Helper()
