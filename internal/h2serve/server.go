@@ -99,9 +99,11 @@ type Server struct {
 // descriptor and srv closes the original, which frees the goroutine and
 // buffers srv keeps for a connection. srv then no longer counts it
 // (ConnState reports it closed; srv.Shutdown and srv.Close do not wait for
-// it or close it): call s.Shutdown or s.Close for it. It takes s's bounds from srv where
-// s leaves them zero (IdleTimeout, MaxHeaderBytes,
-// HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
+// it or close it): call s.Shutdown or s.Close for it. A connection whose
+// descriptor cannot be duplicated (no File method, or too many open
+// files) stays with srv and is served without being watched. It takes
+// s's bounds from srv where s leaves them zero (IdleTimeout,
+// MaxHeaderBytes, HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
 // for HTTP/2 already, as srv.Serve does before its first Accept: Install
 // replaces the "unencrypted_http2" and "h2" entries of srv.TLSNextProto
 // and reports whether there was either.
@@ -138,12 +140,14 @@ func (s *Server) Install(srv *http.Server) bool {
 					return // srv closes c, not own
 				}
 			}
-			s.ServeConn(baseContext(h), c, h, true)
+			// srv closes c and cancels its context once this returns:
+			// serve it to the end here, never watched.
+			s.serveConn(baseContext(h), c, h, true, false)
 		}
 	}
 	if h2 {
 		srv.TLSNextProto["h2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
-			s.ServeConn(baseContext(h), tc, h, false)
+			s.serveConn(baseContext(h), tc, h, false, false)
 		}
 	}
 	srv.RegisterOnShutdown(s.Shutdown)
@@ -180,7 +184,14 @@ func dupConn(c net.Conn) (net.Conn, error) {
 // Poller, ServeConn may return while nc is still served: once it waits
 // for its client's next frame.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface bool) {
+	s.serveConn(ctx, nc, h, sawPreface, true)
+}
+
+// serveConn is ServeConn; unless watch, nc is never watched, and
+// serveConn returns only once nc is done with.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface, watch bool) {
 	c := s.newConn(ctx, nc, h)
+	c.noWatch = !watch
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -302,6 +313,7 @@ type conn struct {
 	closed     bool
 	linger     bool            // close lingers: a connection error was sent
 	shutting   bool            // shut was called: no more watching
+	noWatch    bool            // never watched: served on serveConn's goroutine to the end
 	watched    *netpark.Parked // the Poller watches for the client's next frame
 	idle       *time.Timer     // runs while the connection has no streams; nil without IdleTimeout
 }
@@ -640,7 +652,7 @@ func (c *conn) shut() {
 // c.mu is held across the Poller's Watch, so that resume, which takes it,
 // runs after watched is set.
 func (c *conn) watch() bool {
-	if c.srv.Poller == nil || !c.rd.quiet(c.srv.watchAfter()) {
+	if c.srv.Poller == nil || c.noWatch || !c.rd.quiet(c.srv.watchAfter()) {
 		return false
 	}
 	c.mu.Lock()

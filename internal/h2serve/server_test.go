@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -491,6 +492,71 @@ func (l *installOnAccept) Accept() (net.Conn, error) {
 	l.once.Do(l.install)
 	return l.Listener.Accept()
 }
+
+// An h2c connection that Install cannot take off net/http (no descriptor
+// to duplicate: no File method here, too many open files in production)
+// is served on net/http's goroutine to the end, never watched: net/http
+// closes the connection and cancels its context once that returns.
+func TestInstallServesAnH2cConnectionItCannotDuplicate(t *testing.T) {
+	poller, err := netpark.New()
+	if err != nil {
+		t.Skip(err) // no epoll here
+	}
+	defer poller.Close()
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	states := make(chan http.ConnState, 10)
+	srv := &http.Server{Handler: echo, Protocols: &p, ConnState: func(_ net.Conn, s http.ConnState) { states <- s }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &Server{Poller: poller, WatchAfter: time.Millisecond}
+	go srv.Serve(&installOnAccept{Listener: noFileListener{ln}, install: func() { s.Install(srv) }})
+	defer srv.Close()
+	r := dialRaw(t, ln.Addr().String())
+	require.NoError(t, r.fr.WriteSettings())
+	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && sf.IsAck() })
+	require.Eventually(t, readerWaitsInRead, 10*time.Second, time.Millisecond,
+		"the connection's goroutine reads it, without waiting to have it watched")
+	r.headers(1, false)
+	require.NoError(t, r.fr.WriteData(1, true, []byte("hello")))
+	f := r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamID == 1 })
+	assert.Equal(t, "hello", string(f.(*http2.DataFrame).Data()))
+	for len(states) > 0 {
+		assert.NotEqual(t, http.StateClosed, <-states, "net/http let go of a connection still served")
+	}
+}
+
+// readerWaitsInRead reports whether a goroutine reads a connection's
+// frames, waiting for bytes in a plain read, not in reader.quiet.
+func readerWaitsInRead() bool {
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, "h2serve.(*conn).readFrames") && strings.Contains(g, "h2serve.(*reader).rawRead") &&
+			!strings.Contains(g, "h2serve.(*reader).quiet") {
+			return true
+		}
+	}
+	return false
+}
+
+// noFileListener accepts connections that have a descriptor
+// (syscall.Conn) but no File method.
+type noFileListener struct{ net.Listener }
+
+func (l noFileListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return noFileConn{c, c.(syscall.Conn)}, nil
+}
+
+type noFileConn struct {
+	net.Conn
+	sc syscall.Conn
+}
+
+func (c noFileConn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
 
 func TestPanickingHandlerResetsItsStreamOnly(t *testing.T) {
 	addr := serveH2(t, &Server{ErrorLog: discardLog()}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
