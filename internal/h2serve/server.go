@@ -232,7 +232,9 @@ func (s *Server) Shutdown() {
 }
 
 // Close closes every connection at once: their streams end as if their
-// clients had gone away. Connections that arrive later are closed too.
+// clients had gone away (one that ended on a connection error closes
+// once it has lingered, within a second). Connections that arrive later
+// are closed too.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.shutdown = true
@@ -633,9 +635,15 @@ func (c *conn) goAway(code http2.ErrCode) {
 
 // shut closes the connection from outside its reading: the read fails and
 // ends the streams; a connection the Poller watches (no read waits) is
-// taken from it and ended here.
+// taken from it and ended here. A connection already ended is left to
+// close, which may be lingering (a stream it ends, the last of a
+// connection going away, calls shut).
 func (c *conn) shut() {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.shutting = true
 	k := c.watched
 	c.watched = nil

@@ -817,6 +817,86 @@ func TestConnectionErrorClosesWithoutReset(t *testing.T) {
 	require.NoError(t, r.fr.WritePing(false, [8]byte{1}), "what the client still sends is read")
 }
 
+// A connection error on a connection with a detached stream closes
+// lingering all the same: ending that stream, the connection's last
+// while it goes away, does not close it at once.
+func TestConnectionErrorLingersWithADetachedStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	d := newDetacher()
+	s := &Server{}
+	defer s.Close()
+	conns := make(chan *lingerConn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		lc := &lingerConn{TCPConn: c.(*net.TCPConn), closed: make(chan bool, 1)}
+		conns <- lc
+		s.ServeConn(context.Background(), lc, d, false)
+	}()
+	r := dialRaw(t, ln.Addr().String())
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	<-d.streams // detached
+	// A frame beyond SETTINGS_MAX_FRAME_SIZE: its 64 KB payload stays unread.
+	require.NoError(t, r.fr.WriteRawFrame(0xfa, 0, 0, make([]byte, 64<<10)))
+	select {
+	case <-d.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection error did not end the detached stream")
+	}
+	for rerr := error(nil); rerr == nil; {
+		_, rerr = r.fr.ReadFrame() // GOAWAY, then the server's end
+	}
+	r.c.Close()
+	lc := <-conns
+	select {
+	case drained := <-lc.closed:
+		assert.True(t, drained, "closed before what the client sent was drained: a reset")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+}
+
+// lingerConn reports at its first Close whether lingerClose had drained
+// it by then (a read after CloseWrite failed: the client's end).
+type lingerConn struct {
+	*net.TCPConn
+	mu                  sync.Mutex
+	closeWrote, drained bool
+	once                sync.Once
+	closed              chan bool
+}
+
+func (c *lingerConn) CloseWrite() error {
+	c.mu.Lock()
+	c.closeWrote = true
+	c.mu.Unlock()
+	return c.TCPConn.CloseWrite()
+}
+
+func (c *lingerConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if err != nil {
+		c.mu.Lock()
+		c.drained = c.drained || c.closeWrote
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed <- c.drained
+		c.mu.Unlock()
+	})
+	return c.TCPConn.Close()
+}
+
 // waitBlockedInBodyRead waits until a goroutine waits for request body
 // bytes in body.Read.
 func waitBlockedInBodyRead(t *testing.T) {
