@@ -386,4 +386,3 @@ func (l *parkListener) logf(format string, args ...any) {
 	}
 	log.Printf(format, args...)
 }
-
