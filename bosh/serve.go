@@ -37,9 +37,11 @@ import (
 //     streams a handler can detach: a held stream costs a few hundred
 //     bytes and no goroutine, and the client resetting it (RST_STREAM) or
 //     closing the connection counts as going away. An h2c connection
-//     leaves srv once its preface is read (ConnState reports it closed)
-//     and, while its client sends nothing, is watched like an idle
-//     HTTP/1.1 one: no goroutine waits for it. srv.Shutdown and
+//     leaves srv once its preface is read (ConnState reports it closed;
+//     a ConnContext that kept its net.Conn keeps one that srv closed: the
+//     connection goes on over a duplicate of its descriptor) and, while
+//     its client sends nothing, is watched like an idle HTTP/1.1 one: no
+//     goroutine waits for it. srv.Shutdown and
 //     srv.Close send it GOAWAY (RFC 9113 §6.8): it closes once its open
 //     streams are answered, and srv does not wait for that.
 //

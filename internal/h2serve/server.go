@@ -76,7 +76,9 @@ type Server struct {
 	// Poller, when set, watches each connection with a file descriptor
 	// (not TLS) once its client has sent nothing for WatchAfter, so that
 	// an idle connection keeps no goroutine; and Install then takes h2c
-	// connections off net/http's goroutine (see Install).
+	// connections off net/http's goroutine (see Install). Close it only
+	// after Shutdown or Close: a connection it watches when it closes is
+	// read no more (its client's going away goes unseen).
 	Poller *netpark.Poller
 	// WatchAfter is how long a connection's goroutine waits for the
 	// client's next frame before the Poller watches the connection
@@ -97,9 +99,11 @@ type Server struct {
 // descriptor and srv closes the original, which frees the goroutine and
 // buffers srv keeps for a connection. srv then no longer counts it
 // (ConnState reports it closed; srv.Shutdown and srv.Close do not wait for
-// it or close it): call s.Shutdown or s.Close for it. It takes s's bounds from srv where
-// s leaves them zero (IdleTimeout, MaxHeaderBytes,
-// HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
+// it or close it): call s.Shutdown or s.Close for it. A connection whose
+// descriptor cannot be duplicated (no File method, or too many open
+// files) stays with srv and is served without being watched. It takes
+// s's bounds from srv where s leaves them zero (IdleTimeout,
+// MaxHeaderBytes, HTTP2.MaxConcurrentStreams, ErrorLog). srv must have been configured
 // for HTTP/2 already, as srv.Serve does before its first Accept: Install
 // replaces the "unencrypted_http2" and "h2" entries of srv.TLSNextProto
 // and reports whether there was either.
@@ -136,12 +140,14 @@ func (s *Server) Install(srv *http.Server) bool {
 					return // srv closes c, not own
 				}
 			}
-			s.ServeConn(baseContext(h), c, h, true)
+			// srv closes c and cancels its context once this returns:
+			// serve it to the end here, never watched.
+			s.serveConn(baseContext(h), c, h, true, false)
 		}
 	}
 	if h2 {
 		srv.TLSNextProto["h2"] = func(_ *http.Server, tc *tls.Conn, h http.Handler) {
-			s.ServeConn(baseContext(h), tc, h, false)
+			s.serveConn(baseContext(h), tc, h, false, false)
 		}
 	}
 	srv.RegisterOnShutdown(s.Shutdown)
@@ -178,7 +184,14 @@ func dupConn(c net.Conn) (net.Conn, error) {
 // Poller, ServeConn may return while nc is still served: once it waits
 // for its client's next frame.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface bool) {
+	s.serveConn(ctx, nc, h, sawPreface, true)
+}
+
+// serveConn is ServeConn; unless watch, nc is never watched, and
+// serveConn returns only once nc is done with.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, h http.Handler, sawPreface, watch bool) {
 	c := s.newConn(ctx, nc, h)
+	c.noWatch = !watch
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -206,7 +219,8 @@ func (c *conn) finish() {
 // Shutdown sends GOAWAY on every connection (§6.8): each then takes no
 // new stream and closes once its open streams, detached ones too, are
 // answered. Connections that arrive later are closed at once. It does
-// not wait.
+// not wait. A connection going away is read by a goroutine until it
+// ends, not watched: the Poller may be closed after Shutdown.
 func (s *Server) Shutdown() {
 	for _, c := range s.shutDown() {
 		c.goAway(http2.ErrCodeNo)
@@ -214,7 +228,9 @@ func (s *Server) Shutdown() {
 }
 
 // Close closes every connection at once: their streams end as if their
-// clients had gone away. Connections that arrive later are closed too.
+// clients had gone away (one that ended on a connection error closes
+// once it has lingered, within a second). Connections that arrive later
+// are closed too.
 func (s *Server) Close() {
 	for _, c := range s.shutDown() {
 		c.shut()
@@ -299,6 +315,7 @@ type conn struct {
 	closed     bool
 	linger     bool            // close lingers: a connection error was sent
 	shutting   bool            // shut was called: no more watching
+	noWatch    bool            // never watched: served on serveConn's goroutine to the end
 	watched    *netpark.Parked // the Poller watches for the client's next frame
 	idle       *time.Timer     // runs while the connection has no streams; nil without IdleTimeout
 }
@@ -597,7 +614,8 @@ func (c *conn) dataFrame(id uint32, end bool, p []byte) {
 
 // goAway sends GOAWAY with code (§6.8): no stream above the last one
 // opened will be processed. With NO_ERROR the connection closes once its
-// streams are done; with an error, when serve returns (fail).
+// streams are done (read by a goroutine meanwhile, not watched); with an
+// error, when serve returns (fail).
 func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -610,14 +628,22 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
 	if code == http2.ErrCodeNo && idle {
 		c.shut()
+		return
 	}
+	c.unwatch()
 }
 
 // shut closes the connection from outside its reading: the read fails and
 // ends the streams; a connection the Poller watches (no read waits) is
-// taken from it and ended here.
+// taken from it and ended here. A connection already ended is left to
+// close, which may be lingering (a stream it ends, the last of a
+// connection going away, calls shut).
 func (c *conn) shut() {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.shutting = true
 	k := c.watched
 	c.watched = nil
@@ -634,13 +660,13 @@ func (c *conn) shut() {
 // c.mu is held across the Poller's Watch, so that resume, which takes it,
 // runs after watched is set.
 func (c *conn) watch() bool {
-	if c.srv.Poller == nil || !c.rd.quiet(c.srv.watchAfter()) {
+	if c.srv.Poller == nil || c.noWatch || !c.rd.quiet(c.srv.watchAfter()) {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.shutting {
-		return false
+	if c.shutting || c.goingAway {
+		return false // a connection going away is read until it ends (unwatch)
 	}
 	k, err := c.srv.Poller.Watch(c.nc, c.resume)
 	if err != nil {
@@ -656,10 +682,30 @@ func (c *conn) resume() {
 		c.mu.Lock()
 		c.watched = nil
 		c.mu.Unlock()
-		if c.readFrames(false) {
-			c.finish()
-		}
+		c.read()
 	}()
+}
+
+// unwatch takes a connection going away from the Poller, if it watches
+// it, and reads it on a goroutine again until it ends: its client's
+// frames (RST_STREAM, WINDOW_UPDATE) and its going away are still seen
+// once the Poller no longer watches (a Poller closed after Shutdown).
+func (c *conn) unwatch() {
+	c.mu.Lock()
+	k := c.watched
+	c.watched = nil
+	c.mu.Unlock()
+	if k != nil && k.Unpark() {
+		go c.read()
+	}
+}
+
+// read reads and handles frames on a goroutine that resume or unwatch
+// started, until the connection ends or is watched again.
+func (c *conn) read() {
+	if c.readFrames(false) {
+		c.finish()
+	}
 }
 
 // close ends every stream and closes the connection.

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -418,6 +419,34 @@ func TestConnectionWaitsBeforeItIsWatched(t *testing.T) {
 	}
 }
 
+// A connection that Shutdown finds watched, with a detached stream still
+// open, is read by a goroutine again: the Poller may be closed then (as
+// bosh's listener does after Shutdown), and the client going away still
+// ends the stream (gone) and the connection.
+func TestPollerClosedAfterShutdown(t *testing.T) {
+	d := newDetacher()
+	s := &Server{}
+	addr := serveH2(t, s, d)
+	if s.Poller == nil {
+		t.Skip("no epoll here")
+	}
+	r := dialRaw(t, addr)
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	<-d.streams
+	waitNoReader(t) // watched
+	s.Shutdown()
+	assert.Equal(t, http2.ErrCodeNo, r.goAway().ErrCode)
+	require.NoError(t, s.Poller.Close())
+	r.c.Close()
+	select {
+	case <-d.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gone not called: the client's going away went unseen")
+	}
+	waitNoConns(t, s, "the connection ends")
+}
+
 // dialSettled connects a rawClient that has sent its SETTINGS and read
 // the server's.
 func dialSettled(t *testing.T, addr string) *rawClient {
@@ -463,6 +492,71 @@ func (l *installOnAccept) Accept() (net.Conn, error) {
 	l.once.Do(l.install)
 	return l.Listener.Accept()
 }
+
+// An h2c connection that Install cannot take off net/http (no descriptor
+// to duplicate: no File method here, too many open files in production)
+// is served on net/http's goroutine to the end, never watched: net/http
+// closes the connection and cancels its context once that returns.
+func TestInstallServesAnH2cConnectionItCannotDuplicate(t *testing.T) {
+	poller, err := netpark.New()
+	if err != nil {
+		t.Skip(err) // no epoll here
+	}
+	defer poller.Close()
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	states := make(chan http.ConnState, 10)
+	srv := &http.Server{Handler: echo, Protocols: &p, ConnState: func(_ net.Conn, s http.ConnState) { states <- s }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &Server{Poller: poller, WatchAfter: time.Millisecond}
+	go srv.Serve(&installOnAccept{Listener: noFileListener{ln}, install: func() { s.Install(srv) }})
+	defer srv.Close()
+	r := dialRaw(t, ln.Addr().String())
+	require.NoError(t, r.fr.WriteSettings())
+	r.until(func(f http2.Frame) bool { sf, ok := f.(*http2.SettingsFrame); return ok && sf.IsAck() })
+	require.Eventually(t, readerWaitsInRead, 10*time.Second, time.Millisecond,
+		"the connection's goroutine reads it, without waiting to have it watched")
+	r.headers(1, false)
+	require.NoError(t, r.fr.WriteData(1, true, []byte("hello")))
+	f := r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamID == 1 })
+	assert.Equal(t, "hello", string(f.(*http2.DataFrame).Data()))
+	for len(states) > 0 {
+		assert.NotEqual(t, http.StateClosed, <-states, "net/http let go of a connection still served")
+	}
+}
+
+// readerWaitsInRead reports whether a goroutine reads a connection's
+// frames, waiting for bytes in a plain read, not in reader.quiet.
+func readerWaitsInRead() bool {
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, "h2serve.(*conn).readFrames") && strings.Contains(g, "h2serve.(*reader).rawRead") &&
+			!strings.Contains(g, "h2serve.(*reader).quiet") {
+			return true
+		}
+	}
+	return false
+}
+
+// noFileListener accepts connections that have a descriptor
+// (syscall.Conn) but no File method.
+type noFileListener struct{ net.Listener }
+
+func (l noFileListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return noFileConn{c, c.(syscall.Conn)}, nil
+}
+
+type noFileConn struct {
+	net.Conn
+	sc syscall.Conn
+}
+
+func (c noFileConn) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
 
 func TestPanickingHandlerResetsItsStreamOnly(t *testing.T) {
 	addr := serveH2(t, &Server{ErrorLog: discardLog()}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -721,6 +815,86 @@ func TestConnectionErrorClosesWithoutReset(t *testing.T) {
 	_, err := r.fr.ReadFrame()
 	require.ErrorIs(t, err, io.EOF, "the server ended its side without a reset")
 	require.NoError(t, r.fr.WritePing(false, [8]byte{1}), "what the client still sends is read")
+}
+
+// A connection error on a connection with a detached stream closes
+// lingering all the same: ending that stream, the connection's last
+// while it goes away, does not close it at once.
+func TestConnectionErrorLingersWithADetachedStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	d := newDetacher()
+	s := &Server{}
+	defer s.Close()
+	conns := make(chan *lingerConn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		lc := &lingerConn{TCPConn: c.(*net.TCPConn), closed: make(chan bool, 1)}
+		conns <- lc
+		s.ServeConn(context.Background(), lc, d, false)
+	}()
+	r := dialRaw(t, ln.Addr().String())
+	require.NoError(t, r.fr.WriteSettings())
+	r.headers(1, true)
+	<-d.streams // detached
+	// A frame beyond SETTINGS_MAX_FRAME_SIZE: its 64 KB payload stays unread.
+	require.NoError(t, r.fr.WriteRawFrame(0xfa, 0, 0, make([]byte, 64<<10)))
+	select {
+	case <-d.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection error did not end the detached stream")
+	}
+	for rerr := error(nil); rerr == nil; {
+		_, rerr = r.fr.ReadFrame() // GOAWAY, then the server's end
+	}
+	r.c.Close()
+	lc := <-conns
+	select {
+	case drained := <-lc.closed:
+		assert.True(t, drained, "closed before what the client sent was drained: a reset")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+}
+
+// lingerConn reports at its first Close whether lingerClose had drained
+// it by then (a read after CloseWrite failed: the client's end).
+type lingerConn struct {
+	*net.TCPConn
+	mu                  sync.Mutex
+	closeWrote, drained bool
+	once                sync.Once
+	closed              chan bool
+}
+
+func (c *lingerConn) CloseWrite() error {
+	c.mu.Lock()
+	c.closeWrote = true
+	c.mu.Unlock()
+	return c.TCPConn.CloseWrite()
+}
+
+func (c *lingerConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if err != nil {
+		c.mu.Lock()
+		c.drained = c.drained || c.closeWrote
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed <- c.drained
+		c.mu.Unlock()
+	})
+	return c.TCPConn.Close()
 }
 
 // waitBlockedInBodyRead waits until a goroutine waits for request body
