@@ -101,8 +101,22 @@ func (s *stream) Send(ctx context.Context, req *bosh.Request) error {
 // restart answers a stream restart (XEP-0206 §5): it drops any SASL
 // exchange in progress and sends the features of the new stream with the
 // stream prefix declared on the body.
+//
+// A restart request before SASL success is no restart (RFC 6120 §4.3.1):
+// it drops the exchange all the same, and is answered as an empty
+// request: no features, which the client got
+// with the session creation response (TCPUpstream's streams do the same).
+// node-xmpp-client sends one right after that response, and its SASL
+// <auth/> on a second connection; given the features again, it took them
+// in whichever order the two answers came back, and when they came after
+// SASL success it went online without binding a resource, and its next
+// stanza ended the stream (not-authorized).
 func (s *stream) restart() {
 	s.exch = nil
+	if !s.authed {
+		s.srv.log.Debug("xmppstream: restart before SASL success answered with nothing", "domain", s.domain)
+		return
+	}
 	if s.authed {
 		s.restarted = true
 	}

@@ -50,9 +50,11 @@ type tcpStream struct {
 	// authed is set by read when the server sends SASL <success/>, and
 	// cleared by Send when it restarts the stream: a restart is only
 	// expected after SASL success on the current stream (RFC 6120
-	// §6.4.6). features is the last <stream:features/> the client got, set
-	// by Open and read; Send answers an unexpected restart with it.
+	// §6.4.6). sasl stays set once SASL succeeded. features is the last
+	// <stream:features/> the client got, set by Open and read; Send
+	// answers an unexpected restart after SASL success with it.
 	authed   atomic.Bool
+	sasl     atomic.Bool
 	features atomic.Pointer[[]byte]
 
 	writing chan struct{} // a one-slot lock held while writing: Send, and Close's </stream:stream>
@@ -107,11 +109,16 @@ func (s *tcpStream) Send(ctx context.Context, req *bosh.Request) error {
 // success on the current stream, as node-xmpp-client sends one right after
 // the session creation response. A server reads a new stream header there
 // as not-well-formed XML (RFC 6120 §4.3.1: only after TLS or SASL does a
-// new stream begin) and ends the stream, so none is sent; the client gets
-// the current stream's features again, as from Server, whose restart
-// before authentication does the same (XEP-0206 §5).
+// new stream begin) and ends the stream, so none is sent. Before SASL
+// success the request is answered as an empty one, as by Server: the
+// client has the features already (see stream.restart). After it (a
+// second restart), the client gets the current stream's features again.
 func (s *tcpStream) unexpectedRestart() {
-	s.up.log.Debug("xmppstream: restart before SASL success answered with the current features", "domain", s.domain)
+	if !s.sasl.Load() {
+		s.up.log.Debug("xmppstream: restart before SASL success answered with nothing", "domain", s.domain)
+		return
+	}
+	s.up.log.Debug("xmppstream: restart answered with the current features", "domain", s.domain)
 	if f := s.features.Load(); f != nil {
 		s.sink.SetAttrs(streamPrefix)
 		s.sink.Deliver(*f)
@@ -402,6 +409,7 @@ func (s *tcpStream) item(ev event) (el checked, keep bool, err error) {
 		s.features.Store(&features)
 	case el.space == nsSASL && el.local == "success":
 		s.authed.Store(true)
+		s.sasl.Store(true)
 	}
 	return el, true, nil
 }
