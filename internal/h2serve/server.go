@@ -312,6 +312,8 @@ type conn struct {
 	initWindow int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame   uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goingAway  bool
+	sentGoAway bool
+	lastServed uint32 // the last stream the first GOAWAY sent named
 	closed     bool
 	linger     bool            // close lingers: a connection error was sent
 	shutting   bool            // shut was called: no more watching
@@ -615,7 +617,9 @@ func (c *conn) dataFrame(id uint32, end bool, p []byte) {
 // goAway sends GOAWAY with code (§6.8): no stream above the last one
 // opened will be processed. With NO_ERROR the connection closes once its
 // streams are done (read by a goroutine meanwhile, not watched); with an
-// error, when serve returns (fail).
+// error, when serve returns (fail). A GOAWAY after the first names the
+// same last stream: streams opened since were refused, and the last
+// stream identifier must not increase (§6.8).
 func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
 	if c.closed {
@@ -623,7 +627,10 @@ func (c *conn) goAway(code http2.ErrCode) {
 		return
 	}
 	c.goingAway = true
-	last, idle := c.lastID, len(c.streams) == 0
+	if !c.sentGoAway {
+		c.sentGoAway, c.lastServed = true, c.lastID
+	}
+	last, idle := c.lastServed, len(c.streams) == 0
 	c.mu.Unlock()
 	c.write(func() error { return c.fr.WriteGoAway(last, code, nil) })
 	if code == http2.ErrCodeNo && idle {

@@ -287,6 +287,24 @@ func TestDetachedStreamGone(t *testing.T) {
 	}
 }
 
+// A second GOAWAY names the same last stream as the first (§6.8: it must
+// not increase), although the client opened a stream in between: that
+// stream was refused, not served.
+func TestSecondGoAwayNamesTheSameLastStream(t *testing.T) {
+	d := newDetacher()
+	s := &Server{}
+	addr := serveH2(t, s, d)
+	r := dialSettled(t, addr)
+	r.headers(1, true)
+	<-d.streams // stream 1 is open, detached: the connection stays
+	s.Shutdown()
+	assert.Equal(t, uint32(1), r.goAway().LastStreamID)
+	r.headers(3, true)
+	assert.Equal(t, http2.ErrCodeRefusedStream, r.rst(3).ErrCode)
+	s.Shutdown()
+	assert.Equal(t, uint32(1), r.goAway().LastStreamID, "stream 3 was refused")
+}
+
 func TestShutdownWaitsForDetachedStreams(t *testing.T) {
 	d := newDetacher()
 	s := &Server{}
