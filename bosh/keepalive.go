@@ -108,10 +108,7 @@ func (kc *keptConn) next() {
 // ready is the Poller's call: the client sent bytes or hung up.
 func (kc *keptConn) ready() {
 	kc.l.drop(kc)
-	go func() {
-		gostack.Grow() // the handler runs deep
-		kc.serve()
-	}()
+	go kc.serve()
 }
 
 // expire closes kc when it has stayed idle for IdleTimeout since it began
@@ -144,6 +141,7 @@ const maxDrain = 256 << 10
 // serve reads and serves kc's requests until one is held and parked
 // (Hijack), none is there to read, or the connection closes.
 func (kc *keptConn) serve() {
+	gostack.Grow() // a new goroutine: the handler runs deep
 	kc.mu.Lock()
 	if kc.idle != nil {
 		kc.idle.Stop()

@@ -251,18 +251,11 @@ func FuzzKeptConnection(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(f, err)
-	poller, err := netpark.New()
-	if err != nil {
-		f.Skip("no poller here:", err)
-	}
-	l := newParkListener(ln, poller)
+	l := newTestParkListener(f)
 	l.srv = &http.Server{Handler: otherHandler, ErrorLog: discardLogger(), ReadHeaderTimeout: 5 * time.Second}
-	f.Cleanup(func() { l.Close() })
 	f.Fuzz(func(t *testing.T, in []byte) {
 		go func() {
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", l.Addr().String())
 			if err != nil {
 				return
 			}
@@ -365,14 +358,7 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.write = t; return
 // (nor a TLS handshake timeout) never sets one again, and its next
 // responses, later than parkWriteTimeout, would fail.
 func TestKeptTLSConnectionGoesBackWithoutDeadlines(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	poller, err := netpark.New()
-	if err != nil {
-		t.Skip("no poller here:", err)
-	}
-	l := newParkListener(ln, poller)
-	t.Cleanup(func() { l.Close() })
+	l := newTestParkListener(t)
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	dc := &deadlineConn{Conn: a}
@@ -422,4 +408,20 @@ func TestKeptConnectionClosesOnTheHandlersWord(t *testing.T) {
 	assert.Equal(t, "bye", body)
 	assert.True(t, res.Close)
 	assert.True(t, c.closed(), "closed")
+}
+
+// newTestParkListener returns a parkListener on a loopback port, closed
+// when the test ends; without a poller here, the test is skipped.
+func newTestParkListener(tb testing.TB) *parkListener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	poller, err := netpark.New()
+	if err != nil {
+		ln.Close()
+		tb.Skip("no poller here:", err)
+	}
+	l := newParkListener(ln, poller)
+	tb.Cleanup(func() { l.Close() })
+	return l
 }

@@ -103,15 +103,11 @@ func (k *parked) parkConn(l *parkListener, w http.ResponseWriter, r *http.Reques
 }
 
 // ready is called by the session, locked, when the reply is there.
-func (k *parked) ready() {
-	go func() {
-		gostack.Grow() // the reply is encoded and written deep
-		k.answer()
-	}()
-}
+func (k *parked) ready() { go k.answer() }
 
 // answer writes the reply, unless the client went away first.
 func (k *parked) answer() {
+	gostack.Grow() // a new goroutine: the reply is encoded and written deep
 	if !k.wire.claim() {
 		return // hangup answered it
 	}

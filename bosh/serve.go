@@ -41,9 +41,9 @@ import (
 //     a ConnContext that kept its net.Conn keeps one that srv closed: the
 //     connection goes on over a duplicate of its descriptor) and, while
 //     its client sends nothing, is watched like an idle HTTP/1.1 one: no
-//     goroutine waits for it. srv.Shutdown and
-//     srv.Close send it GOAWAY (RFC 9113 §6.8): it closes once its open
-//     streams are answered, and srv does not wait for that.
+//     goroutine waits for it. srv.Shutdown and srv.Close send it GOAWAY
+//     (RFC 9113 §6.8): it closes once its open streams are answered, and
+//     srv does not wait for that.
 //
 // For TLS, l is a tls.NewListener (srv then serves its connections as
 // srv.ServeTLS would; put "h2" in NextProtos for HTTP/2), never
